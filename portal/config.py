@@ -1,0 +1,72 @@
+"""Configuration from HUMMER_* environment variables, with embedded defaults.
+
+Every setting is documented in the README ("Configuration"). `load()` returns a
+plain dict for `app.config`; `create_app(config)` lays a caller's dict over it.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    try:
+        return int(raw) if raw.strip() else default
+    except ValueError:
+        raise SystemExit(f"{name} must be a whole number, got {raw!r}")
+
+
+def instance_path() -> Path:
+    return Path(os.environ.get("HUMMER_INSTANCE_PATH") or Path.cwd() / "instance").resolve()
+
+
+def secret_key(instance: Path) -> str:
+    """HUMMER_SECRET_KEY, or a key generated once and kept in the instance folder."""
+    given = os.environ.get("HUMMER_SECRET_KEY")
+    if given:
+        return given
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    # Create with 0600 and never overwrite a key another worker wrote first.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def load() -> dict:
+    instance = instance_path()
+    return {
+        "INSTANCE_PATH": str(instance),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("HUMMER_DATABASE_URL")
+        or f"sqlite:///{instance / 'hummer.db'}",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "NFS_ROOT": os.environ.get("HUMMER_NFS_ROOT") or str(instance / "nfs"),
+        "KUBECONFIG": os.environ.get("HUMMER_KUBECONFIG", ""),
+        "PAGE_SIZE": _int("HUMMER_PAGE_SIZE", 20),
+        "LOGIN_MAX_FAILURES": _int("HUMMER_LOGIN_MAX_FAILURES", 5),
+        "LOGIN_LOCKOUT_SECONDS": _int("HUMMER_LOGIN_LOCKOUT_SECONDS", 60),
+        "PASSWORD_MIN_LENGTH": _int("HUMMER_PASSWORD_MIN_LENGTH", 8),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool(os.environ.get("HUMMER_COOKIE_SECURE"), False),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _bool(os.environ.get("HUMMER_COOKIE_SECURE"), False),
+        "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead of a clock
+        "WTF_CSRF_HEADERS": ["X-CSRFToken"],
+    }

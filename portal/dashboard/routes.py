@@ -1,0 +1,27 @@
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from portal.dashboard import bp
+from portal.extensions import db
+from portal.models import AuditEvent, Project
+from portal.services import projects
+from portal.web import render
+
+
+@bp.route("/")
+@login_required
+def index():
+    mine = list(db.session.scalars(projects.visible_to(current_user).limit(10)))
+    recent_stmt = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(10)
+    if not current_user.is_admin:
+        recent_stmt = recent_stmt.where(AuditEvent.project_name.in_(
+            projects.visible_to(current_user).with_only_columns(Project.name)))
+    recent = list(db.session.scalars(recent_stmt))
+    return render("dashboard/index.html", projects=mine,
+                  project_count=projects.count_visible(current_user), recent=recent)
+
+
+@bp.route("/healthz")
+def healthz():
+    db.session.execute(select(1))
+    return {"status": "ok"}

@@ -1,0 +1,173 @@
+"""Project pages: list, create, detail, settings, delete, members, audit."""
+from flask import flash, request, url_for
+from flask_login import current_user, login_required
+
+from portal.extensions import db
+from portal.forms import attach
+from portal.models import Role
+from portal.projects import bp
+from portal.projects.forms import DeleteForm, EmptyForm, MemberForm, ProjectForm, RenameForm, RoleForm
+from portal.services import audit, authz, projects, users
+from portal.services.errors import Invalid
+from portal.web import actor, paginate, redirect_to, render
+
+
+def _project(name: str, need: Role = Role.VIEWER):
+    return authz.get_project(current_user, name, need)
+
+
+@bp.before_request
+@login_required
+def require_login():
+    """Every project URL needs a logged-in user."""
+
+
+@bp.route("")
+def index():
+    q = request.args.get("q", "").strip()
+    page = paginate(projects.visible_to(current_user, q))
+    return render("projects/index.html", "projects/_rows.html", page=page, q=q)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def create():
+    form = ProjectForm()
+    if form.validate_on_submit():
+        try:
+            project = projects.create(form.name.data, form.display_name.data or "",
+                                      form.description.data or "", by=actor())
+        except Invalid as error:
+            attach(form, error)
+        else:
+            flash(f"Project {project.name} created.", "success")
+            return redirect_to(url_for("projects.detail", name=project.name))
+    status = 422 if form.errors else 200
+    return render("projects/new.html", "projects/_form.html", form=form, status=status)
+
+
+@bp.route("/<name>")
+def detail(name):
+    project, role = _project(name)
+    recent = db.session.scalars(audit.query(project.name).limit(5))
+    return render("projects/detail.html", project=project, role=role,
+                  members=projects.members(project), recent=list(recent))
+
+
+@bp.route("/<name>/settings", methods=["GET", "POST"])
+def settings(name):
+    project, role = _project(name, Role.OWNER)
+    form = RenameForm(obj=project)
+    if form.validate_on_submit():
+        try:
+            projects.rename(project, form.display_name.data, form.description.data or "", by=actor())
+        except Invalid as error:
+            attach(form, error)
+        else:
+            flash("Project settings saved.", "success")
+            return redirect_to(url_for("projects.detail", name=project.name))
+    return render("projects/settings.html", project=project, role=role, form=form,
+                  status=422 if form.errors else 200)
+
+
+@bp.route("/<name>/delete", methods=["GET", "POST"])
+def delete(name):
+    project, role = _project(name, Role.OWNER)
+    form = DeleteForm()
+    if form.validate_on_submit():
+        try:
+            projects.delete(project, form.confirm.data, by=actor())
+        except Invalid as error:
+            attach(form, error)
+        else:
+            flash(f"Project {name} deleted.", "success")
+            return redirect_to(url_for("projects.index"))
+    return render("projects/delete.html", project=project, role=role, form=form,
+                  status=422 if form.errors else 200)
+
+
+# Members ---------------------------------------------------------------------
+
+def _members_page(project, role, form=None, status=200):
+    return render("projects/members.html", "projects/_members.html", project=project, role=role,
+                  members=projects.members(project), form=form or MemberForm(),
+                  usernames=users.usernames() if role.at_least(Role.OWNER) else [],
+                  role_form=RoleForm(), action_form=EmptyForm(), status=status)
+
+
+@bp.route("/<name>/members")
+def members(name):
+    project, role = _project(name)
+    return _members_page(project, role)
+
+
+@bp.route("/<name>/members", methods=["POST"])
+def add_member(name):
+    project, role = _project(name, Role.OWNER)
+    form = MemberForm()
+    if form.validate_on_submit():
+        try:
+            member = projects.add_member(project, form.username.data, form.role.data, by=actor())
+        except Invalid as error:
+            attach(form, error)
+        else:
+            flash(f"{member.user.username} added as {member.role}.", "success")
+            if not request.htmx:
+                return redirect_to(url_for("projects.members", name=name))
+            form = MemberForm(formdata=None)
+    return _members_page(project, role, form, status=422 if form.errors else 200)
+
+
+@bp.route("/<name>/members/<int:member_id>/role", methods=["POST"])
+def change_role(name, member_id):
+    project, role = _project(name, Role.OWNER)
+    member = projects.get_member(project, member_id)
+    form = RoleForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            projects.change_role(project, member, form.role.data, by=actor())
+        except Invalid as exc:
+            error = exc.message
+    else:
+        error = "; ".join(sum(form.errors.values(), []))
+    if error:
+        db.session.refresh(member)
+    if request.htmx:
+        return render("projects/_member_row.html", project=project, role=role, m=member,
+                      role_form=RoleForm(), action_form=EmptyForm(), row_error=error,
+                      status=422 if error else 200)
+    flash(error or f"{member.user.username} is now {member.role}.", "error" if error else "success")
+    return redirect_to(url_for("projects.members", name=name))
+
+
+@bp.route("/<name>/members/<int:member_id>/remove", methods=["POST"])
+def remove_member(name, member_id):
+    project, role = _project(name, Role.OWNER)
+    member = projects.get_member(project, member_id)
+    form = EmptyForm()
+    error = None
+    if form.validate_on_submit():
+        username = member.user.username
+        try:
+            projects.remove_member(project, member, by=actor())
+        except Invalid as exc:
+            error = exc.message
+        else:
+            if request.htmx:
+                return ""  # the row goes away
+            flash(f"{username} removed.", "success")
+    if error and request.htmx:
+        return render("projects/_member_row.html", project=project, role=role, m=member,
+                      role_form=RoleForm(), action_form=EmptyForm(), row_error=error, status=422)
+    if error:
+        flash(error, "error")
+    return redirect_to(url_for("projects.members", name=name))
+
+
+@bp.route("/<name>/audit")
+def audit_log(name):
+    project, role = _project(name)
+    q = request.args.get("q", "").strip()
+    page = paginate(audit.query(project.name, q))
+    return render("projects/audit.html", "audit/_rows.html", project=project, role=role,
+                  page=page, q=q)

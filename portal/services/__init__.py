@@ -1,0 +1,1 @@
+"""What the product does. Services use models and adapters and know nothing of requests."""

@@ -1,0 +1,16 @@
+"""Who is acting, and from where: passed from routes into services for audit and checks."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from portal.models import User
+
+
+@dataclass(frozen=True)
+class Actor:
+    user: User
+    addr: str = ""
+
+    @property
+    def is_admin(self) -> bool:
+        return bool(self.user.is_admin)

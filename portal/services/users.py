@@ -1,0 +1,125 @@
+"""Accounts: creation, login with throttling, disabling, password resets."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from portal import validation
+from portal.extensions import db
+from portal.models import User, utcnow
+from portal.services import audit
+from portal.services.authz import require_admin
+from portal.services.context import Actor
+from portal.services.errors import Invalid, NotFound, Throttled
+
+MAX_LOCKOUT_SECONDS = 15 * 60
+
+
+def find(username: str) -> User | None:
+    return db.session.scalar(select(User).where(User.username == username))
+
+
+def get(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def _new_user(username: str, password: str, email: str, is_admin: bool) -> User:
+    username = username.strip()
+    for field, message in (
+        ("username", validation.username(username)),
+        ("password", validation.password(password, current_app.config["PASSWORD_MIN_LENGTH"])),
+    ):
+        if message:
+            raise Invalid(field, message)
+    if find(username) is not None:
+        raise Invalid("username", f"User '{username}' already exists.")
+    user = User(username=username, email=email.strip(), is_admin=is_admin)
+    user.set_password(password)
+    db.session.add(user)
+    return user
+
+
+def create(username: str, password: str, email: str = "", is_admin: bool = False,
+           by: Actor | None = None) -> User:
+    """Create an account. `by=None` is the command line (create-admin)."""
+    if by is not None:
+        require_admin(by.user)
+    user = _new_user(username, password, email, is_admin)
+    db.session.flush()
+    audit.record(by, "user.create", "user", user.username,
+                 detail="admin" if is_admin else "")
+    db.session.commit()
+    return user
+
+
+def admin_exists() -> bool:
+    return bool(db.session.scalar(select(func.count(User.id)).where(User.is_admin.is_(True))))
+
+
+def authenticate(username: str, password: str, addr: str = "") -> User | None:
+    """The user if the password is right. Repeated failures lock the account for a while.
+
+    The lockout doubles with each further failure, up to 15 minutes, and a right
+    password during a lockout still gets Throttled, so guessing gains nothing.
+    """
+    user = find(username.strip())
+    if user is None:
+        # Same cost as a real check, so timing does not reveal which names exist.
+        User(password_hash="").set_password(password or "x")
+        return None
+    now = utcnow()
+    if user.locked_until and user.locked_until > now:
+        wait = int((user.locked_until - now).total_seconds()) + 1
+        raise Throttled(f"Too many failed logins. Try again in {wait} seconds.", wait)
+    if user.check_password(password):
+        if user.failed_logins:
+            user.failed_logins, user.locked_until = 0, None
+            db.session.commit()
+        return user
+    user.failed_logins += 1
+    limit = current_app.config["LOGIN_MAX_FAILURES"]
+    if user.failed_logins >= limit:
+        base = current_app.config["LOGIN_LOCKOUT_SECONDS"]
+        seconds = min(base * 2 ** (user.failed_logins - limit), MAX_LOCKOUT_SECONDS)
+        user.locked_until = now + timedelta(seconds=seconds)
+        audit.record(Actor(user, addr), "user.locked", "user", user.username,
+                     detail=f"{user.failed_logins} failed logins; locked {seconds}s")
+    db.session.commit()
+    return None
+
+
+def set_disabled(user: User, disabled: bool, by: Actor) -> None:
+    require_admin(by.user)
+    if user.id == by.user.id and disabled:
+        raise Invalid(None, "You cannot disable your own account.")
+    user.disabled = disabled
+    audit.record(by, "user.disable" if disabled else "user.enable", "user", user.username)
+    db.session.commit()
+
+
+def reset_password(user: User, password: str, by: Actor) -> None:
+    require_admin(by.user)
+    message = validation.password(password, current_app.config["PASSWORD_MIN_LENGTH"])
+    if message:
+        raise Invalid("password", message)
+    user.set_password(password)
+    user.failed_logins, user.locked_until = 0, None
+    audit.record(by, "user.reset_password", "user", user.username)
+    db.session.commit()
+
+
+def listing(q: str = ""):
+    stmt = select(User).order_by(User.username)
+    if q:
+        stmt = stmt.where(User.username.like(f"%{q}%"))
+    return stmt
+
+
+def usernames() -> list[str]:
+    return list(db.session.scalars(
+        select(User.username).where(User.disabled.is_(False)).order_by(User.username)))

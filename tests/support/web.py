@@ -1,0 +1,53 @@
+"""A test client that behaves like a browser form: it sends the CSRF token it was given."""
+from __future__ import annotations
+
+import re
+
+from flask.testing import FlaskClient
+
+TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
+
+
+class Web:
+    def __init__(self, client: FlaskClient):
+        self.client = client
+        self._token: str | None = None
+
+    def token(self) -> str:
+        if self._token is None:
+            html = self.client.get("/login").get_data(as_text=True)
+            match = TOKEN.search(html)
+            assert match, "no CSRF token on the login page"
+            self._token = match.group(1) or match.group(2)
+        return self._token
+
+    def get(self, url: str, htmx: bool = False, **kw):
+        headers = kw.pop("headers", {})
+        if htmx:
+            headers["HX-Request"] = "true"
+        return self.client.get(url, headers=headers, **kw)
+
+    def post(self, url: str, data: dict | None = None, htmx: bool = False, csrf: bool = True, **kw):
+        data = dict(data or {})
+        headers = kw.pop("headers", {})
+        if csrf:
+            data.setdefault("csrf_token", self.token())
+        if htmx:
+            headers["HX-Request"] = "true"
+        return self.client.post(url, data=data, headers=headers, **kw)
+
+    def login(self, username: str, password: str):
+        return self.post("/login", {"username": username, "password": password})
+
+    def logout(self):
+        return self.post("/logout")
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def error_beside(html: str, field_id: str) -> str:
+    """The message shown next to a form field, or '' when there is none."""
+    match = re.search(rf'<small class="error" id="{re.escape(field_id)}-error">(.*?)</small>', html, re.S)
+    return match.group(1).strip() if match else ""
