@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from wtforms.fields.choices import SelectChoice
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.extensions import db
@@ -32,8 +33,8 @@ class Role(str, enum.Enum):
         return self.rank >= other.rank
 
     @classmethod
-    def choices(cls) -> list[tuple[str, str]]:
-        return [(r.value, r.value.capitalize()) for r in cls]
+    def choices(cls) -> list[SelectChoice]:
+        return [SelectChoice(r.value, r.value.capitalize()) for r in cls]
 
 
 class User(UserMixin, db.Model):

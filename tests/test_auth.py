@@ -99,11 +99,11 @@ def test_post_without_csrf_token_is_refused(web, make_user):
 
 def test_htmx_post_with_csrf_header_is_accepted(web, login, team):
     login("olivia")
-    response = web.client.post("/projects/alpha/settings", data={"display_name": "A"},
-                               headers={"HX-Request": "true", "X-CSRFToken": web.token()})
+    response = web.post("/projects/alpha/settings", {"display_name": "A"}, csrf=False,
+                        headers={"HX-Request": "true", "X-CSRFToken": web.token()})
     assert response.status_code == 200 and response.headers["HX-Location"] == "/projects/alpha"
-    response = web.client.post("/projects/alpha/settings", data={"display_name": "B"},
-                               headers={"HX-Request": "true", "X-CSRFToken": "forged"})
+    response = web.post("/projects/alpha/settings", {"display_name": "B"}, csrf=False,
+                        headers={"HX-Request": "true", "X-CSRFToken": "forged"})
     assert response.status_code == 400
 
 
@@ -127,8 +127,8 @@ def test_passwords_are_stored_hashed(app, web, login, make_user):
 
 def test_login_is_audited_with_address(web, make_user):
     make_user("ann")
-    web.client.post("/login", data={"username": "ann", "password": PASSWORD, "csrf_token": web.token()},
-                    environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    web.post("/login", {"username": "ann", "password": PASSWORD},
+             environ_base={"REMOTE_ADDR": "192.0.2.7"})
     event = db.session.scalar(db.select(AuditEvent).filter_by(action="user.login"))
     assert event.actor_name == "ann" and event.remote_addr == "192.0.2.7"
 

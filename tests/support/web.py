@@ -2,20 +2,39 @@
 from __future__ import annotations
 
 import re
+from html import unescape as html_unescape
 
+from flask import has_app_context
 from flask.testing import FlaskClient
 
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
 
 
 class Web:
+    """Each request runs in an app context of its own, as under a real server.
+
+    Tests keep an outer app context to read the database; sharing it would let
+    `g` (and Flask-Login's cached user) and the session leak between requests.
+    After each request the test's session starts a new transaction, so it sees
+    what the request committed.
+    """
+
     def __init__(self, client: FlaskClient):
         self.client = client
+        self.app = client.application
         self._token: str | None = None
+
+    def _send(self, method: str, *args, **kw):
+        from portal.extensions import db
+        with self.app.app_context():
+            response = getattr(self.client, method)(*args, **kw)
+        if has_app_context():
+            db.session.rollback()
+        return response
 
     def token(self) -> str:
         if self._token is None:
-            html = self.client.get("/login").get_data(as_text=True)
+            html = self._send("get", "/login").get_data(as_text=True)
             match = TOKEN.search(html)
             assert match, "no CSRF token on the login page"
             self._token = match.group(1) or match.group(2)
@@ -25,7 +44,7 @@ class Web:
         headers = kw.pop("headers", {})
         if htmx:
             headers["HX-Request"] = "true"
-        return self.client.get(url, headers=headers, **kw)
+        return self._send("get", url, headers=headers, **kw)
 
     def post(self, url: str, data: dict | None = None, htmx: bool = False, csrf: bool = True, **kw):
         data = dict(data or {})
@@ -34,7 +53,7 @@ class Web:
             data.setdefault("csrf_token", self.token())
         if htmx:
             headers["HX-Request"] = "true"
-        return self.client.post(url, data=data, headers=headers, **kw)
+        return self._send("post", url, data=data, headers=headers, **kw)
 
     def login(self, username: str, password: str):
         return self.post("/login", {"username": username, "password": password})
@@ -50,4 +69,4 @@ def text(response) -> str:
 def error_beside(html: str, field_id: str) -> str:
     """The message shown next to a form field, or '' when there is none."""
     match = re.search(rf'<small class="error" id="{re.escape(field_id)}-error">(.*?)</small>', html, re.S)
-    return match.group(1).strip() if match else ""
+    return html_unescape(match.group(1).strip()) if match else ""

@@ -1,0 +1,119 @@
+"""Route-by-role matrix: every route, every role, exactly the expected answer.
+
+Levels: who may use a route. The expected status for each role follows from the level:
+  guest   the login page: logged-in users are sent on to the dashboard;
+  public  anyone;                 login  any logged-in user;
+  viewer  project members (viewer and up) and admins;  owner  project owners and admins;
+  admin   administrators only.
+Strangers (logged in, not a member) get 404 for project URLs: the project does not exist
+for them. Anonymous users are sent to the login page (302 to /login).
+A test below fails when a route is added without a row here.
+"""
+import pytest
+
+from portal.extensions import db
+from portal.models import Membership, Project, ResourcePlan, User
+
+ROLES = ["anonymous", "stranger", "vic", "dev", "olivia", "root"]  # none, non-member, viewer, developer, owner, admin
+
+# endpoint -> (method, url, form data, level, status on success)
+MATRIX = {
+    "auth.login": ("GET", "/login", None, "guest", 200),
+    "auth.logout": ("POST", "/logout", {}, "login", 302),
+    "dashboard.index": ("GET", "/", None, "login", 200),
+    "dashboard.healthz": ("GET", "/healthz", None, "public", 200),
+    "projects.index": ("GET", "/projects?q=al", None, "login", 200),
+    "projects.create": ("POST", "/projects/new", {"name": "beta"}, "login", 302),
+    "projects.detail": ("GET", "/projects/alpha", None, "viewer", 200),
+    "projects.members": ("GET", "/projects/alpha/members", None, "viewer", 200),
+    "projects.audit_log": ("GET", "/projects/alpha/audit", None, "viewer", 200),
+    "projects.settings": ("POST", "/projects/alpha/settings", {"display_name": "Alpha 2"}, "owner", 302),
+    "projects.delete": ("POST", "/projects/alpha/delete", {"confirm": "alpha"}, "owner", 302),
+    "projects.add_member": ("POST", "/projects/alpha/members", {"username": "stranger", "role": "viewer"}, "owner", 302),
+    "projects.change_role": ("POST", "/projects/alpha/members/{vic_member}/role", {"role": "developer"}, "owner", 302),
+    "projects.remove_member": ("POST", "/projects/alpha/members/{dev_member}/remove", {}, "owner", 302),
+    "admin.user_list": ("GET", "/admin/users", None, "admin", 200),
+    "admin.user_new": ("POST", "/admin/users/new", {"username": "newbie", "password": "long-enough-1"}, "admin", 302),
+    "admin.user_disable": ("POST", "/admin/users/{stranger_id}/disable", {}, "admin", 302),
+    "admin.user_enable": ("POST", "/admin/users/{sleeper_id}/enable", {}, "admin", 302),
+    "admin.user_password": ("POST", "/admin/users/{stranger_id}/password", {"password": "another-pass-1"}, "admin", 302),
+    "admin.plan_list": ("GET", "/admin/plans", None, "admin", 200),
+    "admin.plan_new": ("POST", "/admin/plans/new", {"name": "large", "cpu_request": "1", "memory_request": "1Gi", "cpu_limit": "2", "memory_limit": "2Gi"}, "admin", 302),
+    "admin.plan_edit": ("POST", "/admin/plans/{plan_id}/edit", {"name": "small", "cpu_request": "100m", "memory_request": "128Mi", "cpu_limit": "200m", "memory_limit": "256Mi"}, "admin", 302),
+    "admin.plan_delete": ("POST", "/admin/plans/{plan_id}/delete", {}, "admin", 302),
+    "admin.audit_log": ("GET", "/admin/audit", None, "admin", 200),
+}
+
+ALLOWED = {
+    "guest": {"anonymous"},
+    "public": set(ROLES),
+    "login": set(ROLES) - {"anonymous"},
+    "viewer": {"vic", "dev", "olivia", "root"},
+    "owner": {"olivia", "root"},
+    "admin": {"root"},
+}
+
+
+def expected(level: str, role: str, ok: int) -> int:
+    if role in ALLOWED[level]:
+        return ok
+    if role == "anonymous" or level == "guest":
+        return 302  # to the login page, or a logged-in user from it to the dashboard
+    if level in ("viewer", "owner") and role == "stranger":
+        return 404
+    return 403
+
+
+# Side effects a refused request must not have, and an allowed one must have.
+EFFECTS = {
+    "projects.create": lambda: db.session.scalar(db.select(Project).filter_by(name="beta")) is not None,
+    "projects.settings": lambda: db.session.scalar(db.select(Project.display_name).filter_by(name="alpha")) == "Alpha 2",
+    "projects.delete": lambda: db.session.scalar(db.select(Project).filter_by(name="alpha")) is None,
+    "projects.add_member": lambda: db.session.scalar(
+        db.select(Membership).join(User).filter(User.username == "stranger")) is not None,
+    "projects.change_role": lambda: db.session.scalar(
+        db.select(Membership.role).join(User).filter(User.username == "vic")) == "developer",
+    "projects.remove_member": lambda: db.session.scalar(
+        db.select(Membership).join(User).filter(User.username == "dev")) is None,
+    "admin.user_new": lambda: db.session.scalar(db.select(User).filter_by(username="newbie")) is not None,
+    "admin.user_disable": lambda: db.session.scalar(db.select(User.disabled).filter_by(username="stranger")) is True,
+    "admin.user_enable": lambda: db.session.scalar(db.select(User.disabled).filter_by(username="sleeper")) is False,
+    "admin.user_password": lambda: db.session.scalar(
+        db.select(User).filter_by(username="stranger")).check_password("another-pass-1"),
+    "admin.user_enable": lambda: db.session.scalar(db.select(User.disabled).filter_by(username="sleeper")) is False,
+    "admin.user_password": lambda: db.session.scalar(
+        db.select(User).filter_by(username="stranger")).check_password("another-pass-1"),
+    "admin.plan_new": lambda: db.session.scalar(db.select(ResourcePlan).filter_by(name="large")) is not None,
+    "admin.plan_edit": lambda: db.session.scalar(db.select(ResourcePlan.cpu_request).filter_by(name="small")) == "100m",
+    "admin.plan_delete": lambda: db.session.scalar(db.select(ResourcePlan)) is None,
+}
+
+
+def test_matrix_covers_every_route(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()} - {"static"}
+    assert endpoints == set(MATRIX), "add the new route to MATRIX with its level"
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", sorted(MATRIX))
+def test_route_by_role(web, login, team, make_user, endpoint, role):
+    project, people = team
+    sleeper = make_user("sleeper", disabled=True)
+    plan = ResourcePlan(name="small", cpu_request="250m", memory_request="256Mi",
+                        cpu_limit="500m", memory_limit="512Mi")
+    db.session.add(plan)
+    db.session.commit()
+    ids = {m.user.username: m.id for m in project.memberships}
+    method, url, data, level, ok = MATRIX[endpoint]
+    url = url.format(vic_member=ids["vic"], dev_member=ids["dev"],
+                     stranger_id=people["stranger"].id, sleeper_id=sleeper.id, plan_id=plan.id)
+    if role != "anonymous":
+        login(role)
+    response = web.get(url) if method == "GET" else web.post(url, data)
+    want = expected(level, role, ok)
+    assert response.status_code == want, response.get_data(as_text=True)[:300]
+    if role == "anonymous" and want == 302:
+        assert response.headers["Location"].startswith("/login")
+    if endpoint in EFFECTS and endpoint != "auth.logout":
+        db.session.expire_all()
+        assert EFFECTS[endpoint]() is (role in ALLOWED[level])
