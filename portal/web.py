@@ -13,13 +13,15 @@ from portal.services.errors import Forbidden, NotFound, ServiceError, Throttled
 
 
 def wants_fragment() -> bool:
-    """An htmx request that swaps part of a page gets a fragment.
+    """An htmx request that swaps one element of a page (HX-Target names it) gets a fragment.
 
-    Boosted navigation and history restores need the whole page, so that any URL
-    htmx pushes into history also works on a plain load.
+    Boosted navigation, HX-Location moves and history restores swap the whole body
+    and get the whole page, so that any URL htmx pushes into history also works on
+    a plain load.
     """
     hx = request.htmx
-    return bool(hx) and not hx.boosted and not hx.history_restore_request
+    return (bool(hx) and bool(hx.target) and not hx.boosted
+            and not hx.history_restore_request)
 
 
 def render(page_template: str, fragment_template: str | None = None, status: int = 200,

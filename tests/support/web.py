@@ -40,19 +40,20 @@ class Web:
             self._token = match.group(1) or match.group(2)
         return self._token
 
-    def get(self, url: str, htmx: bool = False, **kw):
+    def get(self, url: str, htmx: bool | str = False, **kw):
+        """htmx=True (or an element id) sends the headers of an htmx swap of that element."""
         headers = kw.pop("headers", {})
         if htmx:
-            headers["HX-Request"] = "true"
+            headers.update({"HX-Request": "true", "HX-Target": htmx if isinstance(htmx, str) else "target"})
         return self._send("get", url, headers=headers, **kw)
 
-    def post(self, url: str, data: dict | None = None, htmx: bool = False, csrf: bool = True, **kw):
+    def post(self, url: str, data: dict | None = None, htmx: bool | str = False, csrf: bool = True, **kw):
         data = dict(data or {})
         headers = kw.pop("headers", {})
         if csrf:
             data.setdefault("csrf_token", self.token())
         if htmx:
-            headers["HX-Request"] = "true"
+            headers.update({"HX-Request": "true", "HX-Target": htmx if isinstance(htmx, str) else "target"})
         return self._send("post", url, data=data, headers=headers, **kw)
 
     def login(self, username: str, password: str):

@@ -1,0 +1,74 @@
+"""Headless Chromium (Debian's chromium + chromium-driver) against a live portal on loopback."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+import threading
+from contextlib import contextmanager
+
+from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.support.ui import WebDriverWait
+from werkzeug.serving import make_server
+
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
+    "--disable-dev-shm-usage", "--window-size=1280,900",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def live_server(app):
+    """Serve the app on 127.0.0.1:<free port> in a thread; yields the base URL."""
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+@contextmanager
+def chromium():
+    binary = shutil.which("chromium") or "/usr/bin/chromium"
+    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    if not os.path.exists(binary) or not os.path.exists(driver_path):
+        raise RuntimeError("Debian's chromium and chromium-driver are needed: ./hummer test installs "
+                           "them, or run apt-get install chromium chromium-driver")
+    os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager download anything
+    profile = tempfile.mkdtemp(prefix="hummer-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in CHROMIUM_FLAGS + [f"--user-data-dir={profile}"]:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.implicitly_wait(0)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def wait_for(driver, condition, timeout: float = 10, message: str = ""):
+    """Poll `condition`; elements replaced by an htmx swap meanwhile are simply looked up again."""
+    return WebDriverWait(driver, timeout, poll_frequency=0.05,
+                         ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)
+                         ).until(condition, message)
+
+
+def htmx_idle(driver) -> bool:
+    return driver.execute_script(
+        "return !!window.htmx && document.querySelectorAll('.htmx-request').length === 0")
