@@ -1,0 +1,655 @@
+"""A real Kubernetes control plane on 127.0.0.1 for tests and local development.
+
+Starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler (the
+real binaries, built once by scripts/build-kube.sh) on free loopback ports in a
+temporary directory, plus the simulated kubelet (tests/support/kubelet_sim.py),
+which is the only stand-in: it registers nodes and moves pods through their
+lifecycle, and serves their logs to the API server.
+
+    cluster = KubeCluster(nodes=3).start()
+    ...  # cluster.kubeconfig, cluster.api_url, cluster.token, cluster.api_client()
+    cluster.stop()
+
+Every daemon runs in its own session (process group); stop() terminates the
+groups, waits for them and checks that no process of theirs is left.
+"""
+from __future__ import annotations
+
+import atexit
+import base64
+import ctypes
+import datetime
+import ipaddress
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BUILD_SCRIPT = REPO / "scripts" / "build-kube.sh"
+BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
+SERVICE_CIDR = "10.0.1.0/24"
+POD_CIDR = "172.16.0.0/16"
+ADMIN_USER = "hummer-admin"
+
+
+class ClusterError(RuntimeError):
+    pass
+
+
+# --------------------------------------------------------------------------- binaries
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("HUMMER_CACHE") or Path.home() / ".cache" / "hummer")
+
+
+def _complete(d: Path) -> bool:
+    return all(os.access(d / b, os.X_OK) for b in BINARIES)
+
+
+def find_bin_dir(build: bool = True) -> Path:
+    """The directory holding the control-plane binaries.
+
+    $HUMMER_KUBE_BIN_DIR wins; then the newest complete cache under
+    $HUMMER_CACHE/kubernetes/*/bin; then (if build) scripts/build-kube.sh,
+    which builds once (about 10-15 minutes) and prints the directory.
+    """
+    env = os.environ.get("HUMMER_KUBE_BIN_DIR")
+    if env:
+        d = Path(env)
+        if not _complete(d):
+            raise ClusterError(f"HUMMER_KUBE_BIN_DIR={env} lacks one of {BINARIES}")
+        return d
+    found = sorted((cache_dir() / "kubernetes").glob("*/bin"), key=lambda p: _version_key(p.parent.name),
+                   reverse=True)
+    for d in found:
+        if _complete(d):
+            return d
+    if not build:
+        raise ClusterError("no Kubernetes binaries cached; run scripts/build-kube.sh")
+    out = subprocess.run(["bash", str(BUILD_SCRIPT)], stdout=subprocess.PIPE, text=True)
+    lines = out.stdout.strip().splitlines()
+    if out.returncode != 0 or not lines or not _complete(Path(lines[-1])):
+        raise ClusterError(f"scripts/build-kube.sh failed (exit {out.returncode})")
+    return Path(lines[-1])
+
+
+def _version_key(name: str):
+    parts = []
+    for chunk in name.replace("+", ".").replace("-", ".").split("."):
+        parts.append((0, int(chunk), "") if chunk.isdigit() else (1, 0, chunk))
+    return parts
+
+
+def find_etcd() -> str:
+    path = os.environ.get("HUMMER_ETCD") or shutil.which("etcd") or "/usr/bin/etcd"
+    if not os.access(path, os.X_OK):
+        raise ClusterError("etcd not found; apt-get install etcd-server")
+    return path
+
+
+# --------------------------------------------------------------------------- helpers
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def pgroup_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie member still counts for killpg(0); look at the real states.
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            stat = (p / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+OWNER_FILE = "hummer-owner.pid"
+
+
+def sweep_stale_dirs(min_age: float = 60.0):
+    """Remove temp dirs of clusters whose owning process died without stop()
+    (e.g. a killed test run): etcd data lives in /dev/shm, i.e. in memory."""
+    now = time.time()
+    for pattern_dir, prefix in ((Path("/dev/shm"), "hummer-etcd-"), (Path(tempfile.gettempdir()), "hummer-kube-")):
+        try:
+            candidates = [p for p in pattern_dir.iterdir() if p.name.startswith(prefix) and p.is_dir()]
+        except OSError:
+            continue
+        for d in candidates:
+            try:
+                owner = int((d / OWNER_FILE).read_text())
+            except (OSError, ValueError):
+                continue  # kept on purpose, or not ours
+            if Path(f"/proc/{owner}").exists() or now - d.stat().st_mtime < min_age:
+                continue
+            shutil.rmtree(d, ignore_errors=True)
+
+
+_libc = None
+
+
+def _die_with_parent():  # runs in the child between fork and exec
+    global _libc
+    try:
+        if _libc is None:
+            _libc = ctypes.CDLL(None, use_errno=True)
+        _libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def rfc3339(ts: float | None = None) -> str:
+    t = datetime.datetime.fromtimestamp(time.time() if ts is None else ts, datetime.timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --------------------------------------------------------------------------- PKI
+
+def make_pki(directory: Path, kubelet_ips: list[str]) -> dict[str, Path]:
+    """A CA, the API server's serving cert, the kubelets' serving cert and the
+    service-account RSA key pair, as PEM files in directory."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    not_before = now - datetime.timedelta(hours=1)
+    not_after = now + datetime.timedelta(days=365)
+
+    def key_pem(key):
+        return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption())
+
+    def name(cn):
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = (x509.CertificateBuilder().subject_name(name("hummer-test-ca")).issuer_name(name("hummer-test-ca"))
+               .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(not_before).not_valid_after(not_after)
+               .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+               .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                            content_commitment=False, key_encipherment=False,
+                                            data_encipherment=False, key_agreement=False,
+                                            encipher_only=False, decipher_only=False), critical=True)
+               .sign(ca_key, hashes.SHA256()))
+
+    def serving(cn, ips, dns):
+        key = ec.generate_private_key(ec.SECP256R1())
+        sans = [x509.IPAddress(ipaddress.ip_address(i)) for i in ips] + [x509.DNSName(d) for d in dns]
+        cert = (x509.CertificateBuilder().subject_name(name(cn)).issuer_name(ca_cert.subject)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(not_before).not_valid_after(not_after)
+                .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+                .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+                .sign(ca_key, hashes.SHA256()))
+        return key, cert
+
+    svc_ip = str(next(ipaddress.ip_network(SERVICE_CIDR).hosts()))
+    api_key, api_cert = serving("kube-apiserver", ["127.0.0.1", svc_ip],
+                                ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+                                 "kubernetes.default.svc.cluster.local"])
+    kl_key, kl_cert = serving("hummer-kubelet-sim", kubelet_ips or ["127.0.0.2"], ["localhost"])
+    sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    pem = serialization.Encoding.PEM
+    files = {
+        "ca": (ca_cert.public_bytes(pem)),
+        "apiserver_crt": api_cert.public_bytes(pem) + ca_cert.public_bytes(pem),
+        "apiserver_key": key_pem(api_key),
+        "kubelet_crt": kl_cert.public_bytes(pem) + ca_cert.public_bytes(pem),
+        "kubelet_key": key_pem(kl_key),
+        "sa_key": sa_key.private_bytes(pem, serialization.PrivateFormat.TraditionalOpenSSL,
+                                       serialization.NoEncryption()),
+        "sa_pub": sa_key.public_key().public_bytes(pem, serialization.PublicFormat.SubjectPublicKeyInfo),
+    }
+    paths = {}
+    for k, data in files.items():
+        p = directory / (k.replace("_", ".") + ".pem")
+        p.write_bytes(data)
+        if k.endswith("key"):
+            p.chmod(0o600)
+        paths[k] = p
+    return paths
+
+
+def kubeconfig_dict(api_url: str, token: str, ca_pem: bytes, name: str = "hummer-test") -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": name, "cluster": {
+            "server": api_url,
+            "certificate-authority-data": base64.b64encode(ca_pem).decode()}}],
+        "users": [{"name": ADMIN_USER, "user": {"token": token}}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": ADMIN_USER}}],
+        "current-context": name,
+        "preferences": {},
+    }
+
+
+def write_kubeconfig(path, api_url: str, token: str, ca_pem: bytes, name: str = "hummer-test") -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = kubeconfig_dict(api_url, token, ca_pem, name)
+    try:
+        import yaml
+        text = yaml.safe_dump(doc, sort_keys=False)
+    except ImportError:  # JSON is YAML too
+        text = json.dumps(doc, indent=2)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return path
+
+
+# --------------------------------------------------------------------------- the cluster
+
+class Daemon:
+    def __init__(self, name: str, argv: list[str], log_path: Path, die_with_parent: bool):
+        self.name = name
+        self.argv = argv
+        self.log_path = log_path
+        self.log = open(log_path, "ab")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True, close_fds=True,
+                                     preexec_fn=_die_with_parent if die_with_parent else None)
+        self.pid = self.proc.pid
+
+    def check(self):
+        if self.proc.poll() is not None:
+            raise ClusterError(f"{self.name} exited with {self.proc.returncode}; last log lines:\n{self.tail()}")
+
+    def tail(self, n: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def terminate(self):
+        try:
+            os.killpg(self.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+    def kill(self):
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def close(self):
+        try:
+            self.log.close()
+        except Exception:
+            pass
+
+
+class KubeCluster:
+    """etcd + kube-apiserver + kube-controller-manager + kube-scheduler + simulated kubelet.
+
+    Attributes after start(): api_url, token, kubeconfig (path), ca_file (path),
+    bin_dir, workdir, ports (dict), pids (dict name -> pid), kubelet (KubeletSim).
+    """
+
+    def __init__(self, nodes: int = 3, bin_dir=None, workdir=None, node_capacity: dict | None = None,
+                 kubelet: bool = True, keep_workdir: bool = False, die_with_parent: bool = True,
+                 verbosity: int = 0, name: str = "hummer-test", kubelet_options: dict | None = None):
+        self.nodes = nodes
+        self.bin_dir = Path(bin_dir) if bin_dir else None
+        self._workdir_arg = workdir
+        self.node_capacity = node_capacity
+        self.want_kubelet = kubelet
+        self.kubelet_options = kubelet_options or {}
+        self.keep_workdir = keep_workdir
+        self.die_with_parent = die_with_parent
+        self.verbosity = verbosity
+        self.name = name
+        self.daemons: dict[str, Daemon] = {}
+        self.ports: dict[str, int] = {}
+        self.kubelet = None
+        self.workdir: Path | None = None
+        self.etcd_dir: Path | None = None
+        self.kubeconfig: Path | None = None
+        self.api_url = ""
+        self.token = ""
+        self.ca_file: Path | None = None
+        self.timings: dict[str, float] = {}
+        self._stopped = False
+        self._lock = threading.Lock()
+
+    # ---------------------------------------------------------------- lifecycle
+    @property
+    def pids(self) -> dict[str, int]:
+        return {n: d.pid for n, d in self.daemons.items()}
+
+    def start(self, timeout: float = 120.0) -> "KubeCluster":
+        t0 = time.monotonic()
+        deadline = t0 + timeout
+        try:
+            self._start(deadline, t0)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self, deadline: float, t0: float):
+        if self.bin_dir is None:
+            self.bin_dir = find_bin_dir()
+        etcd = find_etcd()
+        sweep_stale_dirs()
+        if self._workdir_arg:
+            self.workdir = Path(self._workdir_arg)
+            self.workdir.mkdir(parents=True, exist_ok=True)
+        else:
+            self.workdir = Path(tempfile.mkdtemp(prefix="hummer-kube-"))
+        (self.workdir / OWNER_FILE).write_text(f"{os.getpid()}\n")
+        # etcd fsyncs a lot; on tmpfs that costs nothing (etcd 3.4 has no --unsafe-no-fsync).
+        shm = Path("/dev/shm")
+        if not self.keep_workdir and shm.is_dir() and os.access(shm, os.W_OK):
+            self.etcd_dir = Path(tempfile.mkdtemp(prefix="hummer-etcd-", dir=shm))
+            (self.etcd_dir / OWNER_FILE).write_text(f"{os.getpid()}\n")
+        else:
+            self.etcd_dir = self.workdir / "etcd"
+        atexit.register(self.stop)
+
+        node_ips = [f"127.0.0.{2 + i}" for i in range(self.nodes)]
+        if self.nodes > 250:
+            raise ClusterError("at most 250 simulated nodes (one loopback address each)")
+        pki = make_pki(self.workdir, node_ips)
+        self.pki = pki
+        self.ca_file = pki["ca"]
+        self.token = base64.b32encode(os.urandom(20)).decode().lower()
+        (self.workdir / "tokens.csv").write_text(f'{self.token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n')
+        (self.workdir / "tokens.csv").chmod(0o600)
+
+        for k in ("etcd", "etcd_peer", "apiserver", "controller_manager", "scheduler"):
+            self.ports[k] = free_port()
+        self.api_url = f"https://127.0.0.1:{self.ports['apiserver']}"
+        self.kubeconfig = write_kubeconfig(self.workdir / "kubeconfig", self.api_url, self.token,
+                                           pki["ca"].read_bytes(), self.name)
+        logs = self.workdir / "logs"
+        logs.mkdir(exist_ok=True)
+        v = str(self.verbosity)
+
+        etcd_url = f"http://127.0.0.1:{self.ports['etcd']}"
+        peer_url = f"http://127.0.0.1:{self.ports['etcd_peer']}"
+        self._spawn("etcd", [
+            etcd, "--name=hummer", f"--data-dir={self.etcd_dir}",
+            f"--listen-client-urls={etcd_url}", f"--advertise-client-urls={etcd_url}",
+            f"--listen-peer-urls={peer_url}", f"--initial-advertise-peer-urls={peer_url}",
+            f"--initial-cluster=hummer={peer_url}", "--initial-cluster-state=new",
+            "--logger=zap", "--log-outputs=stderr", "--log-level=warn",
+            "--snapshot-count=100000", "--quota-backend-bytes=8589934592",
+        ], logs)
+        self._wait("etcd", deadline, lambda: self._http_ok(f"{etcd_url}/health", want=b'"health":"true"'))
+        self.timings["etcd"] = time.monotonic() - t0
+
+        self._spawn("kube-apiserver", [
+            str(self.bin_dir / "kube-apiserver"),
+            f"--etcd-servers={etcd_url}",
+            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+            f"--secure-port={self.ports['apiserver']}", "--insecure-port=0",
+            f"--tls-cert-file={pki['apiserver_crt']}", f"--tls-private-key-file={pki['apiserver_key']}",
+            f"--cert-dir={self.workdir / 'certs'}",
+            f"--token-auth-file={self.workdir / 'tokens.csv'}",
+            f"--service-account-key-file={pki['sa_pub']}",
+            f"--service-account-signing-key-file={pki['sa_key']}",
+            "--service-account-issuer=https://kubernetes.default.svc",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--authorization-mode=Node,RBAC",
+            "--allow-privileged=true",
+            # The node-lifecycle controller is off, so nothing would lift the
+            # not-ready taint this plugin puts on new nodes.
+            "--disable-admission-plugins=TaintNodesByCondition",
+            # Never resolve node names: the simulated kubelets listen on 127.0.0.x.
+            "--kubelet-preferred-address-types=InternalIP",
+            # The lease reconciler would publish 127.0.0.1 into default/kubernetes,
+            # which endpoint validation refuses (loopback).
+            "--endpoint-reconciler-type=none",
+            "--enable-priority-and-fairness=false",
+            "--max-requests-inflight=2000", "--max-mutating-requests-inflight=1000",
+            "--profiling=false", f"--v={v}",
+        ], logs)
+        self._wait("kube-apiserver", deadline, self.readyz)
+        self.timings["apiserver"] = time.monotonic() - t0
+
+        common = [f"--kubeconfig={self.kubeconfig}", "--leader-elect=false",
+                  "--kube-api-qps=1000", "--kube-api-burst=2000",
+                  f"--authentication-kubeconfig={self.kubeconfig}",
+                  f"--authorization-kubeconfig={self.kubeconfig}",
+                  # No client CA or front proxy here: don't look for their configmap.
+                  "--authentication-skip-lookup=true",
+                  "--bind-address=127.0.0.1", "--port=0", "--profiling=false", f"--v={v}"]
+        self._spawn("kube-controller-manager", [
+            str(self.bin_dir / "kube-controller-manager"), *common,
+            f"--secure-port={self.ports['controller_manager']}",
+            f"--cert-dir={self.workdir / 'certs-cm'}",
+            "--controllers=*,-nodelifecycle,-csrsigning",
+            f"--service-account-private-key-file={pki['sa_key']}",
+            f"--root-ca-file={pki['ca']}",
+            "--use-service-account-credentials=false",
+            f"--cluster-cidr={POD_CIDR}", f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--concurrent-replicaset-syncs=20", "--concurrent-deployment-syncs=20",
+            "--concurrent-endpoint-syncs=20", "--concurrent-service-endpoint-syncs=20",
+            "--concurrent-gc-syncs=40", "--concurrent-namespace-syncs=10",
+            "--concurrent-serviceaccount-token-syncs=10",
+            "--node-monitor-period=5s",
+            # Bind PersistentVolumes promptly (the default resync is 15 s).
+            "--pvclaimbinder-sync-period=1s",
+        ], logs)
+        self._spawn("kube-scheduler", [
+            str(self.bin_dir / "kube-scheduler"), *common,
+            f"--secure-port={self.ports['scheduler']}",
+            f"--cert-dir={self.workdir / 'certs-sched'}",
+        ], logs)
+
+        if self.want_kubelet:
+            from tests.support.kubelet_sim import KubeletSim
+            opts = dict(self.kubelet_options)
+            if self.node_capacity:
+                opts["capacity"] = self.node_capacity
+            self.kubelet = KubeletSim(self.api_url, self.token, str(self.ca_file),
+                                      nodes=self.nodes, node_ips=node_ips,
+                                      cert_file=str(pki["kubelet_crt"]), key_file=str(pki["kubelet_key"]),
+                                      **opts)
+            self.kubelet.start()
+        self._wait("kube-controller-manager", deadline,
+                   lambda: self._http_ok(f"https://127.0.0.1:{self.ports['controller_manager']}/healthz"))
+        self._wait("kube-scheduler", deadline,
+                   lambda: self._http_ok(f"https://127.0.0.1:{self.ports['scheduler']}/healthz"))
+        self._wait("default ServiceAccount token", deadline, lambda: self.service_account_ready("default"))
+        if self.kubelet:
+            self._wait("nodes Ready", deadline, self.nodes_ready)
+        self.timings["ready"] = time.monotonic() - t0
+
+    def _spawn(self, name: str, argv: list[str], logs: Path):
+        self.daemons[name] = Daemon(name, argv, logs / f"{name}.log", self.die_with_parent)
+
+    def _wait(self, what: str, deadline: float, probe, interval: float = 0.1):
+        while True:
+            for d in self.daemons.values():
+                d.check()
+            try:
+                if probe():
+                    return
+            except Exception:
+                pass
+            if time.monotonic() > deadline:
+                logs = "\n".join(f"--- {d.name}\n{d.tail()}" for d in self.daemons.values())
+                raise ClusterError(f"timed out waiting for {what}\n{logs}")
+            time.sleep(interval)
+
+    def stop(self, grace: float = 5.0) -> dict[str, int]:
+        """Stop everything; returns {name: pid} of what was stopped. Idempotent.
+        Each daemon gets SIGTERM, then SIGKILL after grace seconds."""
+        with self._lock:
+            if self._stopped:
+                return {}
+            self._stopped = True
+        try:
+            atexit.unregister(self.stop)
+        except Exception:
+            pass
+        pids = self.pids
+        if self.kubelet:
+            try:
+                self.kubelet.stop()
+            except Exception:
+                pass
+        # Clients first, the store last.
+        order = ["kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"]
+        daemons = [self.daemons[n] for n in order if n in self.daemons]
+        # The API server's graceful stop waits up to 60 s for open watches
+        # (e.g. a test's own); etcd is only stopped once the API server is gone.
+        self._terminate(daemons[:-1], grace)
+        self._terminate(daemons[-1:], grace)
+        if not self.keep_workdir:
+            for p in (self.etcd_dir, None if self._workdir_arg else self.workdir):
+                if p:
+                    shutil.rmtree(p, ignore_errors=True)
+        elif self.workdir:
+            try:
+                (self.workdir / OWNER_FILE).unlink()  # kept on purpose: never swept
+            except OSError:
+                pass
+        return pids
+
+    def restart_apiserver(self, grace: float = 2.0, timeout: float = 60.0):
+        """Stop kube-apiserver and start it again with the same flags and port
+        (clients reconnect; watches resuming from before get 410 Gone). A
+        graceful stop waits up to 60 s for open watches, so after grace
+        seconds it is killed."""
+        old = self.daemons["kube-apiserver"]
+        self._terminate([old], grace)
+        self.daemons["kube-apiserver"] = Daemon(old.name, old.argv, old.log_path, self.die_with_parent)
+        self._wait("kube-apiserver", time.monotonic() + timeout, self.readyz)
+
+    @staticmethod
+    def _terminate(daemons: list, grace: float):
+        """SIGTERM the process groups, SIGKILL what is still there after grace
+        seconds, reap, and make sure nothing of theirs is left."""
+        for d in daemons:
+            d.terminate()
+        end = time.monotonic() + grace
+        for d in daemons:
+            try:
+                d.proc.wait(max(0.05, end - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                d.kill()
+                d.proc.wait(10)
+        for d in daemons:
+            t = time.monotonic() + 5
+            while pgroup_alive(d.pid):
+                if time.monotonic() > t:
+                    d.kill()
+                    time.sleep(0.2)
+                    break
+                time.sleep(0.05)
+            d.close()
+
+    def leftovers(self) -> list[int]:
+        """pids (process groups) of this cluster that are still alive."""
+        return [d.pid for d in self.daemons.values() if pgroup_alive(d.pid)]
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # ---------------------------------------------------------------- probes & clients
+    def _ssl_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=str(self.ca_file))
+        return ctx
+
+    def _http_ok(self, url: str, want: bytes | None = None, auth: bool = False) -> bool:
+        req = urllib.request.Request(url)
+        if auth:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        ctx = None
+        if url.startswith("https://"):
+            if ":%d" % self.ports.get("apiserver", -1) in url:
+                ctx = self._ssl_context()
+            else:  # controller-manager/scheduler serve self-signed certs
+                ctx = ssl._create_unverified_context()
+        try:
+            with urllib.request.urlopen(req, timeout=2, context=ctx) as r:
+                body = r.read()
+                return r.status == 200 and (want is None or want in body)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def readyz(self) -> bool:
+        return self._http_ok(f"{self.api_url}/readyz", want=b"ok", auth=True)
+
+    def get_json(self, path: str):
+        req = urllib.request.Request(self.api_url + path, headers={"Authorization": f"Bearer {self.token}"})
+        try:
+            with urllib.request.urlopen(req, timeout=5, context=self._ssl_context()) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            if e.code == 404:
+                return None
+            raise
+
+    def service_account_ready(self, namespace: str, name: str = "default") -> bool:
+        """True when the ServiceAccount exists and has its token secret (1.20's
+        ServiceAccount admission refuses pods until it does)."""
+        sa = self.get_json(f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}")
+        return bool(sa and sa.get("secrets"))
+
+    def nodes_ready(self) -> bool:
+        nodes = (self.get_json("/api/v1/nodes") or {}).get("items", [])
+        ready = [n for n in nodes if any(c["type"] == "Ready" and c["status"] == "True"
+                                         for c in n.get("status", {}).get("conditions", []))]
+        return len(ready) >= self.nodes
+
+    def configuration(self):
+        from kubernetes import client
+        cfg = client.Configuration()
+        cfg.host = self.api_url
+        cfg.ssl_ca_cert = str(self.ca_file)
+        cfg.verify_ssl = True
+        cfg.api_key = {"authorization": self.token}
+        cfg.api_key_prefix = {"authorization": "Bearer"}
+        cfg.connection_pool_maxsize = 32
+        return cfg
+
+    def api_client(self):
+        from kubernetes import client
+        return client.ApiClient(self.configuration())
+
+    def kubectl(self, *args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
+        return subprocess.run([str(self.bin_dir / "kubectl"), f"--kubeconfig={self.kubeconfig}", *args],
+                              check=check, capture_output=True, text=True, **kw)

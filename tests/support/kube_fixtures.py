@@ -1,0 +1,91 @@
+"""pytest plugin: a real Kubernetes control plane for the test suite.
+
+Fixtures:
+  kube_cluster    (session)  KubeCluster: .kubeconfig, .api_url, .token, .ca_file,
+                             .bin_dir, .kubelet (the simulated kubelet), .stop()
+  kube_api        (session)  kubernetes.client.ApiClient for the cluster
+  kube_namespace  (function) a fresh namespace (its default ServiceAccount and
+                             token exist), deleted afterwards; yields its name
+  kubelet         (function) the simulated kubelet, its tunables (registry,
+                             Job rule, delays) restored to defaults afterwards
+
+Environment: HUMMER_KUBE_NODES (default 3), HUMMER_KUBE_BIN_DIR (binaries),
+HUMMER_KUBE_KEEP=1 (keep the cluster's temp dir and logs).
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+import uuid
+
+import pytest
+
+from tests.support.kube_cluster import KubeCluster
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "kube: needs the real Kubernetes control plane (kube_cluster fixture)")
+
+
+@pytest.fixture(scope="session")
+def kube_cluster():
+    cluster = KubeCluster(nodes=int(os.environ.get("HUMMER_KUBE_NODES", "3")),
+                          keep_workdir=os.environ.get("HUMMER_KUBE_KEEP") == "1")
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def kube_api(kube_cluster):
+    client = kube_cluster.api_client()
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def kubelet(kube_cluster):
+    sim = kube_cluster.kubelet
+    sim.reset()
+    try:
+        yield sim
+    finally:
+        sim.reset()
+
+
+def _namespace_name(nodeid: str) -> str:
+    base = re.sub(r"[^a-z0-9-]+", "-", nodeid.split("::")[-1].lower()).strip("-")
+    return f"t-{base[:40].strip('-')}-{uuid.uuid4().hex[:6]}"
+
+
+def create_namespace(cluster: KubeCluster, api, name: str, timeout: float = 30.0) -> str:
+    """Create a namespace and wait until pods can be created in it (the
+    controller-manager made its default ServiceAccount and token)."""
+    from kubernetes import client
+    client.CoreV1Api(api).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
+        name=name, labels={"hummer.io/test": "true"})))
+    deadline = time.monotonic() + timeout
+    while not cluster.service_account_ready(name):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no default ServiceAccount token in namespace {name} after {timeout}s")
+        time.sleep(0.05)
+    return name
+
+
+@pytest.fixture
+def kube_namespace(request, kube_cluster, kube_api):
+    from kubernetes import client
+    name = create_namespace(kube_cluster, kube_api, _namespace_name(request.node.nodeid))
+    try:
+        yield name
+    finally:
+        try:
+            client.CoreV1Api(kube_api).delete_namespace(name, propagation_policy="Background")
+        except client.ApiException as e:
+            if e.status != 404:
+                raise
