@@ -32,11 +32,12 @@ def create_app(config: dict | None = None) -> Flask:
     web.init_app(app)
 
     from portal.admin import bp as admin_bp
+    from portal.apps import bp as apps_bp
     from portal.auth import bp as auth_bp
     from portal.dashboard import bp as dashboard_bp
     from portal.projects import bp as projects_bp
 
-    for bp in (auth_bp, dashboard_bp, projects_bp, admin_bp):
+    for bp in (auth_bp, dashboard_bp, projects_bp, apps_bp, admin_bp):
         app.register_blueprint(bp)
 
     from portal import cli

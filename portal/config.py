@@ -57,6 +57,8 @@ def load() -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "NFS_ROOT": os.environ.get("HUMMER_NFS_ROOT") or str(instance / "nfs"),
         "KUBECONFIG": os.environ.get("HUMMER_KUBECONFIG", ""),
+        "KUBE_PROGRESS_DEADLINE": _int("HUMMER_KUBE_PROGRESS_DEADLINE", 600),
+        "LOG_FOLLOW_SECONDS": _int("HUMMER_LOG_FOLLOW_SECONDS", 600),
         "PAGE_SIZE": _int("HUMMER_PAGE_SIZE", 20),
         "LOGIN_MAX_FAILURES": _int("HUMMER_LOGIN_MAX_FAILURES", 5),
         "LOGIN_LOCKOUT_SECONDS": _int("HUMMER_LOGIN_LOCKOUT_SECONDS", 60),

@@ -72,6 +72,10 @@ class Project(db.Model):
     name: Mapped[str] = mapped_column(String(63), unique=True)
     display_name: Mapped[str] = mapped_column(String(100))
     description: Mapped[str] = mapped_column(Text, default="")
+    # The project's ResourceQuota: Kubernetes quantities, "" for no limit.
+    quota_cpu: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    quota_memory: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    quota_pods: Mapped[str] = mapped_column(String(16), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     memberships: Mapped[list["Membership"]] = relationship(
@@ -132,3 +136,4 @@ class AuditEvent(db.Model):
     project_name: Mapped[str | None] = mapped_column(String(63), index=True, default=None)
     detail: Mapped[str] = mapped_column(Text, default="")
     remote_addr: Mapped[str] = mapped_column(String(64), default="")
+

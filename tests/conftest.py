@@ -5,7 +5,6 @@ Every test that uses `app` runs once per metadata backend (SQLite and MariaDB).
 from __future__ import annotations
 
 import contextlib
-import pathlib
 
 import pytest
 from flask_migrate import upgrade
@@ -17,9 +16,8 @@ from portal.models import Membership, Project, Role, User
 from tests.support import databases
 from tests.support.web import Web
 
-pytest_plugins = ["tests.support.kube_fixtures", "tests.support.salt_fixtures"]
-pytest_plugins = [p for p in pytest_plugins
-                  if (pathlib.Path(__file__).parent / "support" / (p.rsplit(".", 1)[1] + ".py")).exists()]
+# The real Kubernetes control plane, started once per session when used.
+pytest_plugins = ["tests.support.kube_fixtures"]
 
 PASSWORD = "correct-horse-1"
 

@@ -3,7 +3,8 @@
 Levels: who may use a route. The expected status for each role follows from the level:
   guest   the login page: logged-in users are sent on to the dashboard;
   public  anyone;                 login  any logged-in user;
-  viewer  project members (viewer and up) and admins;  owner  project owners and admins;
+  viewer  project members (viewer and up) and admins;  developer  developers, owners, admins;
+  owner  project owners and admins;
   admin   administrators only.
 Strangers (logged in, not a member) get 404 for project URLs: the project does not exist
 for them. Anonymous users are sent to the login page (302 to /login).
@@ -32,6 +33,25 @@ MATRIX = {
     "projects.add_member": ("POST", "/projects/alpha/members", {"username": "stranger", "role": "viewer"}, "owner", 302),
     "projects.change_role": ("POST", "/projects/alpha/members/{vic_member}/role", {"role": "developer"}, "owner", 302),
     "projects.remove_member": ("POST", "/projects/alpha/members/{dev_member}/remove", {}, "owner", 302),
+    "projects.quota": ("POST", "/projects/alpha/quota", {"quota_cpu": "2", "quota_memory": "4Gi", "quota_pods": "20"}, "owner", 302),
+    # Apps: no cluster is configured here, so an allowed request that needs the cluster
+    # gets 503 ("not configured"); the point is that roles are checked before it.
+    # tests/apps/ covers the same routes against the real API server.
+    "apps.index": ("GET", "/projects/alpha/apps", None, "viewer", 200),
+    "apps.new": ("GET", "/projects/alpha/apps/new", None, "developer", 200),
+    "apps.detail": ("GET", "/projects/alpha/apps/web", None, "viewer", 503),
+    "apps.events": ("GET", "/projects/alpha/apps/web/events", None, "viewer", 503),
+    "apps.logs": ("GET", "/projects/alpha/apps/web/logs", None, "viewer", 503),
+    "apps.logs_download": ("GET", "/projects/alpha/apps/web/logs/download", None, "viewer", 503),
+    "apps.logs_stream": ("GET", "/projects/alpha/apps/web/logs/stream", None, "viewer", 503),
+    "apps.scale": ("POST", "/projects/alpha/apps/web/scale", {"replicas": "2"}, "developer", 503),
+    "apps.image": ("POST", "/projects/alpha/apps/web/image", {"image": "nginx", "tag": "1"}, "developer", 503),
+    "apps.rollback": ("POST", "/projects/alpha/apps/web/rollback", {"revision": "1"}, "developer", 503),
+    "apps.restart": ("POST", "/projects/alpha/apps/web/restart", {}, "developer", 503),
+    "apps.stop": ("POST", "/projects/alpha/apps/web/stop", {}, "developer", 503),
+    "apps.start": ("POST", "/projects/alpha/apps/web/start", {}, "developer", 503),
+    "apps.edit": ("GET", "/projects/alpha/apps/web/edit", None, "developer", 503),
+    "apps.delete": ("POST", "/projects/alpha/apps/web/delete", {"confirm": "web"}, "developer", 503),
     "admin.user_list": ("GET", "/admin/users", None, "admin", 200),
     "admin.user_new": ("POST", "/admin/users/new", {"username": "newbie", "password": "long-enough-1"}, "admin", 302),
     "admin.user_disable": ("POST", "/admin/users/{stranger_id}/disable", {}, "admin", 302),
@@ -49,6 +69,7 @@ ALLOWED = {
     "public": set(ROLES),
     "login": set(ROLES) - {"anonymous"},
     "viewer": {"vic", "dev", "olivia", "root"},
+    "developer": {"dev", "olivia", "root"},
     "owner": {"olivia", "root"},
     "admin": {"root"},
 }
@@ -59,7 +80,7 @@ def expected(level: str, role: str, ok: int) -> int:
         return ok
     if role == "anonymous" or level == "guest":
         return 302  # to the login page, or a logged-in user from it to the dashboard
-    if level in ("viewer", "owner") and role == "stranger":
+    if level in ("viewer", "developer", "owner") and role == "stranger":
         return 404
     return 403
 
@@ -75,6 +96,7 @@ EFFECTS = {
         db.select(Membership.role).join(User).filter(User.username == "vic")) == "developer",
     "projects.remove_member": lambda: db.session.scalar(
         db.select(Membership).join(User).filter(User.username == "dev")) is None,
+    "projects.quota": lambda: db.session.scalar(db.select(Project.quota_pods).filter_by(name="alpha")) == "20",
     "admin.user_new": lambda: db.session.scalar(db.select(User).filter_by(username="newbie")) is not None,
     "admin.user_disable": lambda: db.session.scalar(db.select(User.disabled).filter_by(username="stranger")) is True,
     "admin.user_enable": lambda: db.session.scalar(db.select(User.disabled).filter_by(username="sleeper")) is False,

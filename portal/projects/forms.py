@@ -47,3 +47,9 @@ class RoleForm(FlaskForm):
 
 class EmptyForm(FlaskForm):
     """Just the CSRF token, for buttons that change state."""
+
+
+class QuotaForm(FlaskForm):
+    quota_cpu = StringField("CPU (requests)", description="e.g. 4 or 2500m; blank for no limit")
+    quota_memory = StringField("Memory (requests)", description="e.g. 8Gi; blank for no limit")
+    quota_pods = StringField("Pods", description="blank for no limit")

@@ -6,9 +6,10 @@ from portal.extensions import db
 from portal.forms import attach
 from portal.models import Role
 from portal.projects import bp
-from portal.projects.forms import DeleteForm, EmptyForm, MemberForm, ProjectForm, RenameForm, RoleForm
-from portal.services import audit, authz, projects, users
-from portal.services.errors import Invalid
+from portal.projects.forms import (DeleteForm, EmptyForm, MemberForm, ProjectForm, QuotaForm, RenameForm,
+                                   RoleForm)
+from portal.services import apps, audit, authz, cluster, projects, users
+from portal.services.errors import Invalid, ServiceError
 from portal.web import actor, paginate, redirect_to, render
 
 
@@ -49,7 +50,9 @@ def create():
 def detail(name):
     project, role = _project(name)
     recent = db.session.scalars(audit.query(project.name).limit(5))
-    return render("projects/detail.html", project=project, role=role,
+    state = cluster.state()
+    app_page = apps.listing(project, per_page=5) if state.ok else None
+    return render("projects/detail.html", project=project, role=role, state=state, app_page=app_page,
                   members=projects.members(project), recent=list(recent))
 
 
@@ -57,6 +60,7 @@ def detail(name):
 def settings(name):
     project, role = _project(name, Role.OWNER)
     form = RenameForm(obj=project)
+    quota_form = QuotaForm(formdata=None, obj=project)
     if form.validate_on_submit():
         try:
             projects.rename(project, form.display_name.data, form.description.data or "", by=actor())
@@ -66,13 +70,34 @@ def settings(name):
             flash("Project settings saved.", "success")
             return redirect_to(url_for("projects.detail", name=project.name))
     return render("projects/settings.html", project=project, role=role, form=form,
-                  status=422 if form.errors else 200)
+                  quota_form=quota_form, status=422 if form.errors else 200)
+
+
+@bp.route("/<name>/quota", methods=["POST"])
+def quota(name):
+    project, role = _project(name, Role.OWNER)
+    quota_form = QuotaForm()
+    if quota_form.validate_on_submit():
+        try:
+            projects.set_quota(project, quota_form.quota_cpu.data or "", quota_form.quota_memory.data or "",
+                               quota_form.quota_pods.data or "", by=actor())
+        except Invalid as error:
+            attach(quota_form, error)
+        else:
+            flash("Quota saved.", "success")
+            return redirect_to(url_for("projects.settings", name=project.name))
+    return render("projects/settings.html", project=project, role=role, form=RenameForm(obj=project),
+                  quota_form=quota_form, status=422 if quota_form.errors or quota_form.form_errors else 400)
 
 
 @bp.route("/<name>/delete", methods=["GET", "POST"])
 def delete(name):
     project, role = _project(name, Role.OWNER)
     form = DeleteForm()
+    try:
+        going, going_error = projects.contents(project), ""
+    except ServiceError as error:
+        going, going_error = [], error.message
     if form.validate_on_submit():
         try:
             projects.delete(project, form.confirm.data, by=actor())
@@ -81,8 +106,8 @@ def delete(name):
         else:
             flash(f"Project {name} deleted.", "success")
             return redirect_to(url_for("projects.index"))
-    return render("projects/delete.html", project=project, role=role, form=form,
-                  status=422 if form.errors else 200)
+    return render("projects/delete.html", project=project, role=role, form=form, going=going,
+                  going_error=going_error, status=422 if form.errors or form.form_errors else 200)
 
 
 # Members ---------------------------------------------------------------------

@@ -36,3 +36,15 @@ class Throttled(ServiceError):
     def __init__(self, message: str, retry_after: int):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Unavailable(ServiceError):
+    """The cluster is not configured or not reachable: a banner, or a 503."""
+
+    status = 503
+
+
+class Conflict(ServiceError):
+    """Someone changed the object meanwhile (a 409 from the API server)."""
+
+    status = 409

@@ -5,11 +5,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from portal import validation
+from portal.adapters import kube as kube_adapter
+from portal.adapters import kube_objects as objects
 from portal.extensions import db
-from portal.models import Membership, Project, Role, User
-from portal.services import audit, authz
+from portal.models import Membership, Project, ResourcePlan, Role, User
+from portal.services import audit, authz, cluster
 from portal.services.context import Actor
-from portal.services.errors import Invalid, NotFound
+from portal.services.errors import Invalid, NotFound, ServiceError
 
 
 def visible_to(user: User, q: str = ""):
@@ -37,7 +39,12 @@ def _check_display_name(display_name: str) -> str:
 
 
 def create(name: str, display_name: str, description: str, by: Actor) -> Project:
-    """Create a project; its creator becomes its owner."""
+    """Create a project; its creator becomes its owner.
+
+    With a cluster configured, the project's namespace (with its ResourceQuota and
+    LimitRange) is created before the row is committed; if that fails, nothing is
+    kept on either side and the message says why.
+    """
     name = name.strip()
     message = validation.project_name(name)
     if message:
@@ -50,11 +57,126 @@ def create(name: str, display_name: str, description: str, by: Actor) -> Project
     db.session.add(project)
     audit.record(by, "project.create", "project", name, project=name)
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError:  # a concurrent create of the same name won the race
         db.session.rollback()
         raise Invalid("name", f"A project named '{name}' already exists.")
+    created_namespace = False
+    try:
+        created_namespace = provision(project)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        _drop_namespace(name, created_namespace)
+        raise Invalid("name", f"A project named '{name}' already exists.")
+    except Invalid:
+        db.session.rollback()
+        raise
+    except BaseException:
+        db.session.rollback()
+        _drop_namespace(name, created_namespace)
+        raise
     return project
+
+
+def _drop_namespace(name: str, created: bool) -> None:
+    if created:
+        try:
+            cluster.kube().delete("namespaces", None, name)
+        except kube_adapter.KubeError:
+            pass
+
+
+def default_plan() -> ResourcePlan | None:
+    return db.session.scalar(select(ResourcePlan).where(ResourcePlan.is_default.is_(True)))
+
+
+def provision(project: Project) -> bool:
+    """Create the project's namespace, ResourceQuota and LimitRange (when a cluster is
+    configured). True when this call created the namespace. Raises Invalid with the reason."""
+    if not cluster.configured():
+        return False
+    name = project.name
+    try:
+        kube = cluster.kube()
+    except ServiceError as error:
+        raise Invalid(None, f"The project was not created: {error.message}")
+    created = False
+    try:
+        result = kube.create("namespaces", None, objects.namespace(name), exist_ok=True)
+        created = bool(result)
+        if not created:
+            existing = kube.get("namespaces", None, name)
+            if existing.get("status", {}).get("phase") == "Terminating":
+                raise Invalid("name", f"The namespace '{name}' is still being deleted in the "
+                                      "cluster; try again in a moment.")
+            if (existing["metadata"].get("labels") or {}).get(objects.PROJECT_LABEL) != name:
+                raise Invalid("name", f"A namespace named '{name}' already exists in the cluster "
+                                      "and is not Hummer's; choose another name.")
+        _apply_quota(kube, project)
+        plan = default_plan()
+        if plan is not None:
+            kube.create("limitranges", name, objects.limit_range(
+                name, plan.cpu_request, plan.memory_request, plan.cpu_limit, plan.memory_limit),
+                exist_ok=True)
+    except kube_adapter.KubeError as error:
+        _drop_namespace(name, created)
+        raise Invalid(None, f"The project was not created: the cluster answered “{error.message}”.")
+    except Invalid:
+        _drop_namespace(name, created)
+        raise
+    return created
+
+
+QUOTA_KEYS = ("requests.cpu", "requests.memory", "pods")
+
+
+def _apply_quota(kube, project: Project) -> None:
+    body = objects.resource_quota(project.name, project.quota_cpu, project.quota_memory,
+                                  project.quota_pods)
+    hard = body["spec"]["hard"]
+    try:
+        kube.patch("resourcequotas", project.name, objects.QUOTA_NAME,
+                   {"spec": {"hard": {k: hard.get(k) for k in QUOTA_KEYS}}})
+    except kube_adapter.NotFound:
+        kube.create("resourcequotas", project.name, body, exist_ok=True)
+
+
+def set_quota(project: Project, cpu: str, memory: str, pods: str, by: Actor) -> None:
+    """The project's quota (blank = no limit), applied to its ResourceQuota at once."""
+    authz.require(by.user, project, Role.OWNER)
+    cpu, memory, pods = cpu.strip(), memory.strip(), pods.strip()
+    for field, value, kind in (("quota_cpu", cpu, "cpu"), ("quota_memory", memory, "memory")):
+        if value:
+            message = validation.quantity(value, kind)
+            if message:
+                raise Invalid(field, message)
+    if pods and (not pods.isdigit() or not 1 <= int(pods) <= 100000):
+        raise Invalid("quota_pods", "Pods must be a whole number from 1 to 100000, or blank.")
+    project.quota_cpu, project.quota_memory, project.quota_pods = cpu, memory, pods
+    audit.record(by, "project.quota", "project", project.name, project=project.name,
+                 detail=f"cpu={cpu or '-'} memory={memory or '-'} pods={pods or '-'}")
+    if cluster.configured():
+        try:
+            _apply_quota(cluster.kube(), project)
+        except kube_adapter.KubeError as error:
+            db.session.rollback()
+            raise Invalid(None, f"The quota was not changed: the cluster answered “{error.message}”.")
+    db.session.commit()
+
+
+def contents(project: Project) -> list[str]:
+    """What deleting the project takes from the cluster (for the confirmation page)."""
+    if not cluster.configured():
+        return []
+    kube = cluster.kube()
+    try:
+        apps = sorted(a.name for a in kube.apps(project.name))
+        claims = [c["metadata"]["name"] for c in kube.request(
+            "GET", f"/api/v1/namespaces/{project.name}/persistentvolumeclaims").get("items") or []]
+    except kube_adapter.KubeError as error:
+        raise cluster.unavailable(error)
+    return [f"app {a}" for a in apps] + [f"volume claim {c}" for c in sorted(claims)]
 
 
 def rename(project: Project, display_name: str, description: str, by: Actor) -> None:
@@ -71,6 +193,18 @@ def delete(project: Project, confirm: str, by: Actor) -> None:
     authz.require(by.user, project, Role.OWNER)
     if confirm.strip() != project.name:
         raise Invalid("confirm", f"Type the project name '{project.name}' to confirm.")
+    if cluster.configured():
+        # The namespace goes first: its deletion takes every app, service and claim
+        # with it. If the cluster cannot be reached the project stays, so nothing
+        # is left running without a project in front of it.
+        try:
+            kube = cluster.kube()
+            kube.delete("namespaces", None, project.name, propagation="Background")
+            kube.forget_namespace(project.name)
+        except kube_adapter.KubeError as error:
+            raise Invalid(None, f"The project was not deleted: the cluster answered “{error.message}”.")
+        except Exception as error:
+            raise Invalid(None, f"The project was not deleted: {getattr(error, 'message', error)}")
     audit.record(by, "project.delete", "project", project.name, project=project.name)
     db.session.delete(project)
     db.session.commit()

@@ -1,0 +1,339 @@
+"""Builders of the Kubernetes objects Hummer sends: pure functions, no calls.
+
+An `AppSpec` (already validated by services.apps) becomes a Deployment, zero, one or
+two Services (internal ports in a ClusterIP Service named like the app, external ones
+in a NodePort Service `<app>-ext`) and, with autoscaling, a HorizontalPodAutoscaler
+(autoscaling/v1). Projects become a Namespace, a ResourceQuota and a LimitRange.
+
+Everything is a plain JSON dict in the API's own form: `to_yaml()` of these dicts is
+exactly what is sent, and `kubectl apply -f` accepts it.
+"""
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+
+import yaml
+
+APP_LABEL = "hummer.io/app"
+PROJECT_LABEL = "hummer.io/project"
+MANAGED = {"app.kubernetes.io/managed-by": "hummer"}
+STOP_ANNOTATION = "hummer.io/replicas-before-stop"
+PLAN_ANNOTATION = "hummer.io/plan"
+RESTART_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
+QUOTA_NAME = "hummer-quota"
+LIMITS_NAME = "hummer-limits"
+EXTERNAL_SUFFIX = "-ext"
+
+
+@dataclass
+class PortSpec:
+    name: str
+    protocol: str          # TCP or UDP
+    container_port: int
+    exposure: str          # "internal" (ClusterIP) or "external" (NodePort)
+    node_port: int | None = None
+    row: int = field(default=-1, compare=False, repr=False)  # the form row it came from
+
+
+@dataclass
+class EnvSpec:
+    name: str
+    value: str = ""
+    secret: str = ""       # from a project secret: its name and key
+    key: str = ""
+
+
+@dataclass
+class ProbeSpec:
+    kind: str = "none"     # none, http, tcp, exec
+    path: str = "/"
+    port: int | None = None
+    command: str = ""      # exec: a shell-like command line
+
+    @property
+    def enabled(self) -> bool:
+        return self.kind != "none"
+
+
+@dataclass
+class VolumeMountSpec:
+    """The seam for volumes: a PersistentVolumeClaim mounted at a path (the NFS issue
+    fills this in; the deploy form has no rows for it yet)."""
+    name: str
+    claim: str
+    mount_path: str
+    read_only: bool = False
+
+
+@dataclass
+class AppSpec:
+    name: str
+    image: str             # repository, without the tag
+    tag: str = "latest"
+    replicas: int = 1
+    plan: str = ""         # the plan's name, or "" for custom
+    cpu_request: str = ""
+    memory_request: str = ""
+    cpu_limit: str = ""
+    memory_limit: str = ""
+    ports: list[PortSpec] = field(default_factory=list)
+    env: list[EnvSpec] = field(default_factory=list)
+    command: str = ""
+    args: str = ""
+    workdir: str = ""
+    readiness: ProbeSpec = field(default_factory=ProbeSpec)
+    liveness: ProbeSpec = field(default_factory=ProbeSpec)
+    session_affinity: bool = False
+    autoscale: bool = False
+    min_replicas: int = 1
+    max_replicas: int = 1
+    cpu_target: int = 80
+    volumes: list[VolumeMountSpec] = field(default_factory=list)
+
+    @property
+    def image_ref(self) -> str:
+        if "@" in self.image:
+            return self.image
+        return f"{self.image}:{self.tag or 'latest'}"
+
+
+def split_image(ref: str) -> tuple[str, str]:
+    """'repo/name:tag' -> ('repo/name', 'tag'); a digest stays in the repository part."""
+    if "@" in ref:
+        return ref, ""
+    head, _, last = ref.rpartition("/")
+    if ":" in last:
+        name, tag = last.rsplit(":", 1)
+        return (f"{head}/{name}" if head else name), tag
+    return ref, "latest"
+
+
+def labels(app: str) -> dict:
+    return {APP_LABEL: app, "app.kubernetes.io/name": app, **MANAGED}
+
+
+def _meta(app: str, name: str, namespace: str) -> dict:
+    return {"name": name, "namespace": namespace, "labels": labels(app)}
+
+
+def _probe(p: ProbeSpec) -> dict | None:
+    if p.kind == "http":
+        probe = {"httpGet": {"path": p.path or "/", "port": p.port}}
+    elif p.kind == "tcp":
+        probe = {"tcpSocket": {"port": p.port}}
+    elif p.kind == "exec":
+        probe = {"exec": {"command": shlex.split(p.command)}}
+    else:
+        return None
+    probe.update({"periodSeconds": 10, "timeoutSeconds": 2, "failureThreshold": 3})
+    return probe
+
+
+def resources(spec: AppSpec) -> dict:
+    requests = {k: v for k, v in (("cpu", spec.cpu_request), ("memory", spec.memory_request)) if v}
+    limits = {k: v for k, v in (("cpu", spec.cpu_limit), ("memory", spec.memory_limit)) if v}
+    out = {}
+    if requests:
+        out["requests"] = requests
+    if limits:
+        out["limits"] = limits
+    return out
+
+
+def container(spec: AppSpec) -> dict:
+    c: dict = {"name": spec.name, "image": spec.image_ref}
+    if spec.command:
+        c["command"] = shlex.split(spec.command)
+    if spec.args:
+        c["args"] = shlex.split(spec.args)
+    if spec.workdir:
+        c["workingDir"] = spec.workdir
+    if spec.ports:
+        c["ports"] = [{"name": p.name, "containerPort": p.container_port, "protocol": p.protocol}
+                      for p in spec.ports]
+    if spec.env:
+        c["env"] = [{"name": e.name, "valueFrom": {"secretKeyRef": {"name": e.secret, "key": e.key}}}
+                    if e.secret else {"name": e.name, "value": e.value} for e in spec.env]
+    res = resources(spec)
+    if res:
+        c["resources"] = res
+    for attr, key in (("readiness", "readinessProbe"), ("liveness", "livenessProbe")):
+        probe = _probe(getattr(spec, attr))
+        if probe:
+            c[key] = probe
+    if spec.volumes:
+        c["volumeMounts"] = [{"name": v.name, "mountPath": v.mount_path, "readOnly": v.read_only}
+                             for v in spec.volumes]
+    return c
+
+
+def pod_template(spec: AppSpec) -> dict:
+    annotations = {PLAN_ANNOTATION: spec.plan} if spec.plan else {}
+    template = {"metadata": {"labels": labels(spec.name)}, "spec": {"containers": [container(spec)]}}
+    if annotations:
+        template["metadata"]["annotations"] = annotations
+    if spec.volumes:
+        template["spec"]["volumes"] = [{"name": v.name, "persistentVolumeClaim": {"claimName": v.claim}}
+                                       for v in spec.volumes]
+    return template
+
+
+def deployment(spec: AppSpec, namespace: str, progress_deadline: int = 600) -> dict:
+    replicas = spec.min_replicas if spec.autoscale else spec.replicas
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": _meta(spec.name, spec.name, namespace),
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {APP_LABEL: spec.name}},
+            "revisionHistoryLimit": 10,
+            "progressDeadlineSeconds": progress_deadline,
+            "strategy": {"type": "RollingUpdate",
+                         "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
+            "template": pod_template(spec),
+        },
+    }
+
+
+def services(spec: AppSpec, namespace: str) -> list[dict]:
+    out = []
+    for exposure, stype, name in (("internal", "ClusterIP", spec.name),
+                                  ("external", "NodePort", spec.name + EXTERNAL_SUFFIX)):
+        ports = [p for p in spec.ports if p.exposure == exposure]
+        if not ports:
+            continue
+        svc_ports = []
+        for p in ports:
+            entry = {"name": p.name, "protocol": p.protocol, "port": p.container_port,
+                     "targetPort": p.name}
+            if stype == "NodePort" and p.node_port:
+                entry["nodePort"] = p.node_port
+            svc_ports.append(entry)
+        out.append({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": _meta(spec.name, name, namespace),
+            "spec": {"type": stype, "selector": {APP_LABEL: spec.name}, "ports": svc_ports,
+                     "sessionAffinity": "ClientIP" if spec.session_affinity else "None"},
+        })
+    return out
+
+
+def hpa(spec: AppSpec, namespace: str) -> dict | None:
+    if not spec.autoscale:
+        return None
+    return {
+        "apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler",
+        "metadata": _meta(spec.name, spec.name, namespace),
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.name},
+                 "minReplicas": spec.min_replicas, "maxReplicas": spec.max_replicas,
+                 "targetCPUUtilizationPercentage": spec.cpu_target},
+    }
+
+
+def app_objects(spec: AppSpec, namespace: str, progress_deadline: int = 600) -> list[dict]:
+    """Everything one app is made of, in creation order."""
+    objs = [deployment(spec, namespace, progress_deadline), *services(spec, namespace)]
+    scaler = hpa(spec, namespace)
+    if scaler:
+        objs.append(scaler)
+    return objs
+
+
+KIND_PLURAL = {"Deployment": "deployments", "Service": "services",
+               "HorizontalPodAutoscaler": "horizontalpodautoscalers"}
+
+
+def to_yaml(objects: list[dict]) -> str:
+    return "---\n".join(yaml.safe_dump(o, sort_keys=False, default_flow_style=False) for o in objects)
+
+
+# Projects ---------------------------------------------------------------------
+
+def namespace(project: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": project, "labels": {PROJECT_LABEL: project, **MANAGED}}}
+
+
+def resource_quota(project: str, cpu: str, memory: str, pods: str) -> dict:
+    hard = {k: v for k, v in (("requests.cpu", cpu), ("requests.memory", memory), ("pods", pods)) if v}
+    return {"apiVersion": "v1", "kind": "ResourceQuota",
+            "metadata": {"name": QUOTA_NAME, "namespace": project, "labels": dict(MANAGED)},
+            "spec": {"hard": hard}}
+
+
+def limit_range(project: str, cpu_request: str, memory_request: str, cpu_limit: str,
+                memory_limit: str) -> dict:
+    return {"apiVersion": "v1", "kind": "LimitRange",
+            "metadata": {"name": LIMITS_NAME, "namespace": project, "labels": dict(MANAGED)},
+            "spec": {"limits": [{"type": "Container",
+                                 "defaultRequest": {"cpu": cpu_request, "memory": memory_request},
+                                 "default": {"cpu": cpu_limit, "memory": memory_limit}}]}}
+
+
+# Reading an app back (for the edit form) ----------------------------------------
+
+def _probe_back(probe: dict | None) -> ProbeSpec:
+    if not probe:
+        return ProbeSpec()
+    if "httpGet" in probe:
+        return ProbeSpec("http", probe["httpGet"].get("path", "/"), _int(probe["httpGet"].get("port")))
+    if "tcpSocket" in probe:
+        return ProbeSpec("tcp", port=_int(probe["tcpSocket"].get("port")))
+    if "exec" in probe:
+        return ProbeSpec("exec", command=shlex.join(probe["exec"].get("command") or []))
+    return ProbeSpec()
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def spec_from_objects(deploy: dict, svcs: list[dict], scaler: dict | None) -> AppSpec:
+    """The AppSpec the live objects correspond to (what kubectl may have changed included)."""
+    meta, dspec = deploy["metadata"], deploy["spec"]
+    tmpl = dspec["template"]
+    c = tmpl["spec"]["containers"][0]
+    image, tag = split_image(c.get("image", ""))
+    res = c.get("resources") or {}
+    exposure: dict[str, tuple[str, int | None]] = {}
+    affinity = False
+    for svc in svcs:
+        external = svc["spec"].get("type") == "NodePort"
+        affinity = affinity or svc["spec"].get("sessionAffinity") == "ClientIP"
+        for p in svc["spec"].get("ports") or []:
+            exposure[p.get("name", "")] = ("external" if external else "internal",
+                                           p.get("nodePort") if external else None)
+    ports = [PortSpec(p.get("name", ""), p.get("protocol", "TCP"), p["containerPort"],
+                      *exposure.get(p.get("name", ""), ("internal", None)))
+             for p in c.get("ports") or []]
+    env = []
+    for e in c.get("env") or []:
+        ref = (e.get("valueFrom") or {}).get("secretKeyRef")
+        env.append(EnvSpec(e["name"], secret=ref["name"], key=ref["key"]) if ref
+                   else EnvSpec(e["name"], e.get("value", "")))
+    spec = AppSpec(
+        name=meta["name"], image=image, tag=tag, replicas=dspec.get("replicas", 1),
+        plan=(tmpl["metadata"].get("annotations") or {}).get(PLAN_ANNOTATION, ""),
+        cpu_request=(res.get("requests") or {}).get("cpu", ""),
+        memory_request=(res.get("requests") or {}).get("memory", ""),
+        cpu_limit=(res.get("limits") or {}).get("cpu", ""),
+        memory_limit=(res.get("limits") or {}).get("memory", ""),
+        ports=ports, env=env, command=shlex.join(c.get("command") or []),
+        args=shlex.join(c.get("args") or []), workdir=c.get("workingDir", ""),
+        readiness=_probe_back(c.get("readinessProbe")), liveness=_probe_back(c.get("livenessProbe")),
+        session_affinity=affinity)
+    if scaler:
+        s = scaler["spec"]
+        spec.autoscale, spec.min_replicas = True, s.get("minReplicas", 1)
+        spec.max_replicas, spec.cpu_target = s.get("maxReplicas", 1), s.get("targetCPUUtilizationPercentage", 80)
+    mounts = {m["name"]: m for m in c.get("volumeMounts") or []}
+    for v in tmpl["spec"].get("volumes") or []:
+        claim = (v.get("persistentVolumeClaim") or {}).get("claimName")
+        if claim and v["name"] in mounts:
+            m = mounts[v["name"]]
+            spec.volumes.append(VolumeMountSpec(v["name"], claim, m["mountPath"], m.get("readOnly", False)))
+    return spec

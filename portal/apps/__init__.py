@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("apps", __name__, url_prefix="/projects/<name>/apps")
+
+from portal.apps import routes  # noqa: E402,F401

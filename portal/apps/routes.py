@@ -1,0 +1,326 @@
+"""App pages: list, deploy, detail with live status, actions, edit, delete, logs."""
+from __future__ import annotations
+
+import html
+
+from flask import Response, current_app, flash, request, url_for
+from flask_login import current_user, login_required
+
+from portal.apps import bp
+from portal.apps.forms import (ActionForm, AppForm, ConfirmForm, ImageForm, RollbackForm, ScaleForm,
+                               attach_errors, form_from_spec)
+from portal.models import Role
+from portal.services import apps, authz, cluster, plans, projects
+from portal.services.errors import Conflict, Invalid
+from portal.web import actor, page_number, redirect_to, render
+
+
+@bp.before_request
+@login_required
+def require_login():
+    """Every app URL needs a logged-in user."""
+
+
+def _project(name: str, need: Role = Role.VIEWER):
+    return authz.get_project(current_user, name, need)
+
+
+def _fail(form, error: Invalid) -> None:
+    if isinstance(error, apps.SpecInvalid):
+        attach_errors(form, error.errors)
+        if error.summary or not error.errors:
+            form.form_errors.append(error.message)
+    else:
+        attach_errors(form, {error.field or "": error.message})
+
+
+@bp.app_template_filter("age")
+def age(timestamp: str) -> str:
+    """'3m', '2h', '5d' since an RFC 3339 timestamp."""
+    from datetime import datetime, timezone
+    from portal.adapters.kube import parse_time
+    try:
+        then = parse_time(timestamp)
+    except ValueError:
+        return ""
+    if then is None:
+        return ""
+    seconds = max(0, int((datetime.now(timezone.utc) - then).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+# List -----------------------------------------------------------------------
+
+@bp.route("")
+def index(name):
+    project, role = _project(name)
+    q, wanted = request.args.get("q", "").strip(), request.args.get("status", "").strip()
+    state = cluster.state()
+    page = None
+    if state.ok:
+        page = apps.listing(project, q, wanted, page_number(), current_app.config["PAGE_SIZE"])
+    return render("apps/index.html", "apps/_rows.html", project=project, role=role, page=page,
+                  q=q, wanted=wanted, state=state)
+
+
+# Deploy -----------------------------------------------------------------------
+
+def _deploy_form() -> AppForm:
+    form = AppForm()
+    default = projects.default_plan()
+    form.set_plans(plans.all_plans(), default.name if default else "")
+    return form
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new(name):
+    project, role = _project(name, Role.DEVELOPER)
+    form = _deploy_form()
+    yaml_text, status = None, 200
+    op = request.form.get("op", "deploy")
+    if request.method == "POST" and op == "add-port":
+        form.ports.append_entry()
+    elif request.method == "POST" and op == "add-env":
+        form.env.append_entry()
+    elif form.validate_on_submit():
+        try:
+            if op == "yaml":
+                _, yaml_text = apps.preview(project, form.data, by=actor())
+            else:
+                spec = apps.deploy(project, form.data, by=actor())
+                flash(f"App {spec.name} deployed: {spec.image_ref}.", "success")
+                return redirect_to(url_for("apps.detail", name=name, app=spec.name))
+        except Invalid as error:
+            _fail(form, error)
+            status = 422
+    elif form.errors:
+        status = 400
+    return render("apps/new.html", "apps/_form.html", project=project, role=role, form=form,
+                  yaml_text=yaml_text, status=status, editing=False)
+
+
+# Detail -------------------------------------------------------------------------
+
+def _detail_page(project, role, app_name, status=200, **forms):
+    d = apps.detail(project, app_name)
+    forms.setdefault("scale_form", ScaleForm(formdata=None, data={"replicas": d.app.desired}))
+    image_form = forms.setdefault("image_form", ImageForm(formdata=None))
+    if not image_form.image.data:
+        from portal.adapters.kube_objects import split_image
+        image_form.image.data, image_form.tag.data = split_image(d.app.image)
+    image_form.generation.data = image_form.generation.data or d.app.generation
+    return render("apps/detail.html", "apps/_status.html", project=project, role=role, d=d,
+                  action_form=ActionForm(formdata=None), can_change=role.at_least(Role.DEVELOPER),
+                  status=status, **forms)
+
+
+@bp.route("/<app>")
+def detail(name, app):
+    project, role = _project(name)
+    return _detail_page(project, role, app)
+
+
+@bp.route("/<app>/events")
+def events(name, app):
+    project, role = _project(name)
+    return render("apps/_events.html", "apps/_events.html", project=project,
+                  events=apps.events(project, app))
+
+
+def _back(name, app, message):
+    flash(message, "success")
+    return redirect_to(url_for("apps.detail", name=name, app=app))
+
+
+@bp.route("/<app>/scale", methods=["POST"])
+def scale(name, app):
+    project, role = _project(name, Role.DEVELOPER)
+    form = ScaleForm()
+    if form.validate_on_submit():
+        try:
+            view = apps.scale(project, app, form.replicas.data, by=actor())
+        except Invalid as error:
+            attach_errors(form, {error.field or "": error.message})
+            return _detail_page(project, role, app, status=422, scale_form=form)
+        return _back(name, app, f"{app} scaled to {view.desired}.")
+    return _detail_page(project, role, app, status=400, scale_form=form)
+
+
+@bp.route("/<app>/image", methods=["POST"])
+def image(name, app):
+    project, role = _project(name, Role.DEVELOPER)
+    form = ImageForm()
+    if form.validate_on_submit():
+        try:
+            apps.set_image(project, app, form.image.data or "", form.tag.data or "",
+                           form.generation.data, by=actor())
+        except Conflict as error:
+            form.form_errors.append(error.message)
+            form.generation.data = ""
+            return _detail_page(project, role, app, status=409, image_form=form)
+        except Invalid as error:
+            _fail(form, error)
+            return _detail_page(project, role, app, status=422, image_form=form)
+        return _back(name, app, f"Rolling out {form.image.data}:{form.tag.data or 'latest'}.")
+    return _detail_page(project, role, app, status=400, image_form=form)
+
+
+@bp.route("/<app>/rollback", methods=["POST"])
+def rollback(name, app):
+    project, role = _project(name, Role.DEVELOPER)
+    form = RollbackForm()
+    if form.validate_on_submit():
+        try:
+            number = apps.rollback(project, app, form.revision.data, form.generation.data, by=actor())
+        except (Invalid, Conflict) as error:
+            flash(error.message, "error")
+            return _detail_page(project, role, app, status=error.status)
+        return _back(name, app, f"Rolling back {app} to revision {number}.")
+    return _detail_page(project, role, app, status=400)
+
+
+def _simple_action(name, app, func, message):
+    project, role = _project(name, Role.DEVELOPER)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        return _detail_page(project, role, app, status=400)
+    try:
+        func(project, app, by=actor())
+    except Invalid as error:
+        flash(error.message, "error")
+        return _detail_page(project, role, app, status=422)
+    return _back(name, app, message)
+
+
+@bp.route("/<app>/restart", methods=["POST"])
+def restart(name, app):
+    return _simple_action(name, app, apps.restart, f"Restarting {app}: new pods replace the old ones.")
+
+
+@bp.route("/<app>/stop", methods=["POST"])
+def stop(name, app):
+    return _simple_action(name, app, apps.stop, f"{app} stopped (scaled to 0).")
+
+
+@bp.route("/<app>/start", methods=["POST"])
+def start(name, app):
+    return _simple_action(name, app, apps.start, f"{app} started again.")
+
+
+# Edit and delete ---------------------------------------------------------------
+
+@bp.route("/<app>/edit", methods=["GET", "POST"])
+def edit(name, app):
+    project, role = _project(name, Role.DEVELOPER)
+    apps.get(project, app)
+    status = 200
+    if request.method == "GET":
+        spec, generation = apps.current_spec(project, app)
+        form = form_from_spec(spec, generation)
+        form.set_plans(plans.all_plans())
+    else:
+        form = _deploy_form()
+        op = request.form.get("op", "save")
+        if op == "add-port":
+            form.ports.append_entry()
+        elif op == "add-env":
+            form.env.append_entry()
+        elif form.validate_on_submit():
+            try:
+                apps.edit(project, app, form.data, form.generation.data, by=actor())
+            except Conflict as error:
+                form.form_errors.append(error.message)
+                status = 409
+            except Invalid as error:
+                _fail(form, error)
+                status = 422
+            else:
+                return _back(name, app, f"{app} updated.")
+        else:
+            status = 400
+    form.name.data = app
+    return render("apps/edit.html", "apps/_form.html", project=project, role=role, form=form,
+                  app_name=app, yaml_text=None, status=status, editing=True)
+
+
+@bp.route("/<app>/delete", methods=["GET", "POST"])
+def delete(name, app):
+    project, role = _project(name, Role.DEVELOPER)
+    d = apps.detail(project, app)
+    form = ConfirmForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            apps.delete(project, app, form.confirm.data or "", by=actor())
+        except Invalid as error:
+            attach_errors(form, {error.field or "": error.message})
+            status = 422
+        else:
+            flash(f"App {app} deleted, with its Service and autoscaler.", "success")
+            return redirect_to(url_for("apps.index", name=name))
+    elif request.method == "POST":
+        status = 400
+    return render("apps/delete.html", project=project, role=role, d=d, form=form, status=status)
+
+
+# Logs ---------------------------------------------------------------------------
+
+def _log_args():
+    pod = request.args.get("pod", "").strip() or None
+    try:
+        tail = min(max(int(request.args.get("tail", 200)), 1), 10000)
+    except ValueError:
+        tail = 200
+    return pod, tail
+
+
+@bp.route("/<app>/logs")
+def logs(name, app):
+    project, role = _project(name)
+    pod, tail = _log_args()
+    d = apps.detail(project, app)
+    lines = apps.logs(project, app, pod, tail)
+    return render("apps/logs.html", "apps/_log_lines.html", project=project, role=role, d=d,
+                  lines=lines, pod=pod, tail=tail, merged=pod is None,
+                  follow=bool(request.args.get("follow")))
+
+
+@bp.route("/<app>/logs/download")
+def logs_download(name, app):
+    project, role = _project(name)
+    pod, tail = _log_args()
+    lines = apps.logs(project, app, pod, max(tail, 5000) if "tail" not in request.args else tail)
+    body = "".join(f"{ts} [{p}] {text}\n" for ts, p, text in lines)
+    filename = f"{project.name}-{pod or app}.log"
+    return Response(body, mimetype="text/plain", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.route("/<app>/logs/stream")
+def logs_stream(name, app):
+    """Server-Sent Events: one `line` event per log line (an HTML <div>), for the htmx
+    SSE extension. Needs a threaded or async server: gunicorn --threads (./hummer run)."""
+    project, role = _project(name)
+    pod, _ = _log_args()
+    source = apps.follow(project, app, pod, max_seconds=current_app.config.get("LOG_FOLLOW_SECONDS", 600))
+
+    def events():
+        yield "retry: 3000\n\n"
+        try:
+            for pod_name, line in source:
+                if not pod_name:
+                    yield ": keep-alive\n\n"
+                    continue
+                div = (f'<div class="log-line"><span class="pod">{html.escape(pod_name)}</span> '
+                       f"{html.escape(line)}</div>")
+                yield f"event: line\ndata: {div}\n\n"
+        finally:
+            source.close()
+
+    response = Response(events(), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response
