@@ -5,22 +5,15 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 from tests.conftest import PASSWORD
-from tests.support.browser import chromium, htmx_idle, live_server, wait_for
+from tests.support.browser import browsing, find, htmx_idle, wait_for
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def browser(app):
-    with live_server(app) as base, chromium() as driver:
-        driver.base = base
+    with browsing(app) as driver:
         yield driver
-
-
-def find(driver, by, selector, timeout=10):
-    """Wait for an element: htmx swaps land a moment after the URL changes."""
-    return wait_for(driver, lambda d: d.find_elements(by, selector), timeout,
-                    message=f"no element {selector!r}")[0]
 
 
 def same_document(driver) -> bool:

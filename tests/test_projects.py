@@ -2,7 +2,7 @@
 import pytest
 
 from portal.extensions import db
-from portal.models import AuditEvent, Membership, Project, Role, User
+from portal.models import AuditEvent, Membership, Project, Role
 from tests.support.web import error_beside, text
 
 

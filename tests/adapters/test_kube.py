@@ -4,7 +4,6 @@ read-your-writes)."""
 from __future__ import annotations
 
 import time
-import uuid
 
 import pytest
 
@@ -98,7 +97,7 @@ def test_builders_survive_a_server_side_dry_run(kube, kube_namespace):
 
 def test_cache_lists_watches_and_relists(kube, kube_namespace):
     kube.create("deployments", kube_namespace, objects.deployment(spec("one"), kube_namespace))
-    informer = kube.cache("deployments")
+    kube.cache("deployments")  # starts the informer
     wait_for(lambda: kube.app(kube_namespace, "one"), what="one in the cache")
     # a change made by someone else arrives through the watch
     kube.request("PATCH", k.path("deployments", kube_namespace, "one"), body={"spec": {"replicas": 3}},

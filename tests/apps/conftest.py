@@ -2,7 +2,6 @@
 project whose namespace exists there (made by the portal's own provisioning)."""
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
@@ -11,18 +10,7 @@ from kubernetes import client
 from portal.extensions import db
 from portal.models import ResourcePlan, Role
 from portal.services import projects
-
-
-def wait_for(probe, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        last = probe()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value {last!r}")
-        time.sleep(interval)
+from tests.support.kube_fixtures import delete_namespace, wait_for  # noqa: F401 (wait_for: used by the tests)
 
 
 @pytest.fixture
@@ -55,11 +43,7 @@ def kproject(kube_app, kube_cluster, kube_api, make_user, make_project, plan):
     try:
         yield project
     finally:
-        try:
-            client.CoreV1Api(kube_api).delete_namespace(name, propagation_policy="Background")
-        except client.ApiException as e:
-            if e.status != 404:
-                raise
+        delete_namespace(kube_api, name)
 
 
 @pytest.fixture

@@ -3,20 +3,19 @@ a reload, scale it, and read its logs (including a line followed live over SSE).
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.support.browser import chromium, live_server, wait_for
+from tests.support.browser import browsing, find as find_element, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.kube]
 
 
 @pytest.fixture
 def browser(kube_app):
-    with live_server(kube_app) as base, chromium() as driver:
-        driver.base = base
+    with browsing(kube_app) as driver:
         yield driver
 
 
 def find(d, by, selector, timeout=20):
-    return wait_for(d, lambda d: d.find_elements(by, selector), timeout, message=f"no element {selector!r}")[0]
+    return find_element(d, by, selector, timeout)
 
 
 def test_deploy_scale_and_read_logs(browser, kproject, kubelet):
@@ -36,7 +35,7 @@ def test_deploy_scale_and_read_logs(browser, kproject, kubelet):
     d.find_element(By.ID, "replicas").send_keys("1")
     d.find_element(By.ID, "ports-0-container_port").send_keys("8080")
     d.find_element(By.CSS_SELECTOR, "#app-form button[value=deploy]").click()
-    wait_for(d, lambda d: d.current_url.endswith(f"/apps/hello"), 20, "not on the app page")
+    wait_for(d, lambda d: d.current_url.endswith("/apps/hello"), 20, "not on the app page")
     wait_for(d, lambda d: "App hello deployed" in d.find_element(By.ID, "flashes").text)
     d.execute_script("window.__hummerMark = 42")
     # the status polls itself: 1/1 ready appears without a reload

@@ -13,23 +13,12 @@ import pytest
 from kubernetes import client
 
 from tests.support.kube_cluster import KubeCluster, pgroup_alive
+from tests.support.kube_fixtures import wait_for
 
 pytestmark = pytest.mark.kube
 
 POD_NET = ipaddress.ip_network("172.16.0.0/16")
 SERVICE_NET = ipaddress.ip_network("10.0.1.0/24")
-
-
-def wait_for(probe, timeout=30.0, interval=0.1, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        last = probe()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value {last!r}")
-        time.sleep(interval)
 
 
 def deployment(name, image="hummer/web:1.0", replicas=3, labels=None):

@@ -72,3 +72,17 @@ def wait_for(driver, condition, timeout: float = 10, message: str = ""):
 def htmx_idle(driver) -> bool:
     return driver.execute_script(
         "return !!window.htmx && document.querySelectorAll('.htmx-request').length === 0")
+
+
+def find(driver, by, selector, timeout: float = 10):
+    """Wait for an element: htmx swaps land a moment after the URL changes."""
+    return wait_for(driver, lambda d: d.find_elements(by, selector), timeout,
+                    message=f"no element {selector!r}")[0]
+
+
+@contextmanager
+def browsing(app):
+    """Chromium on the app served live; the driver's `base` is the server's URL."""
+    with live_server(app) as base, chromium() as driver:
+        driver.base = base
+        yield driver

@@ -77,15 +77,33 @@ def create_namespace(cluster: KubeCluster, api, name: str, timeout: float = 30.0
     return name
 
 
+def delete_namespace(api, name: str) -> None:
+    """Start deleting a namespace; gone already is fine."""
+    from kubernetes import client
+    try:
+        client.CoreV1Api(api).delete_namespace(name, propagation_policy="Background")
+    except client.ApiException as e:
+        if e.status != 404:
+            raise
+
+
+def wait_for(probe, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
+    """Poll `probe` until it returns something truthy; fail the test with its last value."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = probe()
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value {last!r}")
+        time.sleep(interval)
+
+
 @pytest.fixture
 def kube_namespace(request, kube_cluster, kube_api):
-    from kubernetes import client
     name = create_namespace(kube_cluster, kube_api, _namespace_name(request.node.nodeid))
     try:
         yield name
     finally:
-        try:
-            client.CoreV1Api(kube_api).delete_namespace(name, propagation_policy="Background")
-        except client.ApiException as e:
-            if e.status != 404:
-                raise
+        delete_namespace(kube_api, name)
