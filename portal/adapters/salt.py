@@ -72,8 +72,16 @@ class SaltBadRequest(SaltError):
     """salt-api refused the request (4xx other than 401/403)."""
 
 
+_HTML_NOISE = re.compile(r"<(style|script|head)\b.*?</\1>", re.S | re.I)
+_HTML_TAG = re.compile(r"<[^>]+>")
+
+
 def _trim(text: str, limit: int = BODY_LIMIT) -> str:
+    """A short, readable error body: CherryPy's HTML error pages are reduced to their text."""
     text = (text or "").strip()
+    if text.startswith("<") and "<html" in text[:500].lower():
+        text = _HTML_TAG.sub(" ", _HTML_NOISE.sub(" ", text))
+        text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit] + f"... ({len(text) - limit} more characters)"
 
 
@@ -356,21 +364,35 @@ def _runner_data(ret: dict) -> dict:
 def summarize_orchestration(ret: dict) -> dict:
     """Turn a state.orchestrate return into what a page or a log line needs.
 
-    Returns {"success": bool, "steps": [...], "failures": [...]} where each step is
-    {"id", "result", "comment", "jid", "minions": {minion: {"failed": [...], "changed": n, "total": n}}}
-    and each failure is {"step", "minion", "state", "sls", "comment"}: which node, which state, why.
-    Steps that did not run because a requisite failed carry result False and no minions.
+    Accepts the runner's return, the data of its `salt/run/<jid>/ret` event, or
+    `jobs.lookup_jid`'s answer. Returns
+        {"success": bool, "steps": [...], "failures": [...]}
+    Each step, in run order:
+        {"step": name (the orchestration step, = the hummer_step pillar),
+         "id": its state ID, "result": True/None/False, "comment", "jid": the step's job,
+         "skipped": True when a step it requires failed,
+         "minions": {minion: {"failed": [...], "changed": n, "total": n}}}
+    Each failure names the node, the state and why:
+        {"step", "minion", "state" (state ID on the minion), "sls", "comment"}
+    A step that failed without a minion to blame (no minion answered, a render
+    error on the master) has minion "".
     """
     data = _runner_data(ret)
     steps, failures = [], []
     for key, step in sorted(data.items(), key=lambda kv: kv[1].get("__run_num__", 0)):
         info = parse_state_key(key)
+        name = info["name"] if info["module"] == "salt" else info["id"]
+        comment = str(step.get("comment", ""))
+        skipped = step.get("result") is False and comment.startswith("One or more requisite failed")
         minions: dict[str, dict] = {}
-        rets = ((step.get("changes") or {}).get("ret") or {}) if isinstance(step.get("changes"), dict) else {}
-        for minion, states in rets.items():
+        changes = step.get("changes") if isinstance(step.get("changes"), dict) else {}
+        rets = changes.get("ret") or {}
+        step_failures = []
+        for minion, states in (rets.items() if isinstance(rets, dict) else []):
             entry = {"failed": [], "changed": 0, "total": 0}
             if isinstance(states, dict):
-                for skey, sres in states.items():
+                for skey, sres in sorted(states.items(), key=lambda kv: (kv[1] or {}).get("__run_num__", 0)
+                                         if isinstance(kv[1], dict) else 0):
                     if not isinstance(sres, dict):
                         continue
                     entry["total"] += 1
@@ -378,27 +400,33 @@ def summarize_orchestration(ret: dict) -> dict:
                         entry["changed"] += 1
                     if sres.get("result") is False:
                         sinfo = parse_state_key(skey)
-                        fail = {"step": info["id"], "minion": minion, "state": sinfo["id"],
-                                "sls": sres.get("__sls__", ""), "comment": str(sres.get("comment", ""))}
-                        entry["failed"].append(fail)
-                        failures.append(fail)
+                        entry["failed"].append({"step": name, "minion": minion, "state": sinfo["id"],
+                                                "sls": sres.get("__sls__", ""),
+                                                "comment": str(sres.get("comment", ""))})
             else:
                 # A list of render errors, or False: the minion could not even run the states.
-                fail = {"step": info["id"], "minion": minion, "state": "", "sls": "",
-                        "comment": "\n".join(map(str, states)) if isinstance(states, list) else str(states)}
-                entry["failed"].append(fail)
-                failures.append(fail)
+                entry["failed"].append({"step": name, "minion": minion, "state": "", "sls": "",
+                                        "comment": "\n".join(map(str, states)) if isinstance(states, list)
+                                        else str(states)})
+            # The first failure is the cause; the rest usually failed on its requisites.
+            causes = [f for f in entry["failed"] if not f["comment"].startswith("One or more requisite failed")]
+            step_failures.extend(causes or entry["failed"][:1])
             minions[minion] = entry
-        if step.get("result") is False and not any(f["step"] == info["id"] for f in failures):
-            comment = str(step.get("comment", ""))
-            if "requisite failed" not in comment.lower() and "requisites were not found" not in comment.lower():
-                failures.append({"step": info["id"], "minion": "", "state": "", "sls": "", "comment": comment})
-        steps.append({"id": info["id"], "result": step.get("result"), "comment": step.get("comment", ""),
-                      "jid": step.get("__jid__"), "minions": minions})
-    success = ret.get("success") if isinstance(ret, dict) and "success" in ret else None
+        if step.get("result") is False and not skipped and not step_failures:
+            step_failures.append({"step": name, "minion": "", "state": "", "sls": "", "comment": comment})
+        failures.extend(step_failures)
+        steps.append({"step": name, "id": info["id"], "result": step.get("result"), "comment": comment,
+                      "jid": step.get("__jid__"), "skipped": skipped, "minions": minions})
+    success = None
+    if isinstance(ret, dict):
+        success = ret.get("success")
+        inner = ret.get("return") if isinstance(ret.get("return"), dict) else ret
+        if success is None and isinstance(inner.get("retcode"), int):
+            success = inner["retcode"] == 0
     if success is None:
         success = all(s["result"] is not False for s in steps)
-    return {"success": bool(success), "steps": steps, "failures": failures}
+    success = bool(success) and not failures
+    return {"success": success, "steps": steps, "failures": failures}
 
 
 # --------------------------------------------------------------------------- the generated cluster pillar

@@ -1,0 +1,76 @@
+# -*- coding: utf-8 -*-
+# vim: ft=sls
+{%- set sls_package = 'docker.package' %}
+{%- from "docker/map.jinja" import docker with context %}
+{%- set daemon = {
+      'exec-opts': ['native.cgroupdriver=' ~ docker.cgroup_driver],
+      'log-driver': 'json-file',
+      'log-opts': {'max-size': docker.log_max_size},
+      'storage-driver': 'overlay2',
+    } %}
+{%- if docker.registry_insecure %}
+{%-   do daemon.update({'insecure-registries': [docker.registry]}) %}
+{%- endif %}
+{%- if docker.mirror.url %}
+{%-   do daemon.update({'registry-mirrors': [docker.mirror.url]}) %}
+{%- endif %}
+
+include:
+  - {{ sls_package }}
+
+docker-config-daemon-json-file-serialize:
+  file.serialize:
+    - name: {{ docker.daemon_json }}
+    - dataset: {{ daemon | json }}
+    - serializer: json
+    - mode: '0644'
+    - makedirs: True
+    - require:
+      - sls: {{ sls_package }}
+
+docker-config-containerd-file-managed:
+  file.managed:
+    - name: {{ docker.containerd_config }}
+    - source: salt://docker/files/containerd-config.toml.jinja
+    - template: jinja
+    - context:
+        docker: {{ docker | json }}
+    - mode: '0644'
+    - makedirs: True
+    - require:
+      - sls: {{ sls_package }}
+
+docker-config-containerd-registry-file-managed:
+  file.managed:
+    - name: {{ docker.containerd_certs_dir }}/{{ docker.registry }}/hosts.toml
+    - source: salt://docker/files/registry-hosts.toml.jinja
+    - template: jinja
+    - context:
+        docker: {{ docker | json }}
+    - mode: '0644'
+    - makedirs: True
+
+{%- if docker.mirror.url and docker.mirror.upstream %}
+
+docker-config-containerd-mirror-file-managed:
+  file.managed:
+    - name: {{ docker.containerd_certs_dir }}/{{ docker.mirror.upstream }}/hosts.toml
+    - source: salt://docker/files/mirror-hosts.toml.jinja
+    - template: jinja
+    - context:
+        docker: {{ docker | json }}
+    - mode: '0644'
+    - makedirs: True
+{%- endif %}
+
+{%- if not docker.registry_insecure and docker.registry_ca %}
+
+docker-config-registry-ca-file-managed:
+  file.managed:
+    - names:
+      - {{ docker.docker_certs_dir }}/{{ docker.registry }}/ca.crt
+      - {{ docker.containerd_certs_dir }}/{{ docker.registry }}/ca.crt
+    - contents: {{ docker.registry_ca | json }}
+    - mode: '0644'
+    - makedirs: True
+{%- endif %}

@@ -1,0 +1,165 @@
+"""The configuration parts of the tree, applied for real on a real minion, twice.
+
+Every path they write is redirected into a temporary directory through the
+components' maps (pillar hummer:<component>:...), packages are not managed
+(hummer:<component>:pkg:manage false) and nothing is started: the second
+apply must report no change. What cannot run here for real (package installs,
+kubeadm init, services, mounts, swapoff, modprobe) runs in test mode in
+test_orchestrate.py.
+"""
+import json
+
+import pytest
+import yaml
+
+MINION = "hm-master"
+SLS = ["common.config", "registry.config", "docker.config", "nfs.server.config", "kubernetes.master.config",
+       "monitoring.influxdb.config", "monitoring.grafana.config", "monitoring.telegraf.config", "portal.config"]
+HTPASSWD_HASH = "$2y$05$exampleexampleexampleeu0aJ5zSR3QyVNNDXyv9BZw9lyx9gqS6"
+
+
+def redirected(root) -> dict:
+    r = str(root)
+    off = {"manage": False}
+    return {"hummer": {
+        "cluster": {"nfs_export": f"{r}/export/hummer"},
+        "common": {"pkg": off, "hosts": {"file": f"{r}/etc/hosts"},
+                   "time": {"config": f"{r}/etc/systemd/timesyncd.conf.d/hummer.conf"},
+                   "kernel": {"apply": False, "modules_file": f"{r}/etc/modules-load.d/hummer.conf",
+                              "sysctl_file": f"{r}/etc/sysctl.d/99-hummer.conf"}},
+        "registry": {"pkg": off, "user": "root", "group": "root", "config_file": f"{r}/etc/registry/config.yml",
+                     "storage_dir": f"{r}/var/lib/registry",
+                     "htpasswd": {"enabled": True, "file": f"{r}/etc/registry/htpasswd",
+                                  "users": {"hummer": HTPASSWD_HASH}}},
+        "docker": {"pkg": off, "daemon_json": f"{r}/etc/docker/daemon.json",
+                   "docker_certs_dir": f"{r}/etc/docker/certs.d",
+                   "containerd_config": f"{r}/etc/containerd/config.toml",
+                   "containerd_certs_dir": f"{r}/etc/containerd/certs.d"},
+        "nfs": {"pkg": off, "exports_file": f"{r}/etc/exports.d/hummer.exports"},
+        "kubernetes": {"config_dir": f"{r}/etc/kubernetes/hummer"},
+        "monitoring": {
+            "influxdb": {"pkg": off, "config": f"{r}/etc/influxdb/influxdb.conf"},
+            "grafana": {"pkg": off, "group": "root", "config": f"{r}/etc/grafana/grafana.ini",
+                        "provisioning_dir": f"{r}/etc/grafana/provisioning",
+                        "dashboards_dir": f"{r}/var/lib/grafana/dashboards/hummer"},
+            "telegraf": {"pkg": off, "group": "root", "config": f"{r}/etc/telegraf/telegraf.conf",
+                         "kubelet_token": f"{r}/etc/telegraf/kubelet.token"}},
+        "portal": {"pkg": off, "group": "root", "env_file": f"{r}/etc/hummer/hummer.env",
+                   "unit_file": f"{r}/etc/systemd/system/hummer.service",
+                   "nginx": {"site": f"{r}/etc/nginx/sites-available/hummer",
+                             "enabled_link": f"{r}/etc/nginx/sites-enabled/hummer",
+                             "default_site": f"{r}/etc/nginx/sites-enabled/default"}},
+    }}
+
+
+def apply(salt_env, root, test=False) -> dict:
+    out = salt_env.salt(MINION, "state.apply", ",".join(SLS), f"pillar={json.dumps(redirected(root))}",
+                        f"test={test}", timeout=300)
+    ret = out[MINION]
+    assert isinstance(ret, dict), "\n".join(map(str, ret))
+    return ret
+
+
+@pytest.fixture(scope="module")
+def applied(salt_env, tmp_path_factory):
+    root = tmp_path_factory.mktemp("real-apply")
+    (root / "etc").mkdir()
+    (root / "etc" / "hosts").write_text("127.0.0.1 localhost\n")
+    (root / "etc" / "nginx" / "sites-enabled").mkdir(parents=True)
+    (root / "etc" / "nginx" / "sites-enabled" / "default").write_text("server {}\n")
+    first = apply(salt_env, root)
+    second = apply(salt_env, root)
+    return root, first, second
+
+
+def test_first_apply_writes_only_under_the_temp_root(applied):
+    root, first, _ = applied
+    failed = {k: r["comment"] for k, r in first.items() if r["result"] is not True}
+    assert not failed, failed
+    changed = [k for k, r in first.items() if r["changes"]]
+    assert len(changed) >= 20
+    for key, r in first.items():
+        if key.startswith("file_|-"):
+            assert r["name"].startswith(str(root)), r["name"]
+
+
+def test_second_apply_changes_nothing(applied):
+    _, _, second = applied
+    assert all(r["result"] is True for r in second.values()), {k: r["comment"] for k, r in second.items()}
+    assert {k: r["changes"] for k, r in second.items() if r["changes"]} == {}
+
+
+def test_written_files_carry_the_cluster_values(applied):
+    root, *_ = applied
+    kubeadm = list(yaml.safe_load_all((root / "etc/kubernetes/hummer/kubeadm-config.yaml").read_text()))
+    cluster = next(d for d in kubeadm if d["kind"] == "ClusterConfiguration")
+    assert cluster["networking"] == {"podSubnet": "172.16.0.0/16", "serviceSubnet": "10.0.1.0/24",
+                                     "dnsDomain": "cluster.local"}
+    assert cluster["imageRepository"] == "192.0.2.10:5000" and cluster["kubernetesVersion"] == "v1.30.4"
+    init = next(d for d in kubeadm if d["kind"] == "InitConfiguration")
+    assert init["localAPIEndpoint"]["advertiseAddress"] == "192.0.2.10"
+    flannel = list(yaml.safe_load_all((root / "etc/kubernetes/hummer/kube-flannel.yml").read_text()))
+    net = json.loads(next(d for d in flannel if d["kind"] == "ConfigMap")["data"]["net-conf.json"])
+    assert net["Network"] == "172.16.0.0/16"
+    images = {c["image"] for d in flannel if d["kind"] == "DaemonSet"
+              for c in d["spec"]["template"]["spec"]["containers"] + d["spec"]["template"]["spec"]["initContainers"]}
+    assert all(i.startswith("192.0.2.10:5000/flannel/") for i in images), images
+    rbac = list(yaml.safe_load_all((root / "etc/kubernetes/hummer/portal-rbac.yaml").read_text()))
+    role = next(d for d in rbac if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "hummer-portal")
+    assert not any("*" in r["verbs"] or "*" in r["resources"] for r in role["rules"])  # least rights, no wildcards
+    assert not any(r["apiGroups"] == ["rbac.authorization.k8s.io"] for r in role["rules"])
+
+    hosts = (root / "etc/hosts").read_text()
+    assert hosts.startswith("127.0.0.1 localhost\n")
+    assert "192.0.2.10 k8s-master hm-master\n192.0.2.11 hm-node1\n192.0.2.12 hm-node2\n" in hosts
+    assert "net.ipv4.ip_forward = 1" in (root / "etc/sysctl.d/99-hummer.conf").read_text()
+    assert (root / "etc/modules-load.d/hummer.conf").read_text().split()[-2:] == ["overlay", "br_netfilter"]
+
+    registry = yaml.safe_load((root / "etc/registry/config.yml").read_text())
+    assert registry["http"]["addr"] == ":5000" and registry["storage"]["delete"] == {"enabled": True}
+    assert registry["auth"]["htpasswd"]["path"] == f"{root}/etc/registry/htpasswd"
+    assert (root / "etc/registry/htpasswd").read_text().strip() == f"hummer:{HTPASSWD_HASH}"
+
+    daemon = json.loads((root / "etc/docker/daemon.json").read_text())
+    assert daemon["insecure-registries"] == ["192.0.2.10:5000"]
+    assert daemon["registry-mirrors"] == ["https://mirror.example.invalid"]
+    hosts_toml = (root / "etc/containerd/certs.d/192.0.2.10:5000/hosts.toml").read_text()
+    assert 'server = "http://192.0.2.10:5000"' in hosts_toml and "skip_verify = true" in hosts_toml
+    assert 'sandbox_image = "192.0.2.10:5000/pause:3.9"' in (root / "etc/containerd/config.toml").read_text()
+
+    exports = (root / "etc/exports.d/hummer.exports").read_text().splitlines()[-1]
+    assert exports == f"{root}/export/hummer 192.0.2.0/24(rw,sync,no_subtree_check,no_root_squash)"
+    assert (root / "export/hummer").is_dir()
+
+    telegraf = (root / "etc/telegraf/telegraf.conf").read_text()
+    assert 'urls = ["http://192.0.2.11:8086"]' in telegraf and 'database = "hummer"' in telegraf
+    for measurement in ("cpu", "mem", "disk", "net", "system"):
+        assert f"[[inputs.{measurement}]]" in telegraf
+    datasource = yaml.safe_load((root / "etc/grafana/provisioning/datasources/hummer.yaml").read_text())
+    assert datasource["datasources"][0]["jsonData"]["dbName"] == "hummer"
+    dashboards = sorted(p.name for p in (root / "var/lib/grafana/dashboards/hummer").iterdir())
+    assert dashboards == ["hummer-nodes.json", "hummer-pods.json"]
+    for name in dashboards:
+        json.loads((root / "var/lib/grafana/dashboards/hummer" / name).read_text())
+
+    env = (root / "etc/hummer/hummer.env").read_text()
+    assert "HUMMER_DATABASE_URL=mysql+pymysql://hummer:example-database-password@127.0.0.1/hummer" in env
+    assert "HUMMER_NFS_ROOT=/hummer" in env
+    unit = (root / "etc/systemd/system/hummer.service").read_text()
+    assert "ExecStartPre=/opt/hummer/venv/bin/flask --app wsgi db upgrade" in unit
+    assert (root / "etc/nginx/sites-enabled/hummer").resolve() == root / "etc/nginx/sites-available/hummer"
+    assert not (root / "etc/nginx/sites-enabled/default").exists()
+    assert "proxy_buffering off;" in (root / "etc/nginx/sites-available/hummer").read_text()
+
+
+def test_an_injected_failure_stops_a_real_run_before_anything_is_written(salt_env, tmp_path):
+    pillar = redirected(tmp_path)
+    pillar["hummer_fail_state"] = {"component": "common", "comment": "Stop here (injected)"}
+    out = salt_env.salt(MINION, "state.apply", "hummer_test.failhard", f"pillar={json.dumps(pillar)}",
+                        timeout=120)[MINION]
+    failed = {k: r for k, r in out.items() if r["result"] is False}
+    assert list(failed) == ["test_|-common-failpoint-test-configurable_test_state_|-"
+                            "common failure injected by pillar hummer_fail_state_|-configurable_test_state"]
+    assert "Stop here (injected)" in next(iter(failed.values()))["comment"]
+    assert not any(r["changes"] for r in out.values())
+    assert not (tmp_path / "etc").exists()  # failhard: no file of common.config was written

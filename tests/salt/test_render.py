@@ -1,0 +1,181 @@
+"""Every SLS renders for every role with the pillar.example values, on real minions.
+
+The cluster pillar is the repository's examples (pillar/generated/cluster.yaml.example
+plus every salt_states/*/pillar.example), played by hm-master (master, registry,
+nfs), hm-node1 (node, monitoring) and hm-node2 (node, portal).
+"""
+import json
+
+import pytest
+
+from tests.support.salt_harness import STATE_ROOT
+
+POD_CIDR, SERVICE_CIDR = "172.16.0.0/16", "10.0.1.0/24"
+REGISTRY = "192.0.2.10:5000"  # the registry node's address from the example, port 5000
+EXPORT = "/hummer"
+
+
+def all_sls() -> list[str]:
+    names = []
+    for path in STATE_ROOT.rglob("*.sls"):
+        rel = path.relative_to(STATE_ROOT).with_suffix("")
+        if rel.parts[0] == "orch" or rel == rel.__class__("top"):
+            continue
+        name = ".".join(rel.parts)
+        names.append(name[: -len(".init")] if name.endswith(".init") else name)
+    return sorted(names)
+
+
+def args(high: dict, state_id: str) -> dict:
+    """The arguments of one state in show_sls output, as a flat dict."""
+    body = high[state_id]
+    (module,) = [k for k in body if not k.startswith("__")]
+    out = {"__fun__": f"{module}.{next(a for a in body[module] if isinstance(a, str))}"}
+    for item in body[module]:
+        if isinstance(item, dict):
+            out.update(item)
+    return out
+
+
+@pytest.fixture(scope="module")
+def rendered(salt_env):
+    """state.show_sls of every SLS of the tree, on every minion, in one call."""
+    return salt_env.salt("*", "state.show_sls", ",".join(all_sls()), timeout=300)
+
+
+def test_tree_has_every_component():
+    names = set(all_sls())
+    for comp in ("common", "registry", "nfs", "docker", "kubernetes", "monitoring", "portal"):
+        assert comp in names
+        assert (STATE_ROOT / comp / "map.jinja").exists()
+        assert (STATE_ROOT / comp / "parameters" / "defaults.yaml").exists()
+        assert (STATE_ROOT / comp / "pillar.example").exists()
+    assert {"registry.gc", "kubernetes.master", "kubernetes.node", "nfs.server", "nfs.mount",
+            "monitoring.telegraf"} <= names
+
+
+def test_every_sls_renders_on_every_minion(salt_env, rendered):
+    assert set(rendered) == set(salt_env.roles)
+    for minion, high in rendered.items():
+        assert isinstance(high, dict), f"{minion} could not render:\n" + "\n".join(map(str, high))
+        assert len(high) > 100
+        for state_id, body in high.items():
+            # <component>-<sls>-<module>-<function>
+            (module,) = [k for k in body if not k.startswith("__")]
+            fun = next(a for a in body[module] if isinstance(a, str))
+            assert state_id.split("-")[0] in {"common", "registry", "nfs", "docker", "kubernetes",
+                                              "monitoring", "portal"}, state_id
+            assert state_id.endswith(f"-{module}-{fun}"), state_id
+
+
+def test_kubernetes_renders_the_cluster_networks(rendered):
+    high = rendered["hm-master"]
+    kubeadm = args(high, "kubernetes-master-config-kubeadm-file-managed")
+    k = kubeadm["context"]["kubernetes"]
+    assert (k["pod_cidr"], k["service_cidr"]) == (POD_CIDR, SERVICE_CIDR)
+    assert k["image_repository"] == REGISTRY
+    assert k["flannel_image"] == f"{REGISTRY}/flannel/flannel:v0.25.6"
+    assert k["endpoint"] == "192.0.2.10:6443"
+    assert k["package_version"] == "1.30.4-1.1"
+    assert k["workers"] == ["hm-node1", "hm-node2"]
+    pkgs = args(high, "kubernetes-package-pkg-installed")["pkgs"]
+    assert pkgs == [{"kubeadm": "1.30.4-1.1"}, {"kubelet": "1.30.4-1.1"}, {"kubectl": "1.30.4-1.1"}]
+    token = args(high, "kubernetes-master-token-mine-module-run")
+    assert {"allow_tgt": "hm-node1,hm-node2"} in token["mine.send"]
+
+
+def test_docker_trusts_the_private_registry(rendered):
+    for minion in ("hm-node1", "hm-node2"):
+        high = rendered[minion]
+        daemon = args(high, "docker-config-daemon-json-file-serialize")["dataset"]
+        assert daemon["insecure-registries"] == [REGISTRY]
+        assert daemon["exec-opts"] == ["native.cgroupdriver=systemd"]
+        hosts = args(high, "docker-config-containerd-registry-file-managed")
+        assert hosts["name"] == f"/etc/containerd/certs.d/{REGISTRY}/hosts.toml"
+        pull = args(high, "docker-images-pause-cmd-run")["name"]
+        assert f"--plain-http {REGISTRY}/pause:3.9" in pull
+
+
+def test_registry_and_nfs_on_their_node(rendered):
+    master = rendered["hm-master"]
+    registry = args(master, "registry-config-file-file-managed")["context"]["registry"]
+    assert (registry["port"], registry["address"], registry["delete_enabled"]) == (5000, REGISTRY, True)
+    assert args(master, "nfs-server-config-export-file-directory")["name"] == EXPORT
+    nfs = args(master, "nfs-server-config-exports-file-managed")["context"]["nfs"]
+    assert (nfs["export"], nfs["clients"]) == (EXPORT, ["192.0.2.0/24"])
+    mount = args(rendered["hm-node2"], "nfs-mount-mount-mounted")
+    assert (mount["name"], mount["device"], mount["persist"]) == (EXPORT, f"192.0.2.10:{EXPORT}", True)
+
+
+def test_hosts_and_monitoring_use_every_node(rendered):
+    hosts = args(rendered["hm-node1"], "common-config-hosts-file-blockreplace")["context"]["cluster"]
+    assert hosts["address"] == {"hm-master": "192.0.2.10", "hm-node1": "192.0.2.11", "hm-node2": "192.0.2.12"}
+    telegraf = args(rendered["hm-node2"], "monitoring-telegraf-config-file-managed")["context"]["monitoring"]
+    assert telegraf["influxdb_url"] == "http://192.0.2.11:8086"
+    assert telegraf["database"] == "hummer"
+
+
+def test_top_file_places_each_role(salt_env):
+    top = {m: set(v["base"]) for m, v in salt_env.salt("*", "state.show_top").items()}
+    everywhere = {"common", "nfs", "monitoring.telegraf"}
+    assert top["hm-master"] == everywhere | {"registry", "nfs.server", "docker", "kubernetes", "kubernetes.master"}
+    assert top["hm-node1"] == everywhere | {"docker", "kubernetes", "kubernetes.node", "monitoring"}
+    assert top["hm-node2"] == everywhere | {"docker", "kubernetes", "kubernetes.node", "portal"}
+
+
+def test_roles_are_targetable_from_the_cli(salt_env):
+    assert set(salt_env.salt("-C", "I@hummer:roles:node", "test.ping")) == {"hm-node1", "hm-node2"}
+    assert set(salt_env.salt("-C", "I@hummer:roles:master", "test.ping")) == {"hm-master"}
+
+
+# --------------------------------------------------------------------------- orchestration plans (rendered only)
+
+def orch_steps(salt_env, mods: str, pillar: dict) -> list[dict]:
+    shown = salt_env.salt_run("state.orchestrate_show_sls", mods, f"pillar={json.dumps(pillar)}")
+    (high,) = shown.values()
+    steps = []
+    for state_id, body in sorted(high.items(), key=lambda kv: kv[1]["salt"][-1]["order"]):
+        a = {k: v for item in body["salt"] if isinstance(item, dict) for k, v in item.items()}
+        steps.append({"id": state_id, "name": a["name"], "tgt": a["tgt"], "sls": a.get("sls"),
+                      "pillar": a.get("pillar"), "require": [r["salt"] for r in a.get("require", [])]})
+    return steps
+
+
+def test_cluster_orchestration_order_and_run_id(salt_env):
+    steps = orch_steps(salt_env, "orch.cluster", {"hummer_run_id": "show-1"})
+    assert [s["name"] for s in steps] == ["test.ping", "registry", "nfs-server", "common", "runtime", "master",
+                                          "nodes", "monitoring", "telegraf", "portal"]
+    by = {s["name"]: s for s in steps}
+    assert by["registry"]["tgt"] == ["hm-master"] and by["nfs-server"]["tgt"] == ["hm-master"]
+    assert by["common"]["require"] == ["orch-cluster-registry-salt-state", "orch-cluster-nfs-server-salt-state"]
+    assert by["nodes"]["tgt"] == ["hm-node1", "hm-node2"] and by["monitoring"]["tgt"] == ["hm-node1"]
+    assert by["portal"]["tgt"] == ["hm-node2"]
+    for s in steps[1:]:
+        assert s["pillar"] == {"hummer_run_id": "show-1", "hummer_step": s["name"]}
+
+
+def test_skipped_steps_keep_the_chain(salt_env):
+    """'Retry from here' passes the steps that succeeded; what needed them needs what they needed."""
+    steps = orch_steps(salt_env, "orch.cluster", {"hummer_run_id": "show-2",
+                                                  "hummer_skip_steps": ["registry", "nfs-server", "common"]})
+    by = {s["name"]: s for s in steps}
+    assert not {"registry", "nfs-server", "common"} & set(by)
+    assert by["runtime"]["require"] == ["orch-cluster-reachable-salt-function"]
+
+
+def test_add_node_touches_only_the_new_node_and_the_token(salt_env):
+    steps = orch_steps(salt_env, "orch.add_node", {"hummer_run_id": "add-1", "hummer_node": "hm-node2"})
+    assert [(s["name"], s["tgt"]) for s in steps] == [
+        ("test.ping", ["hm-node2", "hm-master"]),
+        ("common", ["hm-node2"]), ("runtime", ["hm-node2"]), ("token", ["hm-master"]),
+        ("join", ["hm-node2"]), ("telegraf", ["hm-node2"])]
+    assert [s["sls"] for s in steps if s["name"] == "token"] == [["kubernetes.master.token"]]
+
+
+def test_remove_node_drains_then_resets(salt_env):
+    steps = orch_steps(salt_env, "orch.remove_node", {"hummer_run_id": "rm-1", "hummer_node": "hm-node1"})
+    assert [(s["name"], s["tgt"], s["sls"]) for s in steps] == [
+        ("test.ping", ["hm-master"], None),
+        ("drain", ["hm-master"], ["kubernetes.master.remove_node"]),
+        ("reset", ["hm-node1"], ["kubernetes.node.clean", "monitoring.telegraf.clean"])]
+    assert steps[1]["pillar"]["hummer_node"] == "hm-node1"
