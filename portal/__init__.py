@@ -37,7 +37,9 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.dashboard import bp as dashboard_bp
     from portal.projects import bp as projects_bp
 
-    for bp in (auth_bp, dashboard_bp, projects_bp, apps_bp, admin_bp):
+    from portal.cluster import bp as cluster_bp
+
+    for bp in (auth_bp, dashboard_bp, projects_bp, apps_bp, admin_bp, cluster_bp):
         app.register_blueprint(bp)
 
     from portal import cli

@@ -5,9 +5,13 @@ plain dict for `app.config`; `create_app(config)` lays a caller's dict over it.
 """
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
+
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def _bool(value: str | None, default: bool) -> bool:
@@ -22,6 +26,19 @@ def _int(name: str, default: int) -> int:
         return int(raw) if raw.strip() else default
     except ValueError:
         raise SystemExit(f"{name} must be a whole number, got {raw!r}")
+
+
+def _json(name: str) -> dict:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as error:
+        raise SystemExit(f"{name} must be a JSON object: {error}")
+    if not isinstance(value, dict):
+        raise SystemExit(f"{name} must be a JSON object, got {type(value).__name__}")
+    return value
 
 
 def instance_path() -> Path:
@@ -57,6 +74,15 @@ def load() -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "NFS_ROOT": os.environ.get("HUMMER_NFS_ROOT") or str(instance / "nfs"),
         "KUBECONFIG": os.environ.get("HUMMER_KUBECONFIG", ""),
+        "SALT_API_URL": os.environ.get("HUMMER_SALT_API_URL", ""),
+        "SALT_API_USER": os.environ.get("HUMMER_SALT_API_USER", "hummer"),
+        "SALT_API_PASSWORD": os.environ.get("HUMMER_SALT_API_PASSWORD", ""),
+        "SALT_API_EAUTH": os.environ.get("HUMMER_SALT_API_EAUTH", "file"),
+        "SALT_PILLAR_FILE": os.environ.get("HUMMER_SALT_PILLAR_FILE")
+        or str(REPO / "pillar" / "generated" / "cluster.yaml"),
+        "SALT_DRY_RUN": _bool(os.environ.get("HUMMER_SALT_DRY_RUN"), False),
+        "SALT_RUN_PILLAR": _json("HUMMER_SALT_RUN_PILLAR"),
+        "SALT_RUN_TIMEOUT": _int("HUMMER_SALT_RUN_TIMEOUT", 3600),
         "KUBE_PROGRESS_DEADLINE": _int("HUMMER_KUBE_PROGRESS_DEADLINE", 600),
         "LOG_FOLLOW_SECONDS": _int("HUMMER_LOG_FOLLOW_SECONDS", 600),
         "PAGE_SIZE": _int("HUMMER_PAGE_SIZE", 20),

@@ -52,6 +52,7 @@ def app(database_url, tmp_path):
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "SECRET_KEY": "test-secret",
         "LOGIN_LOCKOUT_SECONDS": 60,
+        "SALT_PILLAR_FILE": str(tmp_path / "pillar" / "cluster.yaml"),
     })
     with app.app_context():
         yield app

@@ -4,7 +4,7 @@ from sqlalchemy import select
 from portal.dashboard import bp
 from portal.extensions import db
 from portal.models import AuditEvent, Project
-from portal.services import projects
+from portal.services import bootstrap, projects
 from portal.web import render
 
 
@@ -18,7 +18,8 @@ def index():
             projects.visible_to(current_user).with_only_columns(Project.name)))
     recent = list(db.session.scalars(recent_stmt))
     return render("dashboard/index.html", projects=mine,
-                  project_count=projects.count_visible(current_user), recent=recent)
+                  project_count=projects.count_visible(current_user), recent=recent,
+                  cluster_nodes=bootstrap.nodes(), last_run=next(iter(bootstrap.runs(1)), None))
 
 
 @bp.route("/healthz")

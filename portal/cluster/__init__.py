@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("cluster", __name__, url_prefix="/cluster")
+
+from portal.cluster import routes  # noqa: E402,F401

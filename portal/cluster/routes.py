@@ -1,0 +1,124 @@
+"""The cluster bootstrap wizard (admins only): settings, nodes, preflight, plan, apply, runs."""
+from flask import abort, flash, request, url_for
+from flask_login import current_user, login_required
+
+from portal.cluster import bp
+from portal.cluster.forms import RolesForm, SettingsForm
+from portal.extensions import db
+from portal.forms import attach
+from portal.projects.forms import EmptyForm
+from portal.services import bootstrap
+from portal.services.errors import Invalid, Unavailable
+from portal.web import actor, redirect_to, render
+
+
+@bp.before_request
+@login_required
+def require_admin():
+    if not current_user.is_admin:
+        abort(403, "Only an administrator may set up the cluster.")
+
+
+def _salt_state():
+    """Minions as Salt sees them, or the reason Salt cannot be asked."""
+    try:
+        return bootstrap.minions(), ""
+    except Unavailable as error:
+        return None, error.message
+
+
+def _index_page(error: str = "", status: int = 200):
+    settings = bootstrap.settings()
+    db.session.commit()
+    return render("cluster/index.html", settings=settings, nodes=bootstrap.nodes(),
+                  problems=bootstrap.role_problems(), runs=bootstrap.runs(10),
+                  action_form=EmptyForm(), error=error, status=status)
+
+
+@bp.route("")
+def index():
+    return _index_page()
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+def settings():
+    row = bootstrap.settings()
+    form = SettingsForm(obj=row)
+    if form.validate_on_submit():
+        try:
+            bootstrap.save_settings(form.data, by=actor())
+        except Invalid as error:
+            attach(form, error)
+        else:
+            flash("Cluster settings saved.", "success")
+            return redirect_to(url_for("cluster.nodes"))
+    return render("cluster/settings.html", form=form, status=422 if form.errors else 200)
+
+
+def _nodes_page(error: str = "", status: int = 200):
+    salt, salt_error = _salt_state()
+    return render("cluster/nodes.html", "cluster/_nodes.html", salt=salt, salt_error=salt_error,
+                  nodes={n.minion_id: n for n in bootstrap.nodes()},
+                  problems=bootstrap.role_problems(), roles=bootstrap.ROLES, action_form=EmptyForm(),
+                  error=error, status=status if not salt_error else 503)
+
+
+@bp.route("/nodes")
+def nodes():
+    return _nodes_page()
+
+
+@bp.route("/keys/<minion_id>/<any(accept, reject):action>", methods=["POST"])
+def key(minion_id, action):
+    (bootstrap.accept_key if action == "accept" else bootstrap.reject_key)(minion_id, by=actor())
+    flash(f"Key of {minion_id} {action}ed.", "success")
+    return redirect_to(url_for("cluster.nodes"))
+
+
+@bp.route("/nodes/<minion_id>/roles", methods=["POST"])
+def roles(minion_id):
+    form = RolesForm()
+    try:
+        bootstrap.set_roles(minion_id, form.roles.data or [], form.address.data or "", by=actor())
+    except Invalid as error:
+        return _nodes_page(error.message, 422)
+    flash(f"Roles of {minion_id} saved.", "success")
+    return redirect_to(url_for("cluster.nodes"))
+
+
+@bp.route("/preflight", methods=["GET", "POST"])
+def preflight():
+    results, error = None, ""
+    if request.method == "POST":
+        try:
+            results = bootstrap.preflight()
+        except (Invalid, Unavailable) as exc:
+            error = exc.message
+    return render("cluster/preflight.html", "cluster/_preflight.html", results=results, error=error,
+                  action_form=EmptyForm(), status=200 if not error else 422)
+
+
+@bp.route("/runs", methods=["POST"])
+def start_run():
+    kind = request.form.get("kind", "")
+    try:
+        run = bootstrap.start_run(kind, by=actor(), target=request.form.get("target", ""))
+    except (Invalid, Unavailable) as error:
+        return _index_page(error.message, error.status)
+    return redirect_to(url_for("cluster.run", run_pk=run.id))
+
+
+@bp.route("/runs/<int:run_pk>")
+def run(run_pk):
+    row = bootstrap.get_run(run_pk)
+    return render("cluster/run.html", "cluster/_progress.html", run=row,
+                  progress=bootstrap.progress(row), action_form=EmptyForm())
+
+
+@bp.route("/runs/<int:run_pk>/retry", methods=["POST"])
+def retry(run_pk):
+    try:
+        new = bootstrap.retry(bootstrap.get_run(run_pk), by=actor())
+    except (Invalid, Unavailable) as error:
+        return _index_page(error.message, error.status)
+    return redirect_to(url_for("cluster.run", run_pk=new.id))

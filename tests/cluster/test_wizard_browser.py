@@ -1,0 +1,56 @@
+"""Walk the wizard in headless Chromium with htmx running: nodes, plan, apply, against real Salt."""
+import pytest
+from selenium.webdriver.common.by import By
+
+from tests.conftest import PASSWORD
+from tests.support.browser import browsing, wait_for
+
+pytestmark = pytest.mark.browser
+
+
+def test_wizard_from_nodes_through_plan_and_apply(app, make_user, salt_env, tmp_path):
+    app.config.update(SALT_API_URL=salt_env.api_url, SALT_API_USER=salt_env.api_user,
+                      SALT_API_PASSWORD=salt_env.api_password, SALT_API_EAUTH=salt_env.eauth,
+                      SALT_PILLAR_FILE=str(salt_env.pillar_dir / "generated" / "cluster.yaml"),
+                      SALT_DRY_RUN=True, SALT_RUN_PILLAR={})
+    make_user("root", admin=True)
+    m, n1, n2 = salt_env.minion_ids[:3]
+    roles = {m: ["master", "registry", "nfs"], n1: ["node", "monitoring"], n2: ["node", "portal"]}
+    with browsing(app) as d:
+        base = d.base
+        d.get(base + "/login")
+        d.find_element(By.ID, "username").send_keys("root")
+        d.find_element(By.ID, "password").send_keys(PASSWORD)
+        d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait_for(d, lambda d: d.find_elements(By.LINK_TEXT, "Cluster"))
+        d.find_element(By.LINK_TEXT, "Cluster").click()
+        wait_for(d, lambda d: d.find_elements(By.LINK_TEXT, "2 Nodes"))
+        d.find_element(By.LINK_TEXT, "2 Nodes").click()
+        wait_for(d, lambda d: m in d.find_element(By.ID, "nodes").text, 30, "minions not listed")
+
+        for minion, wanted in roles.items():
+            form = wait_for(d, lambda d: d.find_element(
+                By.CSS_SELECTOR, f"form[action='/cluster/nodes/{minion}/roles']"))
+            for role in wanted:
+                box = form.find_element(By.CSS_SELECTOR, f"input[value='{role}']")
+                if not box.is_selected():
+                    box.click()
+            form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+            wait_for(d, lambda d: f"Roles of {minion} saved." in d.find_element(By.ID, "flashes").text, 30)
+        wait_for(d, lambda d: "The roles make a cluster." in d.find_element(By.ID, "nodes").text)
+
+        for kind in ("plan", "apply"):
+            d.get(base + "/cluster")
+            wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, f"button[value='{kind}']"))
+            d.find_element(By.CSS_SELECTOR, f"button[value='{kind}']").click()
+            wait_for(d, lambda d: d.find_elements(By.ID, "run-progress"), 30, "no progress page")
+            # Progress is visible while the run goes on: a bar and node steps filling in.
+            wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, "#run-progress tr.step-succeeded"), 120,
+                     "no step finished")
+            seen_bar = d.find_element(By.CSS_SELECTOR, "#run-progress progress").get_attribute("value")
+            assert seen_bar is not None
+            wait_for(d, lambda d: d.find_element(By.ID, "run-progress").get_attribute("data-status")
+                     in ("succeeded", "failed"), 240, f"{kind} did not finish")
+            assert d.find_element(By.ID, "run-status").text == "succeeded", d.find_element(By.ID, "run-progress").text
+            nodes_seen = {td.text for td in d.find_elements(By.CSS_SELECTOR, "#run-progress tbody td:first-child")}
+            assert {m, n1, n2} <= nodes_seen
