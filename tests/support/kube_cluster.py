@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import atexit
 import base64
-import ctypes
 import datetime
 import ipaddress
 import json
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -33,6 +31,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from tests.support.processes import (  # noqa: F401 (re-exported for tests and benches)
+    die_with_parent as _die_with_parent, free_port, pgroup_alive, pgroup_members, port_open)
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO / "scripts" / "build-kube.sh"
@@ -99,37 +100,10 @@ def find_etcd() -> str:
 
 # --------------------------------------------------------------------------- helpers
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.settimeout(0.5)
-        return s.connect_ex((host, port)) == 0
 
 
-def pgroup_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie member still counts for killpg(0); look at the real states.
-    for p in Path("/proc").iterdir():
-        if not p.name.isdigit():
-            continue
-        try:
-            stat = (p / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
 
 
 OWNER_FILE = "hummer-owner.pid"
@@ -154,17 +128,6 @@ def sweep_stale_dirs(min_age: float = 60.0):
             shutil.rmtree(d, ignore_errors=True)
 
 
-_libc = None
-
-
-def _die_with_parent():  # runs in the child between fork and exec
-    global _libc
-    try:
-        if _libc is None:
-            _libc = ctypes.CDLL(None, use_errno=True)
-        _libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
 
 
 def rfc3339(ts: float | None = None) -> str:

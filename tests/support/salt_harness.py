@@ -26,13 +26,11 @@ component's map so tests can redirect files into a temporary directory.
 from __future__ import annotations
 
 import atexit
-import ctypes
 import json
 import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +38,9 @@ import time
 from pathlib import Path
 
 import yaml
+
+from tests.support.processes import (  # noqa: F401 (re-exported for tests and benches)
+    die_with_parent as _die_with_parent, free_port, pgroup_alive, pgroup_members, port_open)
 
 REPO = Path(__file__).resolve().parents[2]
 STATE_ROOT = REPO / "salt_states"
@@ -89,45 +90,12 @@ def venv_bin() -> Path:
     return REPO / ".venv" / "bin"
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.settimeout(0.5)
-        return s.connect_ex((host, port)) == 0
 
 
-def pgroup_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes of a process group."""
-    pids = []
-    for p in Path("/proc").iterdir():
-        if not p.name.isdigit():
-            continue
-        try:
-            stat = (p / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            pids.append(int(p.name))
-    return pids
 
 
-_libc = None
-
-
-def _die_with_parent():  # runs in the child between fork and exec
-    global _libc
-    try:
-        if _libc is None:
-            _libc = ctypes.CDLL(None, use_errno=True)
-        _libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
 
 
 def make_keypair(pki_dir: Path, name: str) -> Path:
