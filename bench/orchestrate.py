@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from portal.adapters.salt import SaltAPI, summarize_orchestration  # noqa: E402
+from portal.adapters.salt import SaltAPI, SaltUnavailable, summarize_orchestration  # noqa: E402
 from tests.support.salt_fixtures import example_pillar  # noqa: E402
 from tests.support.salt_harness import SaltEnv  # noqa: E402
 
@@ -43,15 +43,30 @@ def cluster_pillar(ids: list[str]) -> dict:
 
 
 def via_api(api: SaltAPI, run_id: str, timeout: float = 1800) -> tuple[float, dict]:
+    """POST runner_async, follow /events to salt/run/<jid>/ret, as the portal does.
+
+    salt-api may end an event stream early; like the portal, reopen it and
+    look the run up (jobs.lookup_jid) in case its ret went by meanwhile.
+    """
     t0 = time.monotonic()
-    with api.events(read_timeout=300) as stream:
+    stream = api.events(read_timeout=300)
+    try:
         jid = api.orchestrate_async("orch.cluster", pillar={"hummer_run_id": run_id}, test=True)["jid"]
-        for event in stream:
-            if event["tag"] == f"salt/run/{jid}/ret":
-                return time.monotonic() - t0, event["data"]
-            if time.monotonic() - t0 > timeout:
-                raise TimeoutError("no ret from salt-api")
-    raise RuntimeError("event stream ended")
+        while time.monotonic() - t0 < timeout:
+            try:
+                for event in stream:
+                    if event["tag"] == f"salt/run/{jid}/ret":
+                        return time.monotonic() - t0, event["data"]
+            except SaltUnavailable:
+                pass
+            stream.close()
+            stream = api.events(read_timeout=300)
+            found = api.runner("jobs.lookup_jid", jid=jid)
+            if found:
+                return time.monotonic() - t0, found
+        raise TimeoutError("no ret from salt-api")
+    finally:
+        stream.close()
 
 
 def via_cli(env: SaltEnv, run_id: str) -> tuple[float, dict]:

@@ -90,14 +90,6 @@ def venv_bin() -> Path:
     return REPO / ".venv" / "bin"
 
 
-
-
-
-
-
-
-
-
 def make_keypair(pki_dir: Path, name: str) -> Path:
     """Write <name>.pem / <name>.pub (RSA 2048, PEM) the way salt expects; return the .pub path."""
     from cryptography.hazmat.primitives import serialization
