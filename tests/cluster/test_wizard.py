@@ -13,19 +13,14 @@ SETTINGS = {"name": "lab", "kubernetes_version": "1.30.4", "pod_cidr": "172.16.0
 
 
 @pytest.fixture
-def admin(app, web, login, make_user, tmp_path):
-    app.config["SALT_PILLAR_FILE"] = str(tmp_path / "pillar" / "cluster.yaml")
+def admin(app, web, login, make_user):
     make_user("root", admin=True)
     return login("root")
 
 
 @pytest.fixture
-def salted(app, admin, salt_env):
-    """The portal pointed at the session's real Salt master through salt-api."""
-    app.config.update(SALT_API_URL=salt_env.api_url, SALT_API_USER=salt_env.api_user,
-                      SALT_API_PASSWORD=salt_env.api_password, SALT_API_EAUTH=salt_env.eauth,
-                      SALT_PILLAR_FILE=str(salt_env.pillar_dir / "generated" / "cluster.yaml"),
-                      SALT_DRY_RUN=True, SALT_RUN_PILLAR={})
+def salted(salt_portal, admin):
+    """An admin's browser-like client on the portal pointed at the real Salt master."""
     yield admin
     # Leave no run going into the next test.
     deadline = time.monotonic() + 120
@@ -94,7 +89,7 @@ def test_nodes_roles_and_generated_pillar(salted, salt_env):
     assert "The roles make a cluster." in html
     dashboard = text(salted.get("/"))
     assert f"<td><code>{m}</code></td><td>127.0.0.1</td><td>master, registry, nfs</td>" in dashboard
-    pillar = yaml.safe_load((salt_env.pillar_dir / "generated" / "cluster.yaml").read_text())
+    pillar = yaml.safe_load(salt_env.cluster_pillar_path.read_text())
     assert pillar["hummer"]["cluster"]["pod_cidr"] == "172.16.0.0/16"
     assert pillar["hummer"]["cluster"]["service_cidr"] == "10.0.1.0/24"
     assert pillar["hummer"]["nodes"][m]["roles"] == ["master", "registry", "nfs"]

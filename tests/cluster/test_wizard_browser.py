@@ -8,11 +8,8 @@ from tests.support.browser import browsing, wait_for
 pytestmark = pytest.mark.browser
 
 
-def test_wizard_from_nodes_through_plan_and_apply(app, make_user, salt_env, tmp_path):
-    app.config.update(SALT_API_URL=salt_env.api_url, SALT_API_USER=salt_env.api_user,
-                      SALT_API_PASSWORD=salt_env.api_password, SALT_API_EAUTH=salt_env.eauth,
-                      SALT_PILLAR_FILE=str(salt_env.pillar_dir / "generated" / "cluster.yaml"),
-                      SALT_DRY_RUN=True, SALT_RUN_PILLAR={})
+def test_wizard_from_nodes_through_plan_and_apply(salt_portal, make_user, salt_env):
+    app = salt_portal
     make_user("root", admin=True)
     m, n1, n2 = salt_env.minion_ids[:3]
     roles = {m: ["master", "registry", "nfs"], n1: ["node", "monitoring"], n2: ["node", "portal"]}
