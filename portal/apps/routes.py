@@ -143,7 +143,7 @@ def scale(name, app):
         try:
             view = apps.scale(project, app, form.replicas.data, by=actor())
         except Invalid as error:
-            attach_errors(form, {error.field or "": error.message})
+            _fail(form, error)
             return _detail_page(project, role, app, status=422, scale_form=form)
         return _back(name, app, f"{app} scaled to {view.desired}.")
     return _detail_page(project, role, app, status=400, scale_form=form)

@@ -929,6 +929,14 @@ class KubeletSim:
             c["message"] = message
         return c
 
+    @classmethod
+    def _readiness(cls, ready: bool, ts: str, names: str) -> list[dict]:
+        """The Ready and ContainersReady conditions, with the kubelet's reason when not ready."""
+        reason = None if ready else "ContainersNotReady"
+        message = None if ready else f"containers with unready status: [{names}]"
+        return [cls._cond("Ready", ready, ts, reason, message),
+                cls._cond("ContainersReady", ready, ts, reason, message)]
+
     def _desired(self, pod: dict, st: PodState, now: float):
         """The status this pod should have now, and when to look again."""
         meta, spec, status = pod["metadata"], pod["spec"], pod.get("status") or {}
@@ -956,10 +964,7 @@ class KubeletSim:
             names = ",".join(c["name"] for c in containers)
             return ({**base, "conditions": [
                 self._cond("Initialized", not inits, start_ts),
-                self._cond("Ready", False, start_ts, "ContainersNotReady",
-                           f"containers with unready status: [{names}]"),
-                self._cond("ContainersReady", False, start_ts, "ContainersNotReady",
-                           f"containers with unready status: [{names}]"),
+                *self._readiness(False, start_ts, names),
                 scheduled_cond],
                 "containerStatuses": [waiting(c, "ContainerCreating") for c in containers]},
                 self.start_delay - (now - st.scheduled_at))
@@ -984,10 +989,7 @@ class KubeletSim:
                                    f'"{c.get("image")}": not found')
                 desired = {**base, "conditions": [
                     self._cond("Initialized", not inits, start_ts),
-                    self._cond("Ready", False, start_ts, "ContainersNotReady",
-                               f"containers with unready status: [{names}]"),
-                    self._cond("ContainersReady", False, start_ts, "ContainersNotReady",
-                               f"containers with unready status: [{names}]"),
+                    *self._readiness(False, start_ts, names),
                     scheduled_cond],
                     "containerStatuses": [pull_status(c) for c in containers]}
                 if inits:
@@ -1104,10 +1106,7 @@ class KubeletSim:
             "phase": "Running", "hostIP": host_ip, "podIP": st.ip, "podIPs": [{"ip": st.ip}], "startTime": start_ts,
             "conditions": [
                 self._cond("Initialized", True, start_ts),
-                self._cond("Ready", ready, ready_ts, None if ready else "ContainersNotReady",
-                           None if ready else f"containers with unready status: [{names}]"),
-                self._cond("ContainersReady", ready, ready_ts, None if ready else "ContainersNotReady",
-                           None if ready else f"containers with unready status: [{names}]"),
+                *self._readiness(ready, ready_ts, names),
                 scheduled_cond],
             "containerStatuses": [running(c) for c in containers],
         }
