@@ -154,6 +154,10 @@ class ClusterSettings(db.Model):
     registered_at: Mapped[datetime | None] = mapped_column(default=None)
     registry_address: Mapped[str] = mapped_column(String(255), default="")
     nfs_server: Mapped[str] = mapped_column(String(255), default="")
+    # The portal's kubeconfig, as the master published it through the Salt mine,
+    # encrypted with a key derived from HUMMER_SECRET_KEY (portal/crypto.py).
+    kubeconfig_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
+    kube_server: Mapped[str] = mapped_column(String(255), default="", server_default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -187,6 +191,8 @@ class ProvisioningRun(db.Model):
     started_by: Mapped[str] = mapped_column(String(64), default="")
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Written by the live follower thread; a stale one means no process follows the run.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
 
     steps: Mapped[list["RunStep"]] = relationship(
         back_populates="run", cascade="all, delete-orphan", order_by="RunStep.id")
