@@ -4,6 +4,7 @@ start, edit (with a concurrent edit), delete; and logs (one pod, merged, SSE, do
 from __future__ import annotations
 
 import html
+import re
 
 import pytest
 from kubernetes import client
@@ -38,6 +39,13 @@ def running(kproject, login, web, apps_api):
     assert response.status_code == 302, text(response)[-2000:]
     ready(apps_api, kproject.name, "web", 2)
     return kproject.name
+
+
+def test_detail_page_ids_are_unique(running, web):
+    """Several forms on one page: labels, htmx targets and scripts find the one element they name."""
+    page = text(web.get(f"/projects/{running}/apps/web"))
+    ids = re.findall(r'\sid="([^"]+)"', page)
+    assert ids and len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
 
 
 def test_scale(running, web, apps_api, core_api):
