@@ -12,7 +12,8 @@ times, alternately:
            run's salt/run/<jid>/ret; wall time from the POST to that event;
   cli      `salt-run state.orchestrate orch.cluster test=True pillar=...`,
            wall time of the command (including its own start-up).
-It prints both side by side with their ratio, and how the time grows with N
+It prints both side by side with their ratio, the CPU the minions used per second
+of wall time (cores busy), and how the time grows with N
 (Salt works on the nodes in parallel; on one 2-core host the minions share the
 same two cores, so this is an upper bound on the growth).
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import statistics
 import sys
@@ -76,6 +78,33 @@ def via_cli(env: SaltEnv, run_id: str) -> tuple[float, dict]:
     return time.monotonic() - t0, out
 
 
+def tree_cpu(roots: list[int]) -> float:
+    """CPU seconds used so far by the processes under roots (user + system, reaped children
+    included): each live process's own time plus what its exited children left it."""
+    children: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry)
+        stats[pid] = fields
+        children.setdefault(int(fields[1]), []).append(pid)
+    ticks, seen, todo = 0, set(), list(roots)
+    while todo:
+        pid = todo.pop()
+        if pid in seen or pid not in stats:
+            continue
+        seen.add(pid)
+        ticks += sum(int(x) for x in stats[pid][11:15])  # utime stime cutime cstime
+        todo.extend(children.get(pid, []))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def check(ret: dict, how: str):
     summary = summarize_orchestration(ret)
     if not summary["success"]:
@@ -93,18 +122,21 @@ def bench(size: int, repeat: int) -> dict:
         env.write_cluster_pillar(cluster_pillar(ids))
         api = SaltAPI(env.api_url, env.api_user, env.api_password, eauth=env.eauth)
         warm, _ = via_cli(env, "warm-up")
-        portal, cli = [], []
+        minions = [pid for name, pid in env.pids().items() if name.startswith("minion:")]
+        portal, cli, busy = [], [], []
         for i in range(repeat):
             order = [("portal", via_api, api), ("cli", via_cli, env)]
             if i % 2:
                 order.reverse()
             for name, fn, target in order:
+                cpu0 = tree_cpu(minions)
                 seconds, ret = fn(target, f"bench-{name}-{uuid.uuid4().hex[:6]}")
+                busy.append((tree_cpu(minions) - cpu0) / seconds)
                 summary = check(ret, name)
                 (portal if name == "portal" else cli).append(seconds)
         steps = len(summary["steps"])
         return {"size": size, "start": started, "warm": warm, "portal": statistics.median(portal),
-                "cli": statistics.median(cli), "steps": steps}
+                "cli": statistics.median(cli), "steps": steps, "busy": statistics.median(busy)}
     finally:
         env.stop()
 
@@ -125,9 +157,13 @@ def main(argv=None):
         print(f"    started in {r['start']:.1f} s, warm-up run {r['warm']:.1f} s", flush=True)
     print()
     print("orch.cluster, test=True, on real minions (one 2-core host)")
-    print(f"{'minions':>8} {'steps':>6} {'portal (salt-api + /events)':>28} {'salt-run':>10} {'portal/cli':>11}")
+    print(f"{'minions':>8} {'steps':>6} {'portal (salt-api + /events)':>28} {'salt-run':>10} {'portal/cli':>11}"
+          f" {'minion CPU / wall':>18}")
     for r in results:
-        print(f"{r['size']:>8} {r['steps']:>6} {r['portal']:>26.1f} s {r['cli']:>8.1f} s {r['portal'] / r['cli']:>10.2f}x")
+        print(f"{r['size']:>8} {r['steps']:>6} {r['portal']:>26.1f} s {r['cli']:>8.1f} s {r['portal'] / r['cli']:>10.2f}x"
+              f" {r['busy']:>13.2f} cores")
+    print(f"(this host has {os.cpu_count()} cores; minion CPU / wall near that number means the "
+          "minions ran in parallel and the cores, not Salt, set the pace)")
     if len(results) > 1:
         a, b = results[0], results[-1]
         print(f"\n{b['size'] / a['size']:.0f}x the minions took {b['cli'] / a['cli']:.2f}x the time (salt-run), "
