@@ -16,8 +16,9 @@ from portal.models import Membership, Project, Role, User
 from tests.support import databases
 from tests.support.web import Web
 
-# The real Kubernetes control plane and the real Salt master, started once per session when used.
-pytest_plugins = ["tests.support.kube_fixtures", "tests.support.salt_fixtures"]
+# The real Kubernetes control plane and the real Salt master (also one with its minions on
+# network-namespace hosts), started once per session when used.
+pytest_plugins = ["tests.support.kube_fixtures", "tests.support.salt_fixtures", "tests.support.netns_fixtures"]
 
 PASSWORD = "correct-horse-1"
 

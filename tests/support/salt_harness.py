@@ -19,6 +19,14 @@ Keys are pre-accepted: each minion's RSA key pair is generated here with
 Every daemon runs in its own session (process group); stop() terminates the
 groups, waits, kills what is left and checks that no process of theirs remains.
 
+Optionally the daemons run in network namespaces (tests/support/netns.py builds
+them): `master_netns` holds salt-master, salt-api and every CLI helper (salt,
+salt-run, salt-key: LocalClient talks to the master's ret_port over TCP), and
+`minion_netns` maps minion ids to their namespaces; `master_interface` is the
+master's `interface` and `master_address` what the minions use as `master`.
+api_url then only answers inside master_netns (netns.NetnsSalt points it at a
+forwarder). The defaults run everything here on 127.0.0.1, as before.
+
 The minions run as root on this machine. Anything a test applies for real must
 be harmless here; the Salt tree parameterises its paths through each
 component's map so tests can redirect files into a temporary directory.
@@ -177,7 +185,8 @@ class SaltEnv:
 
     def __init__(self, minion_ids=("hm-master", "hm-node1", "hm-node2"), workdir=None, api: bool = True,
                  extra_file_roots=(), master_opts: dict | None = None, minion_opts: dict | None = None,
-                 worker_threads: int = 5):
+                 worker_threads: int = 5, master_netns: str | None = None, minion_netns: dict | None = None,
+                 master_interface: str = "127.0.0.1", master_address: str = "127.0.0.1"):
         self.minion_ids = list(minion_ids)
         self._own_root = workdir is None
         self.root = Path(workdir or tempfile.mkdtemp(prefix="hummer-salt-"))
@@ -186,6 +195,12 @@ class SaltEnv:
         self.master_opts = master_opts or {}
         self.minion_opts = minion_opts or {}
         self.worker_threads = worker_threads
+        self.master_netns = master_netns
+        self.minion_netns = dict(minion_netns or {})
+        self.master_interface = master_interface
+        self.master_address = master_address
+        # Where the master's ports answer inside its namespace.
+        self._master_host = "127.0.0.1" if master_interface in ("0.0.0.0", "::") else master_interface
         self.bin = venv_bin()
         self.master_id = "hm-saltmaster"
         self.config_dir = self.root / "master" / "conf"
@@ -225,7 +240,7 @@ class SaltEnv:
             "key_logfile": str(mroot / "key.log"),
             "log_level": "warning",
             "log_level_logfile": "info",
-            "interface": "127.0.0.1",
+            "interface": self.master_interface,
             "publish_port": self.publish_port,
             "ret_port": self.ret_port,
             "worker_threads": self.worker_threads,
@@ -278,7 +293,7 @@ class SaltEnv:
         conf = {
             "id": mid,
             "user": "root",
-            "master": "127.0.0.1",
+            "master": self.master_address,
             "master_port": self.ret_port,
             "publish_port": self.publish_port,
             "root_dir": str(mroot),
@@ -311,13 +326,15 @@ class SaltEnv:
         self._write_standins()
         for mid in self.minion_ids:
             self._write_minion(mid)
-        self.daemons["master"] = Daemon("salt-master", [str(self.bin / "salt-master"), "-c", str(self.config_dir)],
+        self.daemons["master"] = Daemon("salt-master", self._netns_argv(self.master_netns) + [
+                                            str(self.bin / "salt-master"), "-c", str(self.config_dir)],
                                         self.root / "master" / "stdout.log")
         self._wait_master(t0 + timeout)
         for mid in self.minion_ids:
             self.start_minion(mid)
         if self.api:
-            self.daemons["api"] = Daemon("salt-api", [str(self.bin / "salt-api"), "-c", str(self.config_dir)],
+            self.daemons["api"] = Daemon("salt-api", self._netns_argv(self.master_netns) + [
+                                             str(self.bin / "salt-api"), "-c", str(self.config_dir)],
                                          self.root / "master" / "api-stdout.log")
         self._started = True
         self.wait_minions(self.minion_ids, deadline=t0 + timeout)
@@ -330,25 +347,50 @@ class SaltEnv:
         sock = self.root / "master" / "sock" / "master_event_pub.ipc"
         while time.monotonic() < deadline:
             self.daemons["master"].check()
-            if port_open(self.ret_port) and port_open(self.publish_port) and sock.exists():
+            if (self._master_port_open(self.ret_port) and self._master_port_open(self.publish_port)
+                    and sock.exists()):
                 return
             time.sleep(0.2)
         raise SaltEnvError(f"salt-master not ready; log:\n{self.daemons['master'].tail()}")
 
     def _wait_api(self, deadline: float):
         import requests
+        url = self.api_url if not self.master_netns else f"http://127.0.0.1:{self.api_port}"
+
+        def login():
+            return requests.post(url + "/login", json={
+                "username": self.api_user, "password": self.api_password, "eauth": self.eauth}, timeout=5)
         while time.monotonic() < deadline:
             self.daemons["api"].check()
-            if port_open(self.api_port):
+            if self._in_master_netns(port_open, self.api_port):
                 try:
-                    r = requests.post(self.api_url + "/login", json={
-                        "username": self.api_user, "password": self.api_password, "eauth": self.eauth}, timeout=5)
+                    r = self._in_master_netns(login)
                     if r.status_code == 200:
                         return
                 except requests.RequestException:
                     pass
             time.sleep(0.3)
         raise SaltEnvError(f"salt-api not ready; log:\n{self.daemons['api'].tail()}")
+
+    @staticmethod
+    def _netns_argv(netns: str | None) -> list[str]:
+        """argv prefix running a daemon or command in a network namespace ([] without one)."""
+        if not netns:
+            return []
+        from tests.support.netns import exec_prefix
+        return exec_prefix(netns)
+
+    def _in_master_netns(self, fn, *args):
+        """fn(*args), in a thread inside the master's namespace when it has one."""
+        if not self.master_netns:
+            return fn(*args)
+        from tests.support.netns import run_in_netns
+        return run_in_netns(self.master_netns, fn, *args)
+
+    def _master_port_open(self, port: int) -> bool:
+        if not self.master_netns:
+            return port_open(port)
+        return self._in_master_netns(port_open, port, self._master_host)
 
     def start_minion(self, mid: str):
         """Start (or restart) one minion; a restarted minion refuses to start while the old one lives."""
@@ -360,7 +402,8 @@ class SaltEnv:
             left = old.stop()
             if left:
                 raise SaltEnvError(f"old minion {mid} still alive: {left}")
-        self.daemons[f"minion:{mid}"] = Daemon(f"salt-minion {mid}", [str(self.bin / "salt-minion"), "-c", str(conf_dir)],
+        self.daemons[f"minion:{mid}"] = Daemon(f"salt-minion {mid}", self._netns_argv(self.minion_netns.get(mid)) + [
+                                               str(self.bin / "salt-minion"), "-c", str(conf_dir)],
                                                self.root / "minions" / mid / "stdout.log", env=self.minion_env)
 
     def stop_minion(self, mid: str) -> list[int]:
@@ -421,7 +464,7 @@ class SaltEnv:
 
     # ----------------------------------------------------------------- CLI
     def _cli(self, prog: str, args, timeout: float, check: bool, out_json: bool = True):
-        argv = [str(self.bin / prog), "-c", str(self.config_dir)]
+        argv = self._netns_argv(self.master_netns) + [str(self.bin / prog), "-c", str(self.config_dir)]
         if out_json:
             argv += ["--out=json", "--out-indent=-1"]
         argv += [str(a) for a in args]
