@@ -122,7 +122,7 @@ def bench(size: int, repeat: int) -> dict:
         env.write_cluster_pillar(cluster_pillar(ids))
         api = SaltAPI(env.api_url, env.api_user, env.api_password, eauth=env.eauth)
         warm, _ = via_cli(env, "warm-up")
-        minions = [pid for name, pid in env.pids().items() if name.startswith("minion:")]
+        minions = [pid for name, pid in env.pids.items() if name.startswith("minion:")]
         portal, cli, busy = [], [], []
         for i in range(repeat):
             order = [("portal", via_api, api), ("cli", via_cli, env)]
