@@ -28,6 +28,7 @@ processes converge within the watch latency.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -39,6 +40,7 @@ from typing import Any, Callable, Iterator
 from urllib.parse import quote, urlencode
 
 import urllib3
+import yaml
 from kubernetes import config as kube_config
 from kubernetes.client import ApiClient, Configuration
 from kubernetes.client.exceptions import ApiException
@@ -528,14 +530,19 @@ class Informer:
 class Kube:
     """One cluster, reached through one kubeconfig. Thread-safe."""
 
-    def __init__(self, kubeconfig: str):
-        self.kubeconfig = kubeconfig
+    def __init__(self, kubeconfig: str | dict, label: str = ""):
+        """kubeconfig: a file's path, or the parsed content of one (label names it in errors)."""
+        self.kubeconfig = label or kubeconfig
         cfg = Configuration()
         try:
-            kube_config.load_kube_config(config_file=kubeconfig, client_configuration=cfg,
-                                         persist_config=False)
+            if isinstance(kubeconfig, dict):
+                kube_config.load_kube_config_from_dict(kubeconfig, client_configuration=cfg,
+                                                       persist_config=False)
+            else:
+                kube_config.load_kube_config(config_file=kubeconfig, client_configuration=cfg,
+                                             persist_config=False)
         except Exception as exc:
-            raise NotConfigured(f"Cannot read the kubeconfig {kubeconfig}: {exc}") from exc
+            raise NotConfigured(f"Cannot read the kubeconfig {label or kubeconfig}: {exc}") from exc
         cfg.retries = False          # our own retries, below
         cfg.connection_pool_maxsize = 32
         self.cfg = cfg
@@ -749,3 +756,44 @@ def connect(kubeconfig: str | None) -> Kube:
                     raise NotConfigured(f"The kubeconfig {kubeconfig} does not exist.")
                 kube = _clients[key] = Kube(kubeconfig)
     return kube
+
+
+def connect_content(content: str, label: str = "the stored kubeconfig") -> Kube:
+    """Like connect, for a kubeconfig held in memory (the one the portal stores encrypted).
+
+    The client is keyed by a digest of the content, so a new kubeconfig gets a new client."""
+    digest = hashlib.sha256(content.encode()).hexdigest()
+    key = (os.getpid(), f"content:{digest}")
+    kube = _clients.get(key)
+    if kube is None:
+        with _clients_lock:
+            kube = _clients.get(key)
+            if kube is None:
+                data = parse_kubeconfig(content)
+                kube = _clients[key] = Kube(data, label=label)
+    return kube
+
+
+def parse_kubeconfig(content: str) -> dict:
+    """The kubeconfig's YAML as a dict with a current context and a server; NotConfigured if not."""
+    try:
+        data = yaml.safe_load(content)
+    except yaml.YAMLError as exc:
+        raise NotConfigured(f"The kubeconfig is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict) or not data.get("clusters") or not data.get("users"):
+        raise NotConfigured("The kubeconfig has no clusters or no users.")
+    return data
+
+
+def server_of(content: str) -> str:
+    """The API server address of the kubeconfig's current context (or its first cluster)."""
+    data = parse_kubeconfig(content)
+    clusters = {c.get("name"): (c.get("cluster") or {}) for c in data["clusters"] if isinstance(c, dict)}
+    contexts = {c.get("name"): (c.get("context") or {}) for c in data.get("contexts") or []
+                if isinstance(c, dict)}
+    cluster = clusters.get(contexts.get(data.get("current-context"), {}).get("cluster"))
+    cluster = cluster or next(iter(clusters.values()), {})
+    server = cluster.get("server") if isinstance(cluster, dict) else None
+    if not server:
+        raise NotConfigured("The kubeconfig names no API server.")
+    return str(server)

@@ -1,25 +1,78 @@
-"""The portal's way to the Kubernetes adapter: the configured cluster, and its state
-for the banners the pages show."""
+"""The portal's way to the Kubernetes adapter: the cluster, and its state for the
+banners the pages show.
+
+The cluster is the one HUMMER_KUBECONFIG names, or else the one the cluster wizard
+registered: its kubeconfig, published by the master through the Salt mine, is
+kept encrypted in the database (ClusterSettings.kubeconfig_encrypted).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import current_app, g, has_app_context
+from sqlalchemy import select
 
+from portal import crypto
 from portal.adapters import kube as kube_adapter
+from portal.extensions import db
+from portal.models import ClusterSettings
 from portal.services.errors import Unavailable
+
+KUBECONFIG_PURPOSE = "kubeconfig"
+NOT_CONFIGURED = ("No Kubernetes cluster is configured: finish the cluster wizard (Cluster, then "
+                  "Apply) or set HUMMER_KUBECONFIG.")
+
+
+def encrypt_kubeconfig(content: str) -> str:
+    return crypto.encrypt(current_app.config["SECRET_KEY"], KUBECONFIG_PURPOSE, content)
+
+
+def stored_kubeconfig() -> str | None:
+    """The registered cluster's kubeconfig, decrypted; None when none is stored.
+
+    Unavailable when it cannot be decrypted (HUMMER_SECRET_KEY changed since)."""
+    cache = g if has_app_context() else None
+    if cache is not None and "hummer_kubeconfig" in cache:
+        return cache.hummer_kubeconfig
+    token = db.session.scalar(select(ClusterSettings.kubeconfig_encrypted).where(
+        ClusterSettings.kubeconfig_encrypted.is_not(None)).limit(1))
+    content = None
+    if token:
+        try:
+            content = crypto.decrypt(current_app.config["SECRET_KEY"], KUBECONFIG_PURPOSE, token)
+        except crypto.Undecryptable as error:
+            raise Unavailable("The stored kubeconfig cannot be decrypted (was HUMMER_SECRET_KEY "
+                              "changed?). Fetch it again on the Cluster page.") from error
+    if cache is not None:
+        cache.hummer_kubeconfig = content
+    return content
+
+
+def forget_cached_kubeconfig() -> None:
+    g.pop("hummer_kubeconfig", None)
 
 
 def kube() -> kube_adapter.Kube:
     """The cluster client; Unavailable (503) when none is configured."""
+    path = current_app.config.get("KUBECONFIG", "")
     try:
-        return kube_adapter.connect(current_app.config.get("KUBECONFIG", ""))
+        if path:
+            return kube_adapter.connect(path)
+        content = stored_kubeconfig()
+        if not content:
+            raise Unavailable(NOT_CONFIGURED)
+        return kube_adapter.connect_content(content)
     except kube_adapter.KubeError as error:
         raise Unavailable(error.message) from error
 
 
 def configured() -> bool:
-    return bool(current_app.config.get("KUBECONFIG"))
+    if current_app.config.get("KUBECONFIG"):
+        return True
+    try:
+        return stored_kubeconfig() is not None
+    except Unavailable:
+        return True  # stored but unreadable: kube() says why, the banner shows it
 
 
 @dataclass(frozen=True)
@@ -31,8 +84,7 @@ class State:
 def state() -> State:
     """For banners: is the cluster configured and reachable (as far as the cache knows)?"""
     if not configured():
-        return State(False, "No Kubernetes cluster is configured (HUMMER_KUBECONFIG), so apps "
-                            "cannot run yet. Everything else works.")
+        return State(False, f"{NOT_CONFIGURED} Until then apps cannot run; everything else works.")
     try:
         k = kube()
         k.cache("deployments", timeout=10)

@@ -3,7 +3,7 @@
 # flannel, from the manifest kubernetes.master.config templated from pillar.
 {%- set sls_kubeadm = 'kubernetes.master.kubeadm' %}
 {%- from "kubernetes/map.jinja" import kubernetes with context %}
-{%- set kubectl = 'kubectl --kubeconfig ' ~ kubernetes.admin_conf %}
+{%- set kubectl = kubernetes.kubectl ~ ' --kubeconfig ' ~ kubernetes.admin_conf %}
 
 include:
   - {{ sls_kubeadm }}

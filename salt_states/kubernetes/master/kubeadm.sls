@@ -35,13 +35,13 @@ kubernetes-master-kubeadm-test-fail_without_changes:
       - cmd: kubernetes-master-kubeadm-init-cmd-run
 {%- endif %}
 
-kubernetes-master-kubeadm-root-kubeconfig-file-copy:
-  file.copy:
+kubernetes-master-kubeadm-root-kubeconfig-file-managed:
+  file.managed:
     - name: {{ kubernetes.root_kubeconfig }}
     - source: {{ kubernetes.admin_conf }}
-    - force: True
     - makedirs: True
     - mode: '0600'
+    - show_changes: False
     - onlyif: test -f {{ kubernetes.admin_conf }}
     - require:
       - cmd: kubernetes-master-kubeadm-init-cmd-run

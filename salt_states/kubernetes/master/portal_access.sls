@@ -6,7 +6,7 @@
 # The portal reads the kubeconfig once and stores it encrypted.
 {%- set sls_kubeadm = 'kubernetes.master.kubeadm' %}
 {%- from "kubernetes/map.jinja" import kubernetes with context %}
-{%- set kubectl = 'kubectl --kubeconfig ' ~ kubernetes.admin_conf %}
+{%- set kubectl = kubernetes.kubectl ~ ' --kubeconfig ' ~ kubernetes.admin_conf %}
 {%- set rbac = kubernetes.config_dir ~ '/portal-rbac.yaml' %}
 
 include:

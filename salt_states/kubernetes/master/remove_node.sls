@@ -3,7 +3,7 @@
 # On the master: drain the node named by pillar hummer_node (a minion id) and
 # delete it from the cluster. orch/remove_node.sls then resets the host.
 {%- from "kubernetes/map.jinja" import kubernetes, cluster with context %}
-{%- set kubectl = 'kubectl --kubeconfig ' ~ kubernetes.admin_conf %}
+{%- set kubectl = kubernetes.kubectl ~ ' --kubeconfig ' ~ kubernetes.admin_conf %}
 {%- set target = salt['pillar.get']('hummer_node', '') %}
 {%- set node_name = cluster.hostname.get(target, target) %}
 

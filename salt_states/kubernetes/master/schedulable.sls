@@ -4,7 +4,7 @@
 # control-plane taint. (orch/cluster.sls applies this when roles say so.)
 {%- set sls_kubeadm = 'kubernetes.master.kubeadm' %}
 {%- from "kubernetes/map.jinja" import kubernetes with context %}
-{%- set kubectl = 'kubectl --kubeconfig ' ~ kubernetes.admin_conf %}
+{%- set kubectl = kubernetes.kubectl ~ ' --kubeconfig ' ~ kubernetes.admin_conf %}
 
 include:
   - {{ sls_kubeadm }}

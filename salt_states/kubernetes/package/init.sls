@@ -42,10 +42,13 @@ kubernetes-package-test-show_notification:
     - text: Kubernetes packages are not managed here (hummer:kubernetes:pkg:manage is false).
 {%- endif %}
 
+{%- if kubernetes.kubelet_service %}
+
 kubernetes-package-kubelet-service-enabled:
   service.enabled:
     - name: {{ kubernetes.kubelet_service }}
-{%- if kubernetes.pkg.manage %}
+{%-   if kubernetes.pkg.manage %}
     - require:
       - pkg: kubernetes-package-pkg-installed
+{%-   endif %}
 {%- endif %}

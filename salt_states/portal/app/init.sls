@@ -92,5 +92,5 @@ portal-app-kubeconfig-test-show_notification:
     - text: >-
         No kubeconfig from master {{ portal.master or '(none)' }} in the Salt
         mine yet (kubernetes.master.portal_access publishes it); the portal can
-        also fetch it with the runner `mine.get {{ portal.master }} hummer_portal_kubeconfig`.
+        also fetch it: `salt {{ grains['id'] }} mine.get {{ portal.master }} hummer_portal_kubeconfig`.
 {%- endif %}
