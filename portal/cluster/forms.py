@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectMultipleField, StringField
+from wtforms import IntegerField, PasswordField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import InputRequired, NumberRange
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -22,3 +22,16 @@ class RolesForm(FlaskForm):
     roles = SelectMultipleField("Roles", choices=[SelectChoice(r, r) for r in ROLES], validate_choice=False,
                                 option_widget=CheckboxInput(), widget=ListWidget(prefix_label=False))
     address = StringField("Address")
+
+
+class SSHHostForm(FlaskForm):
+    """Add a host over SSH: salt-ssh installs salt-minion there (services/hosts.py checks the rest)."""
+
+    address = StringField("Address", description="IP address or DNS name of the host")
+    port = IntegerField("SSH port", default=22, validators=[
+        InputRequired("Give the SSH port."),
+        NumberRange(1, 65535, "The SSH port must be between 1 and 65535.")])
+    user = StringField("SSH user", default="root", description="root, or a user with sudo")
+    private_key = TextAreaField("Private key", description="pasted; used for this run only, never stored")
+    password = PasswordField("or password", description="instead of a key; never stored")
+    minion_id = StringField("Minion id", description="the name the host gets in Salt, e.g. k8s-node3")

@@ -18,3 +18,14 @@ def salt_portal(app, salt_env):
     finally:
         salt_env.write_cluster_pillar(salt_env.example_pillar)
         salt_env.refresh_pillar()
+
+
+@pytest.fixture
+def sshd(tmp_path):
+    """A real sshd on 127.0.0.1:<free port> with its own host key; stopped afterwards (tests/support/sshd.py)."""
+    from tests.support.sshd import SSHD
+    server = SSHD(tmp_path / "sshd").start()
+    try:
+        yield server
+    finally:
+        server.stop()

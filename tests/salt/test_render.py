@@ -7,12 +7,15 @@ nfs), hm-node1 (node, monitoring) and hm-node2 (node, portal).
 import json
 
 import pytest
+import yaml
 
 from tests.support.salt_harness import STATE_ROOT
 
 POD_CIDR, SERVICE_CIDR = "172.16.0.0/16", "10.0.1.0/24"
 REGISTRY = "192.0.2.10:5000"  # the registry node's address from the example, port 5000
 EXPORT = "/hummer"
+# Every formula of the tree; `minion` is applied over salt-ssh, the rest by role.
+COMPONENTS = ("common", "registry", "nfs", "docker", "kubernetes", "monitoring", "portal", "minion")
 
 
 def all_sls() -> list[str]:
@@ -45,7 +48,7 @@ def rendered(salt_env):
 
 def test_tree_has_every_component():
     names = set(all_sls())
-    for comp in ("common", "registry", "nfs", "docker", "kubernetes", "monitoring", "portal"):
+    for comp in COMPONENTS:
         assert comp in names
         assert (STATE_ROOT / comp / "map.jinja").exists()
         assert (STATE_ROOT / comp / "parameters" / "defaults.yaml").exists()
@@ -63,8 +66,7 @@ def test_every_sls_renders_on_every_minion(salt_env, rendered):
             # <component>-<sls>-<module>-<function>
             (module,) = [k for k in body if not k.startswith("__")]
             fun = next(a for a in body[module] if isinstance(a, str))
-            assert state_id.split("-")[0] in {"common", "registry", "nfs", "docker", "kubernetes",
-                                              "monitoring", "portal"}, state_id
+            assert state_id.split("-")[0] in COMPONENTS, state_id
             assert state_id.endswith(f"-{module}-{fun}"), state_id
 
 
@@ -113,6 +115,21 @@ def test_hosts_and_monitoring_use_every_node(rendered):
     telegraf = args(rendered["hm-node2"], "monitoring-telegraf-config-file-managed")["context"]["monitoring"]
     assert telegraf["influxdb_url"] == "http://192.0.2.11:8086"
     assert telegraf["database"] == "hummer"
+
+
+def test_minion_renders_the_new_hosts_configuration(salt_env, rendered):
+    """`minion` (salt-ssh puts it on a new host) renders with its pillar.example; the file names the master."""
+    high = rendered["hm-node1"]
+    conf = args(high, "minion-config-file-file-managed")
+    assert conf["name"] == "/etc/salt/minion.d/hummer.conf"
+    minion = conf["context"]["minion"]
+    assert args(high, "minion-install-salt-pip-installed")["name"] == "salt==3008.4"
+    assert args(high, "minion-service-running-service-running")["name"] == "salt-minion"
+    text = salt_env.salt("hm-node1", "slsutil.renderer", "salt://minion/files/hummer.conf.jinja",
+                         "default_renderer=jinja", f"minion={json.dumps(minion)}")["hm-node1"]
+    written = yaml.safe_load(text)
+    assert (written["master"], written["master_port"], written["publish_port"]) == ("192.0.2.10", 4506, 4505)
+    assert written["id"] == "k8s-node3" and written["state_events"] is True
 
 
 def test_top_file_places_each_role(salt_env):
