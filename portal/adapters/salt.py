@@ -345,8 +345,20 @@ def run_id_of(job_new_event_data: dict) -> str | None:
     return None
 
 
+def _job_record(ret: dict) -> dict:
+    """jobs.lookup_jid through salt-api answers {master_id: {"fun", "jid", "return", "success", ...}}
+    (also seen wrapped once more in {"return": ...}): that job record, else ret as it is."""
+    for candidate in (ret, ret.get("return") if isinstance(ret, dict) else None):
+        if isinstance(candidate, dict) and len(candidate) == 1:
+            (only,) = candidate.values()
+            if isinstance(only, dict) and {"fun", "jid", "return"} <= only.keys():
+                return only
+    return ret
+
+
 def _runner_data(ret: dict) -> dict:
     """The {state_key: result} mapping of a state.orchestrate return, in any of salt's wrappings."""
+    ret = _job_record(ret)
     if not isinstance(ret, dict):
         return {}
     if "return" in ret and isinstance(ret["return"], dict):  # salt/run/<jid>/ret event data
@@ -369,19 +381,24 @@ def summarize_orchestration(ret: dict) -> dict:
         {"success": bool, "steps": [...], "failures": [...]}
     Each step, in run order:
         {"step": name (the orchestration step, = the hummer_step pillar),
-         "id": its state ID, "result": True/None/False, "comment", "jid": the step's job,
-         "skipped": True when a step it requires failed,
-         "minions": {minion: {"failed": [...], "changed": n, "total": n}}}
+         "id": its state ID, "kind": "state" for salt.state, "function" for salt.function
+         (the others: the state's function), "result": True/None/False, "comment",
+         "jid": the step's job, "skipped": True when a step it requires failed,
+         "minions": {minion: {"failed": [...], "changed": n, "total": n,
+                              "return": the minion's own return, as its job's ret event
+                                        carries it ({state_key: result} or a list of errors)}}}
     Each failure names the node, the state and why:
         {"step", "minion", "state" (state ID on the minion), "sls", "comment"}
     A step that failed without a minion to blame (no minion answered, a render
-    error on the master) has minion "".
+    error on the master) has minion "". A salt.function step's minions return what
+    the function returned, so only the step's own result counts for it.
     """
     data = _runner_data(ret)
     steps, failures = [], []
     for key, step in sorted(data.items(), key=lambda kv: kv[1].get("__run_num__", 0)):
         info = parse_state_key(key)
         name = info["name"] if info["module"] == "salt" else info["id"]
+        kind = info["function"]
         comment = str(step.get("comment", ""))
         skipped = step.get("result") is False and comment.startswith("One or more requisite failed")
         minions: dict[str, dict] = {}
@@ -389,8 +406,10 @@ def summarize_orchestration(ret: dict) -> dict:
         rets = changes.get("ret") or {}
         step_failures = []
         for minion, states in (rets.items() if isinstance(rets, dict) else []):
-            entry = {"failed": [], "changed": 0, "total": 0}
-            if isinstance(states, dict):
+            entry = {"failed": [], "changed": 0, "total": 0, "return": states}
+            if kind == "function" and info["module"] == "salt":
+                pass  # a function's return (test.ping: True), not state results
+            elif isinstance(states, dict):
                 for skey, sres in sorted(states.items(), key=lambda kv: (kv[1] or {}).get("__run_num__", 0)
                                          if isinstance(kv[1], dict) else 0):
                     if not isinstance(sres, dict):
@@ -415,9 +434,10 @@ def summarize_orchestration(ret: dict) -> dict:
         if step.get("result") is False and not skipped and not step_failures:
             step_failures.append({"step": name, "minion": "", "state": "", "sls": "", "comment": comment})
         failures.extend(step_failures)
-        steps.append({"step": name, "id": info["id"], "result": step.get("result"), "comment": comment,
+        steps.append({"step": name, "id": info["id"], "kind": kind, "result": step.get("result"), "comment": comment,
                       "jid": step.get("__jid__"), "skipped": skipped, "minions": minions})
     success = None
+    ret = _job_record(ret)
     if isinstance(ret, dict):
         success = ret.get("success")
         inner = ret.get("return") if isinstance(ret.get("return"), dict) else ret

@@ -17,9 +17,11 @@ def index():
         recent_stmt = recent_stmt.where(AuditEvent.project_name.in_(
             projects.visible_to(current_user).with_only_columns(Project.name)))
     recent = list(db.session.scalars(recent_stmt))
+    last_run = next(iter(bootstrap.runs(1)), None)
+    bootstrap.ensure_followed(last_run)
     return render("dashboard/index.html", projects=mine,
                   project_count=projects.count_visible(current_user), recent=recent,
-                  cluster_nodes=bootstrap.nodes(), last_run=next(iter(bootstrap.runs(1)), None))
+                  cluster_nodes=bootstrap.nodes(), last_run=last_run)
 
 
 @bp.route("/healthz")
