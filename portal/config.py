@@ -82,7 +82,12 @@ def load() -> dict:
         or str(REPO / "pillar" / "generated" / "cluster.yaml"),
         "SALT_DRY_RUN": _bool(os.environ.get("HUMMER_SALT_DRY_RUN"), False),
         "SALT_RUN_PILLAR": _json("HUMMER_SALT_RUN_PILLAR"),
+        # Adding hosts over SSH: the master's address as new minions reach it (empty: the
+        # host of SALT_API_URL), and a JSON object laid over the `minion` formula's pillar.
+        "SALT_MASTER_ADDRESS": os.environ.get("HUMMER_SALT_MASTER_ADDRESS", ""),
+        "SALT_SSH_PILLAR": _json("HUMMER_SALT_SSH_PILLAR"),
         "SALT_RUN_TIMEOUT": _int("HUMMER_SALT_RUN_TIMEOUT", 3600),
+        "SALT_RUN_STALE_SECONDS": _int("HUMMER_SALT_RUN_STALE_SECONDS", 45),
         "KUBE_PROGRESS_DEADLINE": _int("HUMMER_KUBE_PROGRESS_DEADLINE", 600),
         "LOG_FOLLOW_SECONDS": _int("HUMMER_LOG_FOLLOW_SECONDS", 600),
         "PAGE_SIZE": _int("HUMMER_PAGE_SIZE", 20),

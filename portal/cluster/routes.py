@@ -1,13 +1,13 @@
 """The cluster bootstrap wizard (admins only): settings, nodes, preflight, plan, apply, runs."""
-from flask import abort, flash, request, url_for
+from flask import abort, current_app, flash, request, url_for
 from flask_login import current_user, login_required
 
 from portal.cluster import bp
-from portal.cluster.forms import RolesForm, SettingsForm
+from portal.cluster.forms import RolesForm, SettingsForm, SSHHostForm
 from portal.extensions import db
 from portal.forms import attach
 from portal.projects.forms import EmptyForm
-from portal.services import bootstrap
+from portal.services import bootstrap, hosts
 from portal.services.errors import Invalid, Unavailable
 from portal.web import actor, redirect_to, render
 
@@ -30,7 +30,9 @@ def _salt_state():
 def _index_page(error: str = "", status: int = 200):
     settings = bootstrap.settings()
     db.session.commit()
+    bootstrap.ensure_followed(bootstrap.active_run())
     return render("cluster/index.html", settings=settings, nodes=bootstrap.nodes(),
+                  kubeconfig_override=bool(current_app.config.get("KUBECONFIG")),
                   problems=bootstrap.role_problems(), runs=bootstrap.runs(10),
                   action_form=EmptyForm(), error=error, status=status)
 
@@ -38,6 +40,17 @@ def _index_page(error: str = "", status: int = 200):
 @bp.route("")
 def index():
     return _index_page()
+
+
+@bp.route("/register", methods=["POST"])
+def register():
+    try:
+        summary = bootstrap.register(by=actor())
+    except (Invalid, Unavailable) as error:
+        db.session.rollback()
+        return _index_page(error.message, error.status)
+    flash(f"Cluster registered for app management: {summary}.", "success")
+    return redirect_to(url_for("cluster.index"))
 
 
 @bp.route("/settings", methods=["GET", "POST"])
@@ -55,17 +68,38 @@ def settings():
     return render("cluster/settings.html", form=form, status=422 if form.errors else 200)
 
 
-def _nodes_page(error: str = "", status: int = 200):
+def _nodes_page(error: str = "", status: int = 200, ssh_form: SSHHostForm | None = None):
     salt, salt_error = _salt_state()
+    if salt_error and ssh_form is None:
+        status = 503
     return render("cluster/nodes.html", "cluster/_nodes.html", salt=salt, salt_error=salt_error,
                   nodes={n.minion_id: n for n in bootstrap.nodes()},
                   problems=bootstrap.role_problems(), roles=bootstrap.ROLES, action_form=EmptyForm(),
-                  error=error, status=status if not salt_error else 503)
+                  ssh_form=ssh_form or SSHHostForm(formdata=None), error=error, status=status)
 
 
 @bp.route("/nodes")
 def nodes():
     return _nodes_page()
+
+
+@bp.route("/hosts", methods=["POST"])
+def add_host():
+    """Add a host over SSH: salt-ssh installs salt-minion there; the run page follows it."""
+    form = SSHHostForm()
+    status = 422
+    if form.validate_on_submit():
+        try:
+            run = hosts.add_host(form.data, by=actor())
+        except Invalid as error:
+            attach(form, error)
+        except Unavailable as error:
+            form.form_errors.append(error.message)
+            status = error.status
+        else:
+            return redirect_to(url_for("cluster.run", run_pk=run.id))
+    form.private_key.data = ""  # a pasted key is never sent back
+    return _nodes_page(status=status, ssh_form=form)
 
 
 @bp.route("/keys/<minion_id>/<any(accept, reject):action>", methods=["POST"])
@@ -111,6 +145,7 @@ def start_run():
 @bp.route("/runs/<int:run_pk>")
 def run(run_pk):
     row = bootstrap.get_run(run_pk)
+    bootstrap.ensure_followed(row)  # its follower's process may have died: follow it from here
     return render("cluster/run.html", "cluster/_progress.html", run=row,
                   progress=bootstrap.progress(row), action_form=EmptyForm())
 

@@ -3,26 +3,33 @@
 A run is an orchestration (orch.cluster, orch.add_node, orch.remove_node) started
 through salt-api. A follower thread reads salt-api's event stream and writes every
 step's progress into the database (ProvisioningRun, RunStep), so a reload, another
-gunicorn worker or a restarted portal shows the same run.
+gunicorn worker or a restarted portal shows the same run. The follower keeps the run's
+heartbeat; when that goes stale (its process died), the next page that shows the run
+follows it again from that page's process (ensure_followed).
 """
 from __future__ import annotations
 
 import ipaddress
 import json
 import logging
+import os
 import re
+import socket
 import threading
 import time
 import uuid
+from datetime import datetime, timedelta
 
 from flask import Flask, current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from portal import validation
+from portal.adapters import kube as kube_adapter
 from portal.adapters import salt as salt_adapter
 from portal.extensions import db
-from portal.models import ClusterNode, ClusterSettings, ProvisioningRun, RunStep, utcnow
+from portal.models import AuditEvent, ClusterNode, ClusterSettings, ProvisioningRun, RunStep, utcnow
 from portal.services import audit
+from portal.services import cluster as cluster_service
 from portal.services.authz import require_admin
 from portal.services.context import Actor
 from portal.services.errors import Invalid, NotFound, Unavailable
@@ -225,10 +232,11 @@ def preflight() -> list[dict]:
     swaps = salt_call(api.local, targets, "cmd.run", ["cat /proc/swaps"], tgt_type="list", timeout=15)
     listening = salt_call(api.local, targets, "cmd.run", ["ss -Hltn"], tgt_type="list", timeout=15)
     disks = salt_call(api.local, targets, "disk.usage", tgt_type="list", timeout=15)
-    reach = {}
+    reach, has_ping = {}, {}
     if master is not None:
         reach = salt_call(api.local, targets, "network.ping", [master.address or "127.0.0.1"],
                           kwarg={"return_boolean": True, "timeout": 2}, tgt_type="list", timeout=20)
+        has_ping = salt_call(api.local, targets, "cmd.which", ["ping"], tgt_type="list", timeout=15)
     results = []
 
     def add(n, check, ok, detail, fix):
@@ -262,8 +270,13 @@ def preflight() -> list[dict]:
             "Stop what listens on " + ", ".join(map(str, busy)) + " (an old Kubernetes? kubeadm reset).")
         if master is not None and n is not master:
             ok = reach.get(n.minion_id) is True
-            add(n, "master reachable", ok, f"ping {master.address}: {'ok' if ok else 'no answer'}",
-                f"Open the network path from {n.minion_id} to {master.address} (firewall, routes).")
+            if not ok and not has_ping.get(n.minion_id):
+                add(n, "master reachable", False, "cannot tell: ping is not installed",
+                    f"Install ping on {n.minion_id} (apt-get install iputils-ping), then run the "
+                    "preflight again; the common state installs it too.")
+            else:
+                add(n, "master reachable", ok, f"ping {master.address}: {'ok' if ok else 'no answer'}",
+                    f"Open the network path from {n.minion_id} to {master.address} (firewall, routes).")
         root = (disks.get(n.minion_id) or {}).get("/") if isinstance(disks.get(n.minion_id), dict) else None
         free_gb = int(root.get("available", 0)) / 1024 / 1024 if root else 0
         add(n, "disk", free_gb >= MIN_DISK_FREE_GB, f"{free_gb:.1f} GiB free on /",
@@ -309,7 +322,7 @@ def start_run(kind: str, by: Actor, target: str = "", skip_steps: list[str] | No
     test = kind == "plan" or bool(current_app.config.get("SALT_DRY_RUN"))
     run = ProvisioningRun(run_id=f"hummer-{uuid.uuid4().hex[:12]}", kind=kind,
                           orchestration=ORCHESTRATIONS[kind], target=target, test=test,
-                          started_by=by.user.username)
+                          started_by=by.user.username, heartbeat_at=heartbeat_now())
     db.session.add(run)
     audit.record(by, f"cluster.{kind}", "run", run.run_id, detail=target)
     db.session.commit()
@@ -319,7 +332,7 @@ def start_run(kind: str, by: Actor, target: str = "", skip_steps: list[str] | No
     if skip_steps:
         pillar["hummer_skip_steps"] = list(skip_steps)
     pillar.update(current_app.config.get("SALT_RUN_PILLAR") or {})
-    follower = Follower(current_app._get_current_object(), run.id, api, pillar)
+    follower = Follower(current_app._get_current_object(), run.id, api, pillar, beat_at=run.heartbeat_at)
     follower.start()
     return run
 
@@ -328,6 +341,9 @@ def retry(run: ProvisioningRun, by: Actor) -> ProvisioningRun:
     """Run the same orchestration again from the failed step: steps that succeeded are skipped."""
     if run.status != "failed":
         raise Invalid(None, "Only a failed run can be retried.")
+    if run.kind not in ORCHESTRATIONS:
+        raise Invalid(None, "A host added over SSH is tried again by adding it again on the Nodes "
+                            "page (its key or password is not kept).")
     done = sorted({s.step for s in run.steps if s.status == "succeeded"}
                   - {s.step for s in run.steps if s.status != "succeeded"})
     return start_run(run.kind, by, target=run.target, skip_steps=done)
@@ -335,7 +351,9 @@ def retry(run: ProvisioningRun, by: Actor) -> ProvisioningRun:
 
 def progress(run: ProvisioningRun) -> dict:
     """Figures for the progress bar and the per-node table."""
-    steps = list(run.steps)
+    # In run order: Salt's jids are timestamps, and rows a resumed run filled in at the end
+    # belong where their step ran.
+    steps = sorted(run.steps, key=lambda s: (s.jid or "~", s.id))
     finished = sum(s.status != "running" for s in steps)
     total = max(run.units_total, len(steps), 1)
     if run.status in ("succeeded", "failed"):
@@ -349,27 +367,173 @@ def progress(run: ProvisioningRun) -> dict:
     current = next((s for s in reversed(steps) if s.status == "running"), None)
     failures = [s for s in steps if s.status == "failed"]
     return {"percent": percent, "finished": finished, "total": total, "by_node": by_node,
-            "current": current, "failures": failures}
+            "current": current, "failures": failures, "resumed": was_resumed(run)}
+
+
+# Who follows a run ----------------------------------------------------------------
+#
+# The process that follows a run writes its heartbeat (ProvisioningRun.heartbeat_at)
+# every few seconds. When the heartbeat is older than HUMMER_SALT_RUN_STALE_SECONDS,
+# that process is gone (restart, OOM kill, deploy), and the next page that shows the
+# run claims it with one atomic UPDATE and follows it again from there.
+
+ACTIVE = ("starting", "running")
+RESUMED = "cluster.run_resumed"
+LOST_STARTING = "The portal stopped before Salt accepted the run; start it again."
+LOST_OTHER = ("The portal stopped during the run, and a run of this kind cannot be followed again "
+              "(its salt-ssh ran in the process that stopped): add the host again on the Nodes page.")
+
+
+def heartbeat_now() -> datetime:
+    """Now, to the second: MariaDB's DATETIME keeps no fraction, and a follower compares its own beat."""
+    return utcnow().replace(microsecond=0)
+
+
+def beat_interval(app: Flask) -> float:
+    """Seconds between heartbeats: a few per stale period, at most 10 s."""
+    return max(0.5, min(10.0, app.config["SALT_RUN_STALE_SECONDS"] / 4))
+
+
+def was_resumed(run: ProvisioningRun) -> bool:
+    return db.session.scalar(select(AuditEvent.id).where(
+        AuditEvent.at >= run.started_at, AuditEvent.action == RESUMED,
+        AuditEvent.object_type == "run", AuditEvent.object_name == run.run_id).limit(1)) is not None
+
+
+def _claim(run_pk: int, cutoff: datetime) -> datetime | None:
+    """Take a run whose heartbeat is older than cutoff; the new heartbeat if this process got it.
+
+    One UPDATE, outside the caller's transaction: the database evaluates its WHERE on
+    the newest row (SQLite under its write lock, InnoDB under the row lock), so when
+    several workers or hosts try at once exactly one changes the row.
+    """
+    now = heartbeat_now()
+    table = ProvisioningRun.__table__
+    with db.engine.begin() as conn:
+        claimed = conn.execute(update(table).where(
+            table.c.id == run_pk, table.c.status.in_(ACTIVE),
+            or_(table.c.heartbeat_at.is_(None), table.c.heartbeat_at < cutoff),
+        ).values(heartbeat_at=now)).rowcount == 1
+    return now if claimed else None
+
+
+def ensure_followed(run: ProvisioningRun | None) -> bool:
+    """Follow a going run from this process if no process follows it any more.
+
+    Pages that show a run call this; it costs nothing while the run's heartbeat is
+    fresh. True when this process took the run over: a run that never got its jid
+    (the portal stopped before salt-api answered), or is no orchestration, is marked
+    failed; any other gets a resuming Follower, which never starts the orchestration again.
+    """
+    if run is None or run.status not in ACTIVE:
+        return False
+    cfg = current_app.config
+    cutoff = heartbeat_now() - timedelta(seconds=cfg["SALT_RUN_STALE_SECONDS"])
+    if run.heartbeat_at is not None and run.heartbeat_at >= cutoff:
+        return False
+    if run.jid and not cfg.get("SALT_API_URL"):
+        return False  # this process cannot ask Salt; one that can will take the run
+    last_beat = run.heartbeat_at
+    beat = _claim(run.id, cutoff)
+    if beat is None:
+        return False
+    db.session.commit()  # end this request's read transaction: read the run as it is now
+    if run.status not in ACTIVE:
+        return False
+    where = f"{socket.gethostname()} pid {os.getpid()}"
+    if not run.jid or run.kind not in ORCHESTRATIONS:  # nothing a Follower can pick up
+        run.status, run.finished_at = "failed", utcnow()
+        run.error = LOST_STARTING if run.kind in ORCHESTRATIONS else LOST_OTHER
+        audit.record(None, "cluster.run_lost", "run", run.run_id,
+                     detail=f"jid {run.jid or '-'}, last heartbeat {last_beat or 'never'}; "
+                            f"marked failed by {where}")
+        db.session.commit()
+        return True
+    api = salt()
+    audit.record(None, RESUMED, "run", run.run_id,
+                 detail=f"jid {run.jid}, last heartbeat {last_beat or 'never'}; followed again by {where}")
+    db.session.commit()
+    log.warning("run %s: nobody followed it since %s; following it again", run.id, last_beat)
+    Follower(current_app._get_current_object(), run.id, api, resume=True, beat_at=beat).start()
+    return True
 
 
 class Follower(threading.Thread):
-    """Starts the orchestration and turns salt-api's events into RunStep rows."""
+    """Turns salt-api's events into RunStep rows, and keeps the run's heartbeat while it does.
 
-    def __init__(self, app: Flask, run_pk: int, api: salt_adapter.SaltAPI, pillar: dict):
+    A live follower (start_run) starts the orchestration itself. A resuming one
+    (ensure_followed, after the process that followed the run died) never starts it
+    again: it rebuilds its step jobs from the RunStep rows, looks the orchestration up
+    (finished meanwhile: completes the run from its return), adopts the step jobs that
+    are running now, and follows the events from there as the live one does.
+    """
+
+    def __init__(self, app: Flask, run_pk: int, api: salt_adapter.SaltAPI, pillar: dict | None = None,
+                 *, resume: bool = False, beat_at: datetime | None = None):
         super().__init__(name=f"hummer-run-{run_pk}", daemon=True)
-        self.app, self.run_pk, self.api, self.pillar = app, run_pk, api, pillar
+        self.app, self.run_pk, self.api, self.pillar = app, run_pk, api, pillar or {}
+        self.resume = resume
         self.step_jobs: dict[str, str] = {}  # step jid -> step name
+        self.beat_at = beat_at  # the heartbeat this follower wrote last
+        self.done = threading.Event()
+        self.superseded = threading.Event()  # another process follows the run now
 
     def run(self) -> None:
         with self.app.app_context():
+            beater = threading.Thread(target=self._beat_loop, args=(db.engine,), daemon=True,
+                                      name=f"hummer-run-{self.run_pk}-heartbeat")
+            beater.start()
             try:
-                self._follow()
+                if self.resume:
+                    self._resume()
+                else:
+                    self._follow()
             except Exception as error:  # noqa: BLE001 - a run must never be left "running"
                 log.exception("run %s: follower failed", self.run_pk)
                 db.session.rollback()
-                self._finish(False, f"The portal lost track of the run: {error}")
+                if not self.superseded.is_set():
+                    self._finish(False, f"The portal lost track of the run: {error}")
             finally:
+                self.done.set()
+                beater.join(30)
                 db.session.remove()
+
+    # The heartbeat ---------------------------------------------------------------
+    # A thread of its own, so that it beats while the follower waits on salt-api
+    # (starting the orchestration, a silent event stream, a job lookup).
+
+    def _beat_loop(self, engine) -> None:
+        while not self.done.wait(beat_interval(self.app)):
+            try:
+                if not self._beat(engine):
+                    return
+            except Exception:  # noqa: BLE001 - the database may be away a moment: beat again later
+                log.warning("run %s: heartbeat not written", self.run_pk, exc_info=True)
+
+    def _beat(self, engine) -> bool:
+        """Write the heartbeat while the run is going and still this follower's; False when not."""
+        table = ProvisioningRun.__table__
+        now = heartbeat_now()
+        mine = (table.c.heartbeat_at.is_(None) if self.beat_at is None
+                else table.c.heartbeat_at == self.beat_at)
+        with engine.begin() as conn:
+            if conn.execute(update(table).where(table.c.id == self.run_pk, table.c.status.in_(ACTIVE), mine)
+                            .values(heartbeat_at=now)).rowcount == 1:
+                self.beat_at = now
+                return True
+            row = conn.execute(select(table.c.status, table.c.heartbeat_at)
+                               .where(table.c.id == self.run_pk)).first()
+        if row is None or row.status not in ACTIVE:
+            return False  # the run is over
+        if row.heartbeat_at == self.beat_at:
+            return True
+        # This process was taken for dead (it did not beat for the stale period) and
+        # another one follows the run now: leave it to that one.
+        log.warning("run %s: another process follows the run now; this one stops", self.run_pk)
+        self.superseded.set()
+        return False
+
+    # Following --------------------------------------------------------------------
 
     def _run(self) -> ProvisioningRun:
         return db.session.get(ProvisioningRun, self.run_pk)
@@ -383,15 +547,42 @@ class Follower(threading.Thread):
             run.jid, run.status = str(job.get("jid", "")), "running"
             run.units_total = self._expected_units(run)
             db.session.commit()
+        except BaseException:
+            stream.close()
+            raise
+        self._watch(run, stream, deadline)
+
+    def _resume(self) -> None:
+        run = self._run()
+        self.step_jobs = {s.jid: s.step for s in run.steps if s.jid}
+        elapsed = (utcnow() - run.started_at).total_seconds()
+        deadline = time.monotonic() + max(0.0, self.app.config["SALT_RUN_TIMEOUT"] - elapsed)
+        stream = self.api.events(read_timeout=30)  # before the lookup: nothing after it is missed
+        try:
+            if self._finished_meanwhile(run):
+                stream.close()
+                return
+            self._adopt_running_jobs(run)
+        except BaseException:
+            stream.close()
+            raise
+        self._watch(run, stream, deadline)
+
+    def _watch(self, run: ProvisioningRun, stream: salt_adapter.EventStream, deadline: float) -> None:
+        try:
             while True:
                 try:
                     for event in stream:
+                        if self.superseded.is_set():
+                            return
                         if self._handle(run, event["tag"], event.get("data") or {}):
                             return
                         if time.monotonic() > deadline:
                             break
                 except salt_adapter.SaltUnavailable:
                     pass  # no event for a while, or the stream broke: look the job up
+                if self.superseded.is_set():
+                    return
                 if self._finished_meanwhile(run):
                     return
                 if time.monotonic() > deadline:
@@ -402,6 +593,26 @@ class Follower(threading.Thread):
                 stream = self.api.events(read_timeout=30)
         finally:
             stream.close()
+
+    def _adopt_running_jobs(self, run: ProvisioningRun) -> None:
+        """Step jobs that started while nobody followed the run and still run: follow them too."""
+        targets = sorted({s.minion for s in run.steps} | {n.minion_id for n in nodes() if n.role_list})
+        if not targets:
+            return
+        try:
+            running = self.api.local(targets, "saltutil.running", tgt_type="list", timeout=15)
+        except salt_adapter.SaltError as error:
+            log.warning("run %s: cannot list the running jobs: %s", run.id, error)
+            return
+        for minion, jobs in running.items():
+            for job in jobs if isinstance(jobs, list) else []:
+                if not isinstance(job, dict) or salt_adapter.run_id_of(job) != run.run_id:
+                    continue
+                jid = str(job.get("jid", ""))
+                step = self.step_jobs.setdefault(jid, self._step_name(job))
+                if self._step_row(run, jid, minion) is None:
+                    db.session.add(RunStep(run=run, step=step, minion=minion, jid=jid, states_done=0))
+        db.session.commit()
 
     def _expected_units(self, run: ProvisioningRun) -> int:
         """(step, node) pairs the orchestration will run, from its rendered high data."""
@@ -438,14 +649,19 @@ class Follower(threading.Thread):
             self.step_jobs[jid] = step
             for m in data.get("minions") or []:
                 if self._step_row(run, jid, m) is None:
-                    db.session.add(RunStep(run=run, step=step, minion=m, jid=jid))
+                    db.session.add(RunStep(run=run, step=step, minion=m, jid=jid, states_done=0))
             db.session.commit()
             return False
+        if jid not in self.step_jobs and kind == "ret" and minion:
+            # A step whose start nobody saw (a resumed run): its return names the run too.
+            job = {"arg": data.get("fun_args"), "fun": data.get("fun")}
+            if salt_adapter.run_id_of(job) == run.run_id:
+                self.step_jobs[jid] = self._step_name(job)
         if jid not in self.step_jobs or not minion:
             return False
         row = self._step_row(run, jid, minion)
         if row is None:
-            row = RunStep(run=run, step=self.step_jobs[jid], minion=minion, jid=jid)
+            row = RunStep(run=run, step=self.step_jobs[jid], minion=minion, jid=jid, states_done=0)
             db.session.add(row)
         if kind == "prog":
             payload = data.get("data", data)
@@ -493,11 +709,25 @@ class Follower(threading.Thread):
 
     def _complete(self, run: ProvisioningRun, data: dict) -> None:
         summary = salt_adapter.summarize_orchestration(data)
+        # Every (step, node) of the return gets its row with its final result, also the
+        # ones whose events nobody recorded (the run was resumed, or an event was lost).
+        rows = {(s.step, s.minion): s for s in run.steps}
+        for step in summary["steps"]:
+            if step["kind"] != "state":
+                continue
+            for minion, entry in step["minions"].items():
+                row = rows.get((step["step"], minion))
+                if row is None:
+                    row = rows[(step["step"], minion)] = RunStep(
+                        run=run, step=step["step"], minion=minion, jid=str(step["jid"] or ""),
+                        status="running", states_done=0)
+                    db.session.add(row)
+                if row.status == "running":
+                    self._record_result(row, {"return": entry["return"]})
         for fail in summary["failures"]:
             if not fail["minion"]:
                 continue
-            exists = db.session.scalar(select(RunStep).where(
-                RunStep.run_pk == run.id, RunStep.step == fail["step"], RunStep.minion == fail["minion"]))
+            exists = rows.get((fail["step"], fail["minion"]))
             if exists is None:
                 db.session.add(RunStep(run=run, step=fail["step"], minion=fail["minion"], status="failed",
                                        failed_state=fail["state"][:255], comment=fail["comment"][:60000]))
@@ -530,7 +760,11 @@ class Follower(threading.Thread):
         run.error = error[:60000]
         run.finished_at = utcnow()
         if ok and run.kind == "apply" and not run.test:
-            register_cluster()
+            try:
+                run.error = "Registered for app management: " + register_cluster(self.api)
+            except (Invalid, Unavailable) as problem:
+                run.error = ("Applied, but the cluster is not registered for app management yet: "
+                             f"{problem.message}")
         if ok and run.kind == "remove_node" and not run.test:
             forget_node(run.target, self.api)
         db.session.commit()
@@ -549,12 +783,62 @@ def forget_node(minion_id: str, api: salt_adapter.SaltAPI) -> None:
         log.warning("could not delete the key of %s: %s", minion_id, error)
 
 
-def register_cluster() -> None:
-    """After a successful apply: record where the registry and the NFS server are."""
+MINE_KUBECONFIG = "hummer_portal_kubeconfig"  # salt_states/kubernetes parameters: mine:kubeconfig
+
+
+def register_cluster(api: salt_adapter.SaltAPI | None = None) -> str:
+    """Register the applied cluster for app management; returns what was recorded.
+
+    Records where the registry and the NFS server are, and fetches the portal's
+    kubeconfig that kubernetes.master.portal_access published through the Salt mine.
+    The mine entry is readable only from the portal host (or the master when no
+    node has the portal role), so that minion is asked for it. The kubeconfig is
+    stored encrypted (portal/crypto.py) and app management uses it from then on,
+    unless HUMMER_KUBECONFIG names another one. Raises Invalid or Unavailable
+    saying what is missing; nothing is recorded then.
+    """
+    rows = nodes()
+    by_role = {r: next((n for n in rows if r in n.role_list), None)
+               for r in ("master", "registry", "nfs", "portal")}
+    master = by_role["master"]
+    if master is None:
+        raise Invalid(None, "No node has the master role, so there is no cluster to register.")
+    reader = by_role["portal"] or master
+    api = api or salt()
+    answer = salt_call(api.local, reader.minion_id, "mine.get", [master.minion_id, MINE_KUBECONFIG],
+                       timeout=30)
+    published = answer.get(reader.minion_id) if isinstance(answer, dict) else None
+    content = published.get(master.minion_id) if isinstance(published, dict) else None
+    if published is None or published is False:
+        raise Unavailable(f"{reader.minion_id} did not answer when asked for the kubeconfig in the "
+                          "Salt mine; check that its salt-minion runs.")
+    if not isinstance(content, str) or not content.strip():
+        raise Unavailable(
+            f"{master.minion_id} has not published the portal's kubeconfig in the Salt mine yet "
+            f"({MINE_KUBECONFIG}). Apply the cluster, or run `salt {master.minion_id} state.apply "
+            "kubernetes.master.portal_access`, then fetch it again.")
+    try:
+        server = kube_adapter.server_of(content)
+    except kube_adapter.KubeError as error:
+        raise Unavailable(f"The kubeconfig {master.minion_id} published is not usable: "
+                          f"{error.message}") from error
     s = settings()
-    by_role = {r: next((n for n in nodes() if r in n.role_list), None) for r in ("registry", "nfs")}
     if by_role["registry"] is not None:
         s.registry_address = f"{by_role['registry'].address}:{s.registry_port}"
     if by_role["nfs"] is not None:
         s.nfs_server = f"{by_role['nfs'].address}:{s.nfs_export}"
+    s.kubeconfig_encrypted = cluster_service.encrypt_kubeconfig(content)
+    s.kube_server = server[:255]
     s.registered_at = utcnow()
+    cluster_service.forget_cached_kubeconfig()
+    return (f"API server {server} (kubeconfig from {master.minion_id}, stored encrypted), "
+            f"registry {s.registry_address or '-'}, NFS {s.nfs_server or '-'}")
+
+
+def register(by: Actor) -> str:
+    """The Cluster page's "Fetch the kubeconfig again": register_cluster, audited."""
+    require_admin(by.user)
+    summary = register_cluster()
+    audit.record(by, "cluster.register", "cluster", settings().name, detail=summary)
+    db.session.commit()
+    return summary
