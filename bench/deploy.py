@@ -12,7 +12,6 @@ import argparse
 import html
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time

@@ -58,7 +58,7 @@ from typing import Any
 import yaml
 
 __all__ = ["SaltSSHError", "SSHAuthError", "SSHUnreachable", "SSHHostKeyChanged", "SSHNoPython",
-           "SaltSSHStateFailed", "Target", "SaltSSH", "parse_state_key"]
+           "SaltSSHStateFailed", "SaltSSHNoAnswer", "Target", "SaltSSH", "parse_state_key"]
 
 REMOTE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 TEXT_LIMIT = 2000
@@ -105,6 +105,11 @@ class SaltSSHStateFailed(SaltSSHError):
 def _trim(text: str, limit: int = TEXT_LIMIT) -> str:
     text = (text or "").strip()
     return text if len(text) <= limit else text[:limit] + f"... ({len(text) - limit} more characters)"
+
+
+class SaltSSHNoAnswer(SaltSSHError):
+    """salt-ssh ended without a usable return for the host (no JSON for it, or no state results):
+    nothing says the host refused anything, so trying once more is reasonable."""
 
 
 # --------------------------------------------------------------------------- the host
@@ -240,6 +245,10 @@ class SaltSSH:
             raise self._failure(target, ret)
         states = sorted(((k, v) for k, v in ret.items() if isinstance(v, dict)),
                         key=lambda kv: kv[1].get("__run_num__", 0))
+        if not states:
+            raw = json.dumps(ret, indent=2, default=str)
+            raise SaltSSHNoAnswer(f"salt-ssh returned no state results for {mods} on {target.minion_id}: "
+                                  f"{_trim(raw, 500)}", detail=raw)
         failed = [(k, v) for k, v in states if v.get("result") is False]
         causes = [(k, v) for k, v in failed
                   if not str(v.get("comment", "")).startswith("One or more requisite failed")]
@@ -274,7 +283,7 @@ class SaltSSH:
             shutil.rmtree(workdir, ignore_errors=True)
         ret = _host_return(stdout, target.minion_id)
         if ret is _MISSING:
-            raise SaltSSHError(f"salt-ssh gave no answer for {target.minion_id} (exit {code}): "
+            raise SaltSSHNoAnswer(f"salt-ssh gave no answer for {target.minion_id} (exit {code}): "
                                f"{_trim(stderr or stdout, 500)}", detail=_trim(stderr + stdout, 10000))
         return ret
 

@@ -194,6 +194,9 @@ def add_host(values: dict, by: Actor) -> ProvisioningRun:
         raise Invalid("address", f"The Salt master's address is {master}, which {address} cannot reach: "
                                  "set HUMMER_SALT_MASTER_ADDRESS to an address of the master the host can reach.")
     pillar = minion_pillar(minion_id, master, master_ports(api))
+    target = salt_ssh.Target(minion_id=minion_id, host=address, port=port, user=user,
+                             private_key=key, password=password)
+    ssh = ssh_client()
     run = ProvisioningRun(run_id=f"hummer-{uuid.uuid4().hex[:12]}", kind=KIND, orchestration=ORCHESTRATION,
                           target=minion_id, units_total=len(STEPS), started_by=by.user.username,
                           heartbeat_at=heartbeat_now())
@@ -202,9 +205,7 @@ def add_host(values: dict, by: Actor) -> ProvisioningRun:
                  detail=f"{user}@{address}:{port} with a {'key' if key else 'password'}; "
                         f"master {master}:{pillar['hummer']['minion'].get('master_port')}")
     db.session.commit()
-    target = salt_ssh.Target(minion_id=minion_id, host=address, port=port, user=user,
-                             private_key=key, password=password)
-    HostAdder(current_app._get_current_object(), run.id, target, pillar, ssh_client(), api).start()
+    HostAdder(current_app._get_current_object(), run.id, target, pillar, ssh, api).start()
     return run
 
 
@@ -296,7 +297,14 @@ class HostAdder(threading.Thread):
         # minion: the formula, applied over SSH.
         row = self._step("minion", "state.apply minion")
         try:
-            results = self.ssh.apply(t, "minion", pillar=self.pillar)
+            try:
+                results = self.ssh.apply(t, "minion", pillar=self.pillar)
+            except salt_ssh.SaltSSHNoAnswer as error:
+                # Nothing was refused; salt-ssh lost its answer. The formula is idempotent: once more.
+                log.warning("run %s: %s; applying minion once more", self.run_pk, error)
+                row.current_state = "state.apply minion (again: salt-ssh gave no usable answer)"
+                db.session.commit()
+                results = self.ssh.apply(t, "minion", pillar=self.pillar)
         except salt_ssh.SaltSSHError as error:
             self._fail(row, error)
             return

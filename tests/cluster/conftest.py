@@ -29,3 +29,9 @@ def sshd(tmp_path):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def admin(app, web, login, make_user):
+    make_user("root", admin=True)
+    return login("root")

@@ -8,7 +8,6 @@ import json
 import re
 import shutil
 import subprocess
-import time
 from html import unescape
 
 import pytest
@@ -17,6 +16,7 @@ import yaml
 from portal.adapters.salt import SaltAPI
 from portal.extensions import db
 from portal.models import ClusterNode, ProvisioningRun, RunStep
+from tests.cluster.helpers import wait_no_active_run, wait_run
 from tests.support.web import text
 
 SETTINGS = {"name": "lab", "kubernetes_version": "1.30.4", "pod_cidr": "172.16.0.0/16",
@@ -28,20 +28,10 @@ PREFLIGHT_ROW = re.compile(r'<tr class="(?:ok|fail)"><td><code>(?P<node>[^<]+)</
 
 
 @pytest.fixture
-def admin(app, web, login, make_user):
-    make_user("root", admin=True)
-    return login("root")
-
-
-@pytest.fixture
 def lan(netns_portal, admin):
     """An admin's browser-like client on the portal pointed at the namespaced Salt master."""
     yield admin
-    deadline = time.monotonic() + 120  # leave no run going into the next test
-    while db.session.scalar(db.select(ProvisioningRun).where(
-            ProvisioningRun.status.in_(("starting", "running")))) and time.monotonic() < deadline:
-        time.sleep(0.5)
-        db.session.rollback()
+    wait_no_active_run()
 
 
 def role_forms(html: str) -> dict[str, str]:
@@ -71,19 +61,6 @@ def preflight(web) -> dict[tuple[str, str], dict]:
     assert rows, html[:2000]
     return rows
 
-
-def wait_run(web, run_url, timeout=300):
-    deadline = time.monotonic() + timeout
-    html = ""
-    while time.monotonic() < deadline:
-        html = text(web.get(run_url, htmx="run-progress"))
-        if 'data-status="succeeded"' in html or 'data-status="failed"' in html:
-            return html
-        time.sleep(1)
-    raise AssertionError(f"run did not finish in {timeout}s: {html[:2000]}")
-
-
-# --------------------------------------------------------------------------- the harness itself
 
 def test_each_minion_is_a_host_of_its_own(netns_salt):
     env, lan_ = netns_salt.env, netns_salt.lan

@@ -20,7 +20,7 @@ from kubernetes import client
 
 from portal.extensions import db
 from portal.models import ClusterSettings
-from tests.cluster.test_wizard import assign
+from tests.cluster.helpers import assign
 from tests.support.kube_fixtures import delete_namespace
 from tests.support.salt_fixtures import ROLES
 from tests.support.web import text
@@ -121,7 +121,7 @@ def registered_portal(salt_portal, app, web, login, make_user, published):
     make_user("root", admin=True)
     login("root")
     app.config["KUBECONFIG"] = ""  # app management must run on what the wizard stores
-    assign(web, None, ROLES)
+    assign(web, ROLES)
     return web
 
 
@@ -188,7 +188,7 @@ def test_without_a_published_kubeconfig_nothing_is_registered(registered_portal,
     # hm-node1 plays the master now: it has published nothing.
     roles = {m: [r for r in rs if r != "master"] for m, rs in ROLES.items()}
     roles["hm-node1"] = roles["hm-node1"] + ["master"]
-    assign(web, None, roles)
+    assign(web, roles)
     response = web.post("/cluster/register", {})
     assert response.status_code == 503
     page = html.unescape(text(response))

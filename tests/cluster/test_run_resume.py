@@ -110,12 +110,6 @@ class Portal:
 
 
 @pytest.fixture
-def admin(app, web, login, make_user):
-    make_user("root", admin=True)
-    return login("root")
-
-
-@pytest.fixture
 def portals(database_url, salt_env, tmp_path):
     """Start portal processes on the test's database; every one is stopped afterwards."""
     started = []

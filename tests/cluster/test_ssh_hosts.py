@@ -8,6 +8,7 @@ minion it starts is a real one that knocks at the session's master.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -22,13 +23,8 @@ from portal.extensions import db
 from portal.models import AuditEvent, ClusterNode, ProvisioningRun, RunStep
 from tests.support.processes import free_port, pgroup_members
 from tests.support.salt_harness import REPO, venv_bin
+from tests.cluster.helpers import wait_no_active_run, wait_run
 from tests.support.web import error_beside, text
-
-
-@pytest.fixture
-def admin(app, web, login, make_user):
-    make_user("root", admin=True)
-    return login("root")
 
 
 @pytest.fixture
@@ -55,11 +51,7 @@ def minion_root(app):
 def ssh_admin(salt_portal, admin, minion_root, salt_env):
     yield admin
     # Leave no run going, and no key of a test host on the master.
-    deadline = time.monotonic() + 120
-    while db.session.scalar(db.select(ProvisioningRun).where(
-            ProvisioningRun.status.in_(("starting", "running")))) and time.monotonic() < deadline:
-        time.sleep(0.5)
-        db.session.rollback()
+    wait_no_active_run()
     for mid in ("hm-ssh1", "hm-ssh2"):
         salt_env.salt_key("-d", mid, "-y", check=False)
 
@@ -86,17 +78,6 @@ def stop_minion(pidfile: Path) -> None:
 def host_form(sshd, minion_id: str, private_key: str = "", password: str = "", port: int | None = None) -> dict:
     return {"address": "127.0.0.1", "port": str(port or sshd.port), "user": "root",
             "private_key": private_key, "password": password, "minion_id": minion_id}
-
-
-def wait_run(web, run_url: str, timeout: float = 300) -> str:
-    deadline = time.monotonic() + timeout
-    html = ""
-    while time.monotonic() < deadline:
-        html = text(web.get(run_url, htmx="run-progress"))
-        if 'data-status="succeeded"' in html or 'data-status="failed"' in html:
-            return html
-        time.sleep(1)
-    raise AssertionError(f"run did not finish in {timeout}s: {html[:3000]}")
 
 
 def steps_of(run_url: str) -> dict[str, RunStep]:
@@ -207,7 +188,10 @@ def test_a_failing_state_names_the_node_the_state_and_why(app, ssh_admin, sshd, 
     run_url = add(web, host_form(sshd, "hm-ssh2", private_key=private))
     html = wait_run(web, run_url, timeout=180)
     assert 'data-status="failed"' in html
-    assert "Step minion failed on hm-ssh2 in state minion-failpoint-test-configurable_test_state" in html
+    error = re.search(r'id="run-error">(.*?)</p>', html, re.S)
+    assert error, html[:3000]
+    assert "Step minion failed on hm-ssh2 in state minion-failpoint-test-configurable_test_state" in html, \
+        error.group(1)
     assert "disk full on purpose" in html
     steps = steps_of(run_url)
     assert (steps["connect"].status, steps["minion"].status) == ("succeeded", "failed") and "key" not in steps

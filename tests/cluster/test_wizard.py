@@ -1,11 +1,11 @@
 """The cluster bootstrap wizard against a real salt-master, minions and salt-api."""
-import time
 
 import pytest
 import yaml
 
 from portal.extensions import db
 from portal.models import ClusterNode, ProvisioningRun, RunStep
+from tests.cluster.helpers import assign, wait_no_active_run, wait_run
 from tests.support.web import error_beside, text
 
 SETTINGS = {"name": "lab", "kubernetes_version": "1.30.4", "pod_cidr": "172.16.0.0/16",
@@ -13,37 +13,10 @@ SETTINGS = {"name": "lab", "kubernetes_version": "1.30.4", "pod_cidr": "172.16.0
 
 
 @pytest.fixture
-def admin(app, web, login, make_user):
-    make_user("root", admin=True)
-    return login("root")
-
-
-@pytest.fixture
 def salted(salt_portal, admin):
     """An admin's browser-like client on the portal pointed at the real Salt master."""
     yield admin
-    # Leave no run going into the next test.
-    deadline = time.monotonic() + 120
-    while db.session.scalar(db.select(ProvisioningRun).where(
-            ProvisioningRun.status.in_(("starting", "running")))) and time.monotonic() < deadline:
-        time.sleep(0.5)
-        db.session.rollback()
-
-
-def assign(web, salt_env, roles_by_minion):
-    for minion, roles in roles_by_minion.items():
-        response = web.post(f"/cluster/nodes/{minion}/roles", {"roles": roles, "address": "127.0.0.1"})
-        assert response.status_code == 302, text(response)[:500]
-
-
-def wait_run(web, run_url, timeout=240):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        html = text(web.get(run_url, htmx="run-progress"))
-        if 'data-status="succeeded"' in html or 'data-status="failed"' in html:
-            return html
-        time.sleep(1)
-    raise AssertionError(f"run did not finish in {timeout}s: {html[:2000]}")
+    wait_no_active_run()
 
 
 @pytest.mark.parametrize("field, value, message", [
@@ -84,7 +57,7 @@ def test_nodes_roles_and_generated_pillar(salted, salt_env):
     assert "Exactly one node must be the master (now 0)." in html
     salted.post("/cluster/settings", SETTINGS)
     m, n1, n2 = salt_env.minion_ids[:3]
-    assign(salted, salt_env, {m: ["master", "registry", "nfs"], n1: ["node"], n2: ["node", "monitoring"]})
+    assign(salted, {m: ["master", "registry", "nfs"], n1: ["node"], n2: ["node", "monitoring"]})
     html = text(salted.get("/cluster/nodes"))
     assert "The roles make a cluster." in html
     dashboard = text(salted.get("/"))
@@ -125,7 +98,7 @@ def test_pending_key_is_accepted_then_rejected(salted, salt_env):
 
 def test_preflight_table_from_real_minions(salted, salt_env):
     m, n1 = salt_env.minion_ids[:2]
-    assign(salted, salt_env, {m: ["master", "registry", "nfs"], n1: ["node"]})
+    assign(salted, {m: ["master", "registry", "nfs"], n1: ["node"]})
     response = salted.post("/cluster/preflight", htmx="preflight")
     html = text(response)
     assert response.status_code == 200, html[:1000]
@@ -138,7 +111,7 @@ def test_preflight_table_from_real_minions(salted, salt_env):
 def test_plan_runs_the_orchestration_and_lists_what_would_change(salted, salt_env):
     m, n1, n2 = salt_env.minion_ids[:3]
     salted.post("/cluster/settings", SETTINGS)
-    assign(salted, salt_env, {m: ["master", "registry", "nfs"], n1: ["node"], n2: ["node"]})
+    assign(salted, {m: ["master", "registry", "nfs"], n1: ["node"], n2: ["node"]})
     response = salted.post("/cluster/runs", {"kind": "plan"})
     assert response.status_code == 302
     run_url = response.headers["Location"]
@@ -157,7 +130,7 @@ def test_plan_runs_the_orchestration_and_lists_what_would_change(salted, salt_en
 def test_failing_state_stops_the_run_and_names_node_and_state(app, salted, salt_env):
     m, n1, n2 = salt_env.minion_ids[:3]
     salted.post("/cluster/settings", SETTINGS)
-    assign(salted, salt_env, {m: ["master", "registry", "nfs"], n1: ["node"], n2: ["node"]})
+    assign(salted, {m: ["master", "registry", "nfs"], n1: ["node"], n2: ["node"]})
     app.config["SALT_RUN_PILLAR"] = {"hummer_fail_state": {
         "component": "docker", "minion": n1, "comment": "disk full on purpose"}}
     response = salted.post("/cluster/runs", {"kind": "apply"})
@@ -184,7 +157,7 @@ def test_failing_state_stops_the_run_and_names_node_and_state(app, salted, salt_
 def test_add_node_touches_only_that_node_and_the_master(salted, salt_env):
     m, n1, n2 = salt_env.minion_ids[:3]
     salted.post("/cluster/settings", SETTINGS)
-    assign(salted, salt_env, {m: ["master", "registry", "nfs"], n1: ["node"], n2: ["node"]})
+    assign(salted, {m: ["master", "registry", "nfs"], n1: ["node"], n2: ["node"]})
     response = salted.post("/cluster/runs", {"kind": "add_node", "target": n2})
     assert response.status_code == 302, text(response)[:500]
     html = wait_run(salted, response.headers["Location"])
@@ -197,7 +170,7 @@ def test_add_node_touches_only_that_node_and_the_master(salted, salt_env):
 
 def test_remove_node_plans_drain_and_reset(salted, salt_env):
     m, n1, n2 = salt_env.minion_ids[:3]
-    assign(salted, salt_env, {m: ["master", "registry", "nfs"], n1: ["node"], n2: ["node"]})
+    assign(salted, {m: ["master", "registry", "nfs"], n1: ["node"], n2: ["node"]})
     response = salted.post("/cluster/runs", {"kind": "remove_node", "target": n1})
     html = wait_run(salted, response.headers["Location"])
     assert 'data-status="succeeded"' in html, html[:3000]
