@@ -1,9 +1,11 @@
 """Hummer portal: create_app() builds the Flask application."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from flask import Flask
+from sqlalchemy.engine import make_url
 
 from portal import config as config_module
 from portal.extensions import csrf, db, htmx, login_manager, migrate
@@ -11,11 +13,32 @@ from portal.extensions import csrf, db, htmx, login_manager, migrate
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 
 
+def _private_sqlite_file(uri: str, instance: Path) -> None:
+    """Create an SQLite database file 0600 before SQLAlchemy does (with the umask's 0644).
+
+    SQLite gives its -wal and -shm files the database file's mode, so they stay private
+    too. An existing file is left as it is."""
+    url = make_url(uri)
+    path = url.database
+    if url.get_backend_name() != "sqlite" or not path or path == ":memory:" or path.startswith("file:"):
+        return
+    path = instance / path  # Flask-SQLAlchemy reads a relative path in the instance folder
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        pass  # its folder is missing: SQLAlchemy names that error when it connects
+
+
 def create_app(config: dict | None = None) -> Flask:
     settings = config_module.load()
     settings.update(config or {})
     instance = Path(settings["INSTANCE_PATH"])
-    instance.mkdir(parents=True, exist_ok=True)
+    # The instance folder holds the secret key and, by default, the database: the
+    # portal's user only (mode 0700 when created here), and so is an SQLite file.
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _private_sqlite_file(settings["SQLALCHEMY_DATABASE_URI"], instance)
 
     app = Flask(__name__, instance_path=str(instance), instance_relative_config=False)
     app.config.update(settings)

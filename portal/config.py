@@ -12,6 +12,7 @@ from pathlib import Path
 
 
 REPO = Path(__file__).resolve().parent.parent
+SECRET_KEY_MIN_BYTES = 32
 
 
 def _bool(value: str | None, default: bool) -> bool:
@@ -46,9 +47,18 @@ def instance_path() -> Path:
 
 
 def secret_key(instance: Path) -> str:
-    """HUMMER_SECRET_KEY, or a key generated once and kept in the instance folder."""
+    """HUMMER_SECRET_KEY, or a key generated once and kept in the instance folder.
+
+    A given key shorter than SECRET_KEY_MIN_BYTES is refused: it signs the sessions and,
+    through HKDF, encrypts the stored kubeconfig, so it must not be guessable."""
     given = os.environ.get("HUMMER_SECRET_KEY")
     if given:
+        size = len(given.encode())
+        if size < SECRET_KEY_MIN_BYTES:
+            raise SystemExit(
+                f"HUMMER_SECRET_KEY is {size} bytes long; it must be at least {SECRET_KEY_MIN_BYTES}. "
+                "Make one with: python3 -c 'import secrets; print(secrets.token_hex(32))' "
+                "(or unset it to use the generated <instance>/secret_key)")
         return given
     path = instance / "secret_key"
     if path.exists():

@@ -45,7 +45,7 @@ class Portal:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUMMER_")}
         env.update(
             HUMMER_DATABASE_URL=database_url, HUMMER_INSTANCE_PATH=str(tmp_path / f"instance-{name}"),
-            HUMMER_SECRET_KEY="resume-test", HUMMER_SALT_API_URL=salt_env.api_url,
+            HUMMER_SECRET_KEY="resume-test-secret-key-of-32-bytes-at-least", HUMMER_SALT_API_URL=salt_env.api_url,
             HUMMER_SALT_API_USER=salt_env.api_user, HUMMER_SALT_API_PASSWORD=salt_env.api_password,
             HUMMER_SALT_API_EAUTH=salt_env.eauth, HUMMER_SALT_PILLAR_FILE=str(salt_env.cluster_pillar_path),
             HUMMER_SALT_DRY_RUN="1", HUMMER_SALT_RUN_STALE_SECONDS=str(stale_seconds),

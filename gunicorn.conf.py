@@ -1,0 +1,11 @@
+"""gunicorn's settings for Hummer; gunicorn reads ./gunicorn.conf.py by itself, so these hold
+for `./hummer run`, the Salt `portal` formula's service (run from the checkout) and the
+tests' and benches' gunicorns alike. The command line (bind, workers, threads) adds the rest.
+
+gunicorn 25.1+ opens a control socket for `gunicornc` (show workers and config, add or kill
+workers, reload, shut down) at $XDG_RUNTIME_DIR/gunicorn.ctl or else ~/.gunicorn/gunicorn.ctl,
+one path per user: a second gunicorn of the same user takes the path over and removes it
+when it stops, and a service user without a writable home gets a warning. Hummer uses none
+of it; signals (HUP, TTIN, TTOU, TERM) manage the master as before.
+"""
+control_socket_disable = True
