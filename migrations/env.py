@@ -14,6 +14,9 @@ config = context.config
 fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
+MYSQL_CHARSET = "utf8mb4"
+MYSQL_COLLATE = "utf8mb4_unicode_ci"
+
 
 def get_engine():
     return current_app.extensions['migrate'].db.engine
@@ -92,6 +95,15 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        if connection.dialect.name in ("mysql", "mariadb"):
+            # Tables take the database's default character set: make it utf8mb4 whatever
+            # the server's default (latin1 on some), so every table a migration creates,
+            # and every column it adds, holds any Unicode text. The migrations also name
+            # it on each create_table (mysql_charset); this covers tables rebuilt by batch.
+            name = connection.exec_driver_sql("SELECT DATABASE()").scalar()
+            connection.exec_driver_sql(
+                f"ALTER DATABASE `{name}` CHARACTER SET {MYSQL_CHARSET} COLLATE {MYSQL_COLLATE}")
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
