@@ -93,6 +93,17 @@ def run_migrations_online():
         conf_args["process_revision_directives"] = process_revision_directives
 
     connectable = get_engine()
+    if connectable.dialect.name in ("mysql", "mariadb"):
+        # The portal's engine gives up on a read after HUMMER_DATABASE_TIMEOUT seconds, which
+        # an ALTER TABLE on a big table may well need: migrations get an engine of their own
+        # that keeps only the connect timeout.
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+        connect_args = dict(current_app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})
+                            .get("connect_args", {}))
+        connect_args.pop("read_timeout", None)
+        connect_args.pop("write_timeout", None)
+        connectable = create_engine(connectable.url, poolclass=NullPool, connect_args=connect_args)
 
     with connectable.connect() as connection:
         if connection.dialect.name in ("mysql", "mariadb"):
