@@ -111,9 +111,14 @@ def run_migrations_online():
             # the server's default (latin1 on some), so every table a migration creates,
             # and every column it adds, holds any Unicode text. The migrations also name
             # it on each create_table (mysql_charset); this covers tables rebuilt by batch.
-            name = connection.exec_driver_sql("SELECT DATABASE()").scalar()
-            connection.exec_driver_sql(
-                f"ALTER DATABASE `{name}` CHARACTER SET {MYSQL_CHARSET} COLLATE {MYSQL_COLLATE}")
+            name, charset = connection.exec_driver_sql(
+                "SELECT DATABASE(), @@character_set_database").one()
+            if charset != MYSQL_CHARSET:
+                try:
+                    connection.exec_driver_sql(f"ALTER DATABASE `{name}` CHARACTER SET "
+                                               f"{MYSQL_CHARSET} COLLATE {MYSQL_COLLATE}")
+                except Exception as error:  # a user without ALTER: create_table still names it
+                    logger.warning("could not make database %s utf8mb4: %s", name, error)
             connection.commit()
         context.configure(
             connection=connection,
