@@ -129,6 +129,8 @@ def test_a_frozen_database_costs_seconds_not_the_whole_freeze(server, portal):
     finally:
         server.thaw()
 
+    print(f"database frozen: static {static_s:.2f} s, /healthz {health_s:.2f} s, pages "
+          + ", ".join(f"{s:.2f} s" for _, s in results) + f", htmx fragment {fragment_s:.2f} s")
     assert static.status_code == 200 and static_s < 2, (static.status_code, static_s)
     assert health.status_code == 503 and health_s < BOUND, (health.status_code, health_s)
     assert health.json()["checks"]["database"]["status"] == "down", health.text
@@ -165,6 +167,7 @@ def test_a_stopped_database_answers_503_at_once(tmp_path_factory, password_hash,
             page, page_s = timed(lambda: session.get(base + "/projects", timeout=60))
             health, health_s = timed(lambda: requests.get(base + "/healthz", timeout=60))
             static, static_s = timed(lambda: requests.get(base + "/static/hummer.css", timeout=60))
+    print(f"database stopped: page {page_s:.2f} s, /healthz {health_s:.2f} s, static {static_s:.2f} s")
     assert page.status_code == 503 and "Database unreachable" in page.text and page_s < BOUND
     assert health.status_code == 503 and health.json()["checks"]["database"]["status"] == "down"
     assert health_s < BOUND and static.status_code == 200 and static_s < 2
