@@ -14,6 +14,9 @@ config = context.config
 fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
+MYSQL_CHARSET = "utf8mb4"
+MYSQL_COLLATE = "utf8mb4_unicode_ci"
+
 
 def get_engine():
     return current_app.extensions['migrate'].db.engine
@@ -90,8 +93,33 @@ def run_migrations_online():
         conf_args["process_revision_directives"] = process_revision_directives
 
     connectable = get_engine()
+    if connectable.dialect.name in ("mysql", "mariadb"):
+        # The portal's engine gives up on a read after HUMMER_DATABASE_TIMEOUT seconds, which
+        # an ALTER TABLE on a big table may well need: migrations get an engine of their own
+        # that keeps only the connect timeout.
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+        connect_args = dict(current_app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})
+                            .get("connect_args", {}))
+        connect_args.pop("read_timeout", None)
+        connect_args.pop("write_timeout", None)
+        connectable = create_engine(connectable.url, poolclass=NullPool, connect_args=connect_args)
 
     with connectable.connect() as connection:
+        if connection.dialect.name in ("mysql", "mariadb"):
+            # Tables take the database's default character set: make it utf8mb4 whatever
+            # the server's default (latin1 on some), so every table a migration creates,
+            # and every column it adds, holds any Unicode text. The migrations also name
+            # it on each create_table (mysql_charset); this covers tables rebuilt by batch.
+            name, charset = connection.exec_driver_sql(
+                "SELECT DATABASE(), @@character_set_database").one()
+            if charset != MYSQL_CHARSET:
+                try:
+                    connection.exec_driver_sql(f"ALTER DATABASE `{name}` CHARACTER SET "
+                                               f"{MYSQL_CHARSET} COLLATE {MYSQL_COLLATE}")
+                except Exception as error:  # a user without ALTER: create_table still names it
+                    logger.warning("could not make database %s utf8mb4: %s", name, error)
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

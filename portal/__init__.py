@@ -31,6 +31,33 @@ def _private_sqlite_file(uri: str, instance: Path) -> None:
         pass  # its folder is missing: SQLAlchemy names that error when it connects
 
 
+def _database_errors(app: Flask) -> None:
+    """An unreachable or hung database (connect/read timeout, pool exhausted) answers 503
+    with a page that says so, rendered without touching the database again."""
+    from flask import g
+    from sqlalchemy.exc import OperationalError, TimeoutError as PoolTimeout
+
+    from portal.web import _error_page
+
+    def unreachable(error):
+        app.logger.warning("database unreachable: %s", error)
+        # The page's layout asks for current_user: answer "anonymous" instead of a second
+        # try at loading the user from the database that just failed.
+        g._login_user = login_manager.anonymous_user()
+        try:
+            db.session.rollback()
+        except Exception:  # the connection is already gone; the pool has invalidated it
+            pass
+        body, status = _error_page(
+            503, "Database unreachable",
+            "The portal cannot reach its database right now. Nothing was changed; "
+            "try again in a moment.")
+        return body, status, {"Retry-After": "10"}
+
+    app.register_error_handler(OperationalError, unreachable)
+    app.register_error_handler(PoolTimeout, unreachable)
+
+
 def create_app(config: dict | None = None) -> Flask:
     settings = config_module.load()
     settings.update(config or {})
@@ -42,6 +69,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     app = Flask(__name__, instance_path=str(instance), instance_relative_config=False)
     app.config.update(settings)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", config_module.engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"], app.config["DATABASE_TIMEOUT"]))
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config_module.secret_key(instance)
 
@@ -64,6 +93,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     for bp in (auth_bp, dashboard_bp, projects_bp, apps_bp, admin_bp, cluster_bp):
         app.register_blueprint(bp)
+
+    _database_errors(app)
 
     from portal import cli
     cli.init_app(app)

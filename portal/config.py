@@ -75,13 +75,27 @@ def secret_key(instance: Path) -> str:
     return key
 
 
+def engine_options(url: str, timeout: int) -> dict:
+    """SQLAlchemy engine options for `url`: a hung or unreachable database fails a request
+    within a few seconds (connect, read, write and pool timeouts) instead of holding it."""
+    options: dict = {"pool_pre_ping": True}
+    if ":memory:" not in url and url != "sqlite://":  # a single-connection pool has no timeout
+        options["pool_timeout"] = timeout
+    if url.startswith(("mysql", "mariadb")):
+        options["connect_args"] = {"connect_timeout": timeout, "read_timeout": timeout,
+                                   "write_timeout": timeout}
+    return options
+
+
 def load() -> dict:
     instance = instance_path()
     return {
         "INSTANCE_PATH": str(instance),
         "SQLALCHEMY_DATABASE_URI": os.environ.get("HUMMER_DATABASE_URL")
         or f"sqlite:///{instance / 'hummer.db'}",
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Seconds a database connect, read or write may take before the request fails
+        # with "database unreachable" (503) instead of hanging; see engine_options().
+        "DATABASE_TIMEOUT": _int("HUMMER_DATABASE_TIMEOUT", 3),
         "NFS_ROOT": os.environ.get("HUMMER_NFS_ROOT") or str(instance / "nfs"),
         "KUBECONFIG": os.environ.get("HUMMER_KUBECONFIG", ""),
         "SALT_API_URL": os.environ.get("HUMMER_SALT_API_URL", ""),

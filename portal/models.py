@@ -134,6 +134,12 @@ class AuditEvent(db.Model):
     object_type: Mapped[str] = mapped_column(String(32))
     object_name: Mapped[str] = mapped_column(String(255))
     project_name: Mapped[str | None] = mapped_column(String(63), index=True, default=None)
+    # The project the event belongs to; NULL once that project is deleted, so a new project
+    # of the same name starts with an empty history (the name above stays for the record).
+    project_id: Mapped[int | None] = mapped_column(
+        ForeignKey("project.id", ondelete="SET NULL"), index=True, default=None
+    )
+    project: Mapped[Project | None] = relationship()
     detail: Mapped[str] = mapped_column(Text, default="")
     remote_addr: Mapped[str] = mapped_column(String(64), default="")
 

@@ -12,6 +12,11 @@ from portal.services.context import Actor
 from portal.services.errors import Forbidden, NotFound, ServiceError, Throttled
 
 
+# Static files and the health probe never load the logged-in user (nor touch the database
+# for it): they must answer while the database hangs.
+NO_USER_ENDPOINTS = frozenset({"static", "dashboard.healthz"})
+
+
 def wants_fragment() -> bool:
     """An htmx request that swaps one element of a page (HX-Target names it) gets a fragment.
 
@@ -77,6 +82,8 @@ def init_app(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
+        if request.endpoint in NO_USER_ENDPOINTS:
+            return None  # served without the database, even when it hangs
         try:
             return db.session.get(User, int(user_id))
         except ValueError:

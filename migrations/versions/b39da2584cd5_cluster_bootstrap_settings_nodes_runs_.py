@@ -25,7 +25,8 @@ def upgrade():
     sa.Column('roles', sa.String(length=255), nullable=False),
     sa.Column('added_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cluster_node')),
-    sa.UniqueConstraint('minion_id', name=op.f('uq_cluster_node_minion_id'))
+    sa.UniqueConstraint('minion_id', name=op.f('uq_cluster_node_minion_id')),
+    mysql_charset='utf8mb4', mysql_collate='utf8mb4_unicode_ci'
     )
     op.create_table('cluster_settings',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -39,7 +40,8 @@ def upgrade():
     sa.Column('registry_address', sa.String(length=255), nullable=False),
     sa.Column('nfs_server', sa.String(length=255), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_cluster_settings'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_cluster_settings')),
+    mysql_charset='utf8mb4', mysql_collate='utf8mb4_unicode_ci'
     )
     op.create_table('provisioning_run',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -56,7 +58,8 @@ def upgrade():
     sa.Column('started_at', sa.DateTime(), nullable=False),
     sa.Column('finished_at', sa.DateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_provisioning_run')),
-    sa.UniqueConstraint('run_id', name=op.f('uq_provisioning_run_run_id'))
+    sa.UniqueConstraint('run_id', name=op.f('uq_provisioning_run_run_id')),
+    mysql_charset='utf8mb4', mysql_collate='utf8mb4_unicode_ci'
     )
     op.create_table('run_step',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -74,7 +77,8 @@ def upgrade():
     sa.Column('changes', sa.Text(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['run_pk'], ['provisioning_run.id'], name=op.f('fk_run_step_run_pk_provisioning_run'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_run_step'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_run_step')),
+    mysql_charset='utf8mb4', mysql_collate='utf8mb4_unicode_ci'
     )
     # ### end Alembic commands ###
 

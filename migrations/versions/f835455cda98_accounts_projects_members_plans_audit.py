@@ -25,7 +25,8 @@ def upgrade():
     sa.Column('description', sa.Text(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_project')),
-    sa.UniqueConstraint('name', name=op.f('uq_project_name'))
+    sa.UniqueConstraint('name', name=op.f('uq_project_name')),
+    mysql_charset='utf8mb4', mysql_collate='utf8mb4_unicode_ci'
     )
     op.create_table('resource_plan',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -37,7 +38,8 @@ def upgrade():
     sa.Column('is_default', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_resource_plan')),
-    sa.UniqueConstraint('name', name=op.f('uq_resource_plan_name'))
+    sa.UniqueConstraint('name', name=op.f('uq_resource_plan_name')),
+    mysql_charset='utf8mb4', mysql_collate='utf8mb4_unicode_ci'
     )
     op.create_table('user',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -50,7 +52,8 @@ def upgrade():
     sa.Column('locked_until', sa.DateTime(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_user')),
-    sa.UniqueConstraint('username', name=op.f('uq_user_username'))
+    sa.UniqueConstraint('username', name=op.f('uq_user_username')),
+    mysql_charset='utf8mb4', mysql_collate='utf8mb4_unicode_ci'
     )
     op.create_table('audit_event',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -64,7 +67,8 @@ def upgrade():
     sa.Column('detail', sa.Text(), nullable=False),
     sa.Column('remote_addr', sa.String(length=64), nullable=False),
     sa.ForeignKeyConstraint(['actor_id'], ['user.id'], name=op.f('fk_audit_event_actor_id_user'), ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_event'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_event')),
+    mysql_charset='utf8mb4', mysql_collate='utf8mb4_unicode_ci'
     )
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_event_at'), ['at'], unique=False)
@@ -79,7 +83,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['project_id'], ['project.id'], name=op.f('fk_membership_project_id_project'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_membership_user_id_user'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_membership')),
-    sa.UniqueConstraint('project_id', 'user_id', name=op.f('uq_membership_project_id'))
+    sa.UniqueConstraint('project_id', 'user_id', name=op.f('uq_membership_project_id')),
+    mysql_charset='utf8mb4', mysql_collate='utf8mb4_unicode_ci'
     )
     # ### end Alembic commands ###
 

@@ -4,7 +4,7 @@ from sqlalchemy import select
 from portal.dashboard import bp
 from portal.extensions import db
 from portal.models import AuditEvent, Project
-from portal.services import bootstrap, projects
+from portal.services import bootstrap, health, projects
 from portal.web import render
 
 
@@ -14,8 +14,8 @@ def index():
     mine = list(db.session.scalars(projects.visible_to(current_user).limit(10)))
     recent_stmt = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(10)
     if not current_user.is_admin:
-        recent_stmt = recent_stmt.where(AuditEvent.project_name.in_(
-            projects.visible_to(current_user).with_only_columns(Project.name)))
+        recent_stmt = recent_stmt.where(AuditEvent.project_id.in_(
+            projects.visible_to(current_user).with_only_columns(Project.id)))
     recent = list(db.session.scalars(recent_stmt))
     last_run = next(iter(bootstrap.runs(1)), None)
     bootstrap.ensure_followed(last_run)
@@ -26,5 +26,7 @@ def index():
 
 @bp.route("/healthz")
 def healthz():
-    db.session.execute(select(1))
-    return {"status": "ok"}
+    """JSON with each dependency's status; 200 while the database answers, else 503.
+    Never loads the logged-in user: a probe must not depend on the session."""
+    body, status = health.check()
+    return body, status, {"Cache-Control": "no-store"}

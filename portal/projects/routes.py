@@ -49,7 +49,7 @@ def create():
 @bp.route("/<name>")
 def detail(name):
     project, role = _project(name)
-    recent = db.session.scalars(audit.query(project.name).limit(5))
+    recent = db.session.scalars(audit.query(project).limit(5))
     state = cluster.state()
     app_page = apps.listing(project, per_page=5) if state.ok else None
     return render("projects/detail.html", project=project, role=role, state=state, app_page=app_page,
@@ -193,6 +193,6 @@ def remove_member(name, member_id):
 def audit_log(name):
     project, role = _project(name)
     q = request.args.get("q", "").strip()
-    page = paginate(audit.query(project.name, q))
+    page = paginate(audit.query(project, q))
     return render("projects/audit.html", "audit/_rows.html", project=project, role=role,
                   page=page, q=q)

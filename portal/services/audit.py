@@ -1,22 +1,36 @@
-"""The audit trail: every change a user makes is recorded in the same transaction."""
+"""The audit trail: every change a user makes is recorded in the same transaction.
+
+Events of a project are keyed by the project's id; its name is kept as text for the record.
+When the project is deleted its events lose the id (they stay in the admin's log, by name),
+so a later project of the same name does not inherit them.
+"""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal.extensions import db
-from portal.models import AuditEvent
+from portal.models import AuditEvent, Project
 from portal.services.context import Actor
 
 
+def _project(project: Project | str | None) -> Project | None:
+    if project is None or isinstance(project, Project):
+        return project
+    return db.session.scalar(select(Project).where(Project.name == project))
+
+
 def record(actor: Actor | None, action: str, object_type: str, object_name: str,
-           project: str | None = None, detail: str = "") -> AuditEvent:
+           project: Project | str | None = None, detail: str = "") -> AuditEvent:
+    """Record an event; `project` is the Project (a name is looked up among live projects)."""
+    name = project if isinstance(project, str) else (project.name if project else None)
     event = AuditEvent(
         actor_id=actor.user.id if actor else None,
         actor_name=actor.user.username if actor else "system",
         action=action,
         object_type=object_type,
         object_name=object_name,
-        project_name=project,
+        project_name=name,
+        project=_project(project),
         detail=detail[:2000],
         remote_addr=(actor.addr if actor else "")[:64],
     )
@@ -24,10 +38,19 @@ def record(actor: Actor | None, action: str, object_type: str, object_name: str,
     return event
 
 
-def query(project: str | None = None, q: str = ""):
+def detach(project: Project) -> None:
+    """Before the project's row is deleted: its events keep the name, lose the id (the
+    foreign key's ON DELETE SET NULL does the same on MariaDB; SQLite does not enforce it)."""
+    db.session.execute(update(AuditEvent).where(AuditEvent.project_id == project.id)
+                       .values(project_id=None).execution_options(synchronize_session=False))
+
+
+def query(project: Project | str | None = None, q: str = ""):
+    """Events, newest first: all of them (project None) or one live project's."""
     stmt = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     if project is not None:
-        stmt = stmt.where(AuditEvent.project_name == project)
+        found = _project(project)
+        stmt = stmt.where(AuditEvent.project_id == found.id) if found else stmt.where(False)
     if q:
         like = f"%{q}%"
         stmt = stmt.where(

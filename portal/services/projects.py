@@ -1,8 +1,9 @@
 """Projects and their members."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager
 
 from portal import validation
 from portal.adapters import kube as kube_adapter
@@ -55,7 +56,7 @@ def create(name: str, display_name: str, description: str, by: Actor) -> Project
                       description=description.strip())
     project.memberships.append(Membership(user=by.user, role=Role.OWNER.value))
     db.session.add(project)
-    audit.record(by, "project.create", "project", name, project=name)
+    audit.record(by, "project.create", "project", name, project=project)
     try:
         db.session.flush()
     except IntegrityError:  # a concurrent create of the same name won the race
@@ -154,7 +155,7 @@ def set_quota(project: Project, cpu: str, memory: str, pods: str, by: Actor) -> 
     if pods and (not pods.isdigit() or not 1 <= int(pods) <= 100000):
         raise Invalid("quota_pods", "Pods must be a whole number from 1 to 100000, or blank.")
     project.quota_cpu, project.quota_memory, project.quota_pods = cpu, memory, pods
-    audit.record(by, "project.quota", "project", project.name, project=project.name,
+    audit.record(by, "project.quota", "project", project.name, project=project,
                  detail=f"cpu={cpu or '-'} memory={memory or '-'} pods={pods or '-'}")
     if cluster.configured():
         try:
@@ -184,7 +185,7 @@ def rename(project: Project, display_name: str, description: str, by: Actor) -> 
     old = project.display_name
     project.display_name = _check_display_name(display_name)
     project.description = description.strip()
-    audit.record(by, "project.rename", "project", project.name, project=project.name,
+    audit.record(by, "project.rename", "project", project.name, project=project,
                  detail=f"{old} -> {project.display_name}")
     db.session.commit()
 
@@ -205,7 +206,8 @@ def delete(project: Project, confirm: str, by: Actor) -> None:
             raise Invalid(None, f"The project was not deleted: the cluster answered “{error.message}”.")
         except Exception as error:
             raise Invalid(None, f"The project was not deleted: {getattr(error, 'message', error)}")
-    audit.record(by, "project.delete", "project", project.name, project=project.name)
+    audit.record(by, "project.delete", "project", project.name, project=project)
+    audit.detach(project)
     db.session.delete(project)
     db.session.commit()
 
@@ -213,9 +215,10 @@ def delete(project: Project, confirm: str, by: Actor) -> None:
 # Members ---------------------------------------------------------------------
 
 def members(project: Project) -> list[Membership]:
+    """The project's memberships with their users, in one query (no query per member)."""
     return list(db.session.scalars(
-        select(Membership).join(User).where(Membership.project_id == project.id)
-        .order_by(User.username)))
+        select(Membership).join(Membership.user).options(contains_eager(Membership.user))
+        .where(Membership.project_id == project.id).order_by(User.username)))
 
 
 def get_member(project: Project, member_id: int) -> Membership:
@@ -233,8 +236,38 @@ def _role(value: str) -> Role:
 
 
 def _owners(project: Project) -> int:
-    return db.session.scalar(select(func.count(Membership.id)).where(
-        Membership.project_id == project.id, Membership.role == Role.OWNER.value))
+    return len(db.session.scalars(select(Membership.id).where(
+        Membership.project_id == project.id, Membership.role == Role.OWNER.value)
+        .with_for_update()).all())
+
+
+def _lock_members(project: Project, member: Membership, by: Actor) -> tuple[Project, Membership]:
+    """Serialise changes to one project's owners: "is this the last owner?" and the change
+    itself then run in one transaction that holds the project row's lock.
+
+    The request has only read so far; that read-only transaction ends here, so what follows
+    sees what a competing change committed. The no-op UPDATE takes the row lock (MariaDB)
+    or the database's write lock (SQLite) and waits for a competitor to commit first.
+    Then the actor's role and the member are read again: either may have just changed.
+    """
+    project_id, member_id = project.id, member.id
+    db.session.rollback()
+    locked = db.session.execute(update(Project.__table__).where(Project.__table__.c.id == project_id)
+                                .values(id=Project.__table__.c.id))
+    project = db.session.get(Project, project_id)
+    if locked.rowcount == 0 or project is None:
+        db.session.rollback()
+        raise NotFound("No such project.")
+    try:
+        authz.require(by.user, project, Role.OWNER)
+    except ServiceError:
+        db.session.rollback()
+        raise
+    member = db.session.get(Membership, member_id)
+    if member is None:
+        db.session.rollback()
+        raise NotFound("No such member.")
+    return project, member
 
 
 def add_member(project: Project, username: str, role: str, by: Actor) -> Membership:
@@ -251,7 +284,7 @@ def add_member(project: Project, username: str, role: str, by: Actor) -> Members
         raise Invalid("username", f"{user.username} is already a member ({exists.role}).")
     member = Membership(project=project, user=user, role=role_value.value)
     db.session.add(member)
-    audit.record(by, "member.add", "member", user.username, project=project.name,
+    audit.record(by, "member.add", "member", user.username, project=project,
                  detail=role_value.value)
     db.session.commit()
     return member
@@ -260,18 +293,22 @@ def add_member(project: Project, username: str, role: str, by: Actor) -> Members
 def change_role(project: Project, member: Membership, role: str, by: Actor) -> None:
     authz.require(by.user, project, Role.OWNER)
     new = _role(role)
+    project, member = _lock_members(project, member, by)
     if member.role == Role.OWNER.value and new != Role.OWNER and _owners(project) == 1:
+        db.session.rollback()
         raise Invalid("role", "A project needs at least one owner; make someone else owner first.")
     old, member.role = member.role, new.value
-    audit.record(by, "member.role", "member", member.user.username, project=project.name,
+    audit.record(by, "member.role", "member", member.user.username, project=project,
                  detail=f"{old} -> {new.value}")
     db.session.commit()
 
 
 def remove_member(project: Project, member: Membership, by: Actor) -> None:
     authz.require(by.user, project, Role.OWNER)
+    project, member = _lock_members(project, member, by)
     if member.role == Role.OWNER.value and _owners(project) == 1:
+        db.session.rollback()
         raise Invalid(None, "A project needs at least one owner; make someone else owner first.")
-    audit.record(by, "member.remove", "member", member.user.username, project=project.name)
+    audit.record(by, "member.remove", "member", member.user.username, project=project)
     db.session.delete(member)
     db.session.commit()

@@ -16,6 +16,10 @@ MARIADB_HOST = os.environ.get("HUMMER_TEST_MARIADB_HOST", "127.0.0.1")
 MARIADB_PORT = int(os.environ.get("HUMMER_TEST_MARIADB_PORT", "3306"))
 MARIADB_USER = os.environ.get("HUMMER_TEST_MARIADB_USER", "root")
 MARIADB_PASSWORD = os.environ.get("HUMMER_TEST_MARIADB_PASSWORD", "")
+# The character set the session's database is created with. latin1 runs the suite as on a
+# server whose default is latin1: the migrations must make every table utf8mb4 regardless.
+MARIADB_CHARSET = os.environ.get("HUMMER_TEST_MARIADB_CHARSET", "utf8mb4")
+COLLATIONS = {"utf8mb4": "utf8mb4_unicode_ci", "latin1": "latin1_swedish_ci", "utf8mb3": "utf8mb3_general_ci"}
 
 
 def backends() -> list[str]:
@@ -39,12 +43,16 @@ def _connect(**kw):
 
 
 @contextmanager
-def mariadb_database():
-    """A fresh database for this session; yields its SQLAlchemy URL, drops it afterwards."""
+def mariadb_database(charset: str | None = None):
+    """A fresh database for this session (created with `charset`, by default
+    HUMMER_TEST_MARIADB_CHARSET or utf8mb4); yields its SQLAlchemy URL, drops it afterwards."""
+    charset = charset or MARIADB_CHARSET
+    if charset not in COLLATIONS:
+        raise SystemExit(f"HUMMER_TEST_MARIADB_CHARSET: one of {sorted(COLLATIONS)}, got {charset!r}")
     name = f"hummer_test_{os.getpid()}_{secrets.token_hex(3)}"
     conn = _connect(autocommit=True)
     with conn.cursor() as cur:
-        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET {charset} COLLATE {COLLATIONS[charset]}")
     try:
         yield (f"mysql+pymysql://{MARIADB_USER}:{MARIADB_PASSWORD}@{MARIADB_HOST}:{MARIADB_PORT}"
                f"/{name}?charset=utf8mb4")
