@@ -63,3 +63,29 @@ def test_only_owners_get_suggestions(web, login, crowd, who, status):
     login(who)
     response = web.get("/projects/alpha/members/suggest?username=sam", htmx="usernames")
     assert response.status_code == status and "sam00" not in text(response)
+
+
+@pytest.mark.browser
+def test_the_datalist_fills_as_the_owner_types(app, crowd):
+    from selenium.webdriver.common.by import By
+
+    from tests.conftest import PASSWORD
+    from tests.support.browser import browsing, find, htmx_idle, wait_for
+
+    def suggested(d):
+        return [o.get_attribute("value") for o in d.find_elements(By.CSS_SELECTOR, "#usernames option")]
+
+    with browsing(app) as d:
+        d.get(d.base + "/login")
+        find(d, By.ID, "username").send_keys("olivia")
+        d.find_element(By.ID, "password").send_keys(PASSWORD)
+        d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait_for(d, lambda d: "/login" not in d.current_url)
+        d.get(d.base + "/projects/alpha/members")
+        field = find(d, By.ID, "username")
+        field.send_keys("sa")
+        wait_for(d, htmx_idle)
+        assert suggested(d) == []
+        field.send_keys("m1")
+        wait_for(d, lambda d: suggested(d) == [f"sam{i}" for i in range(10, 15)],
+                 message="no suggestions after four characters")
