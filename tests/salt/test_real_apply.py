@@ -8,6 +8,9 @@ kubeadm init, services, mounts, swapoff, modprobe) runs in test mode in
 test_orchestrate.py.
 """
 import json
+import os
+import shutil
+import subprocess
 
 import pytest
 import yaml
@@ -173,6 +176,22 @@ def test_nginx_limits_bodies_slow_clients_and_streams_like_the_portal(applied):
         for header in ("X-Forwarded-For $proxy_add_x_forwarded_for", "X-Forwarded-Proto $scheme",
                        "X-Forwarded-Host $host", 'X-Real-IP ""'):
             assert f"proxy_set_header {header};" in block, header
+
+
+def test_nginx_accepts_the_rendered_site(applied, tmp_path):
+    """`nginx -t` on the site as Salt wrote it, inside a minimal main configuration."""
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+    if not nginx:
+        pytest.skip("nginx is not installed (Debian's nginx package); the directives are checked above")
+    root, *_ = applied
+    temp = "\n".join(f"  {kind}_temp_path {tmp_path}/{kind};" for kind in ("client_body", "proxy", "fastcgi",
+                                                                            "uwsgi", "scgi"))
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+                    f"http {{\n  access_log off;\n{temp}\n  include {root}/etc/nginx/sites-available/hummer;\n}}\n")
+    p = subprocess.run([nginx, "-t", "-q", "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(conf)],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout
 
 
 def test_an_injected_failure_stops_a_real_run_before_anything_is_written(salt_env, tmp_path):
