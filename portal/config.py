@@ -126,4 +126,18 @@ def load() -> dict:
         "REMEMBER_COOKIE_SECURE": _bool(os.environ.get("HUMMER_COOKIE_SECURE"), False),
         "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead of a clock
         "WTF_CSRF_HEADERS": ["X-CSRFToken"],
+        **_edge_limits(),
+    }
+
+
+def _edge_limits() -> dict:
+    """Request, proxy and stream limits (README "Security"): oversized bodies get 413,
+    forwarded headers count only from HUMMER_PROXY_COUNT proxies, live-log streams are capped."""
+    return {
+        "MAX_CONTENT_LENGTH": _int("HUMMER_MAX_CONTENT_LENGTH", 1024 * 1024),
+        "MAX_FORM_MEMORY_SIZE": _int("HUMMER_MAX_FORM_MEMORY_SIZE", 256 * 1024),
+        "MAX_FORM_PARTS": _int("HUMMER_MAX_FORM_PARTS", 1000),
+        "PROXY_COUNT": _int("HUMMER_PROXY_COUNT", 0),
+        "LOG_STREAMS_PER_USER": _int("HUMMER_LOG_STREAMS_PER_USER", 2),
+        "LOG_STREAMS_PER_PROCESS": _int("HUMMER_LOG_STREAMS_PER_PROCESS", 2),
     }

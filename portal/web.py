@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask import Flask, current_app, make_response, redirect, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.extensions import db, login_manager
 from portal.models import User
@@ -50,8 +51,9 @@ def redirect_to(url: str):
 
 
 def actor() -> Actor:
-    addr = request.headers.get("X-Real-IP") if request.remote_addr == "127.0.0.1" else None
-    return Actor(current_user._get_current_object(), addr or request.remote_addr or "")
+    # remote_addr is the only source of the address: forwarded headers reach it only
+    # through ProxyFix, from HUMMER_PROXY_COUNT trusted proxies (see _Forwarded).
+    return Actor(current_user._get_current_object(), request.remote_addr or "")
 
 
 def page_number() -> int:
@@ -75,7 +77,46 @@ def _error_page(status: int, title: str, message: str):
     return render_template("error.html", status=status, title=title, message=message), status
 
 
+# Every response: only the portal's own scripts, styles and connections; no framing.
+# htmx runs without eval and injects no styles (the htmx-config meta tag in base.html).
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
+    "font-src 'self'", "connect-src 'self'", "frame-ancestors 'none'", "form-action 'self'",
+    "base-uri 'self'", "object-src 'none'",
+])
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+class _Forwarded:
+    """X-Forwarded-For/-Proto/-Host count only from the last PROXY_COUNT hops (werkzeug's
+    ProxyFix); with 0, the default, nothing a client sends changes remote_addr. The count
+    is read per request, so tests (and a reconfigured app) need no new middleware."""
+
+    def __init__(self, app: Flask):
+        self.app, self.wsgi_app, self.fixes = app, app.wsgi_app, {}
+
+    def __call__(self, environ, start_response):
+        count = max(0, int(self.app.config.get("PROXY_COUNT") or 0))
+        if not count:
+            return self.wsgi_app(environ, start_response)
+        fix = self.fixes.get(count)
+        if fix is None:
+            fix = self.fixes[count] = ProxyFix(self.wsgi_app, x_for=count, x_proto=count,
+                                               x_host=count)
+        return fix(environ, start_response)
+
+
+def _size(n: int) -> str:
+    return f"{n // (1024 * 1024)} MiB" if n >= 1024 * 1024 and n % (1024 * 1024) == 0 else f"{n // 1024} KiB"
+
+
 def init_app(app: Flask) -> None:
+    app.wsgi_app = _Forwarded(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to continue."
     login_manager.login_message_category = "info"
@@ -104,6 +145,16 @@ def init_app(app: Flask) -> None:
         titles = {NotFound: "Not found", Forbidden: "Not allowed"}
         return _error_page(error.status, titles.get(type(error), "Cannot do that"), error.message)
 
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(error: RequestEntityTooLarge):
+        # MAX_CONTENT_LENGTH bounds every body; MAX_FORM_MEMORY_SIZE and MAX_FORM_PARTS
+        # bound the text fields and the parts of a multipart form within it.
+        limit = app.config.get("MAX_CONTENT_LENGTH")
+        message = ("The request is larger than the portal accepts"
+                   + (f" (at most {_size(limit)} per request)" if limit else "")
+                   + ". Send less and try again.")
+        return _error_page(413, "Request too large", message)
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         return _error_page(error.code or 500, error.name, error.description or "")
@@ -114,7 +165,6 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
         return response

@@ -27,6 +27,7 @@ MATRIX = {
     "projects.create": ("POST", "/projects/new", {"name": "beta"}, "login", 302),
     "projects.detail": ("GET", "/projects/alpha", None, "viewer", 200),
     "projects.members": ("GET", "/projects/alpha/members", None, "viewer", 200),
+    "projects.member_suggestions": ("GET", "/projects/alpha/members/suggest?username=str", None, "owner", 200),
     "projects.audit_log": ("GET", "/projects/alpha/audit", None, "viewer", 200),
     "projects.settings": ("POST", "/projects/alpha/settings", {"display_name": "Alpha 2"}, "owner", 302),
     "projects.delete": ("POST", "/projects/alpha/delete", {"confirm": "alpha"}, "owner", 302),

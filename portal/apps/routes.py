@@ -10,7 +10,7 @@ from portal.apps import bp
 from portal.apps.forms import (ActionForm, AppForm, ConfirmForm, ImageForm, RollbackForm, ScaleForm,
                                attach_errors, form_from_spec)
 from portal.models import Role
-from portal.services import apps, authz, cluster, plans, projects
+from portal.services import apps, authz, cluster, plans, projects, streams
 from portal.services.errors import Conflict, Invalid
 from portal.web import actor, page_number, redirect_to, render
 
@@ -299,13 +299,35 @@ def logs_download(name, app):
         "Content-Disposition": f'attachment; filename="{filename}"'})
 
 
+def _stream_refused(error: streams.StreamLimit):
+    """No stream slot free. An EventSource cannot read a 429's body, so it gets the reason
+    as a `limit` event (the page swaps it into the log pane and closes the stream on it);
+    any other client gets the 429 with the reason."""
+    if "text/event-stream" in request.headers.get("Accept", ""):
+        message = f'<small class="error" role="alert">{html.escape(error.message)}</small>'
+        response = Response(f"retry: 60000\nevent: limit\ndata: {message}\n\n", mimetype="text/event-stream")
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+    return Response(error.message + "\n", status=429, mimetype="text/plain",
+                    headers={"Retry-After": str(error.retry_after)})
+
+
 @bp.route("/<app>/logs/stream")
 def logs_stream(name, app):
     """Server-Sent Events: one `line` event per log line (an HTML <div>), for the htmx
-    SSE extension. Needs a threaded or async server: gunicorn --threads (./hummer run)."""
+    SSE extension. Needs a threaded or async server: gunicorn --threads (./hummer run).
+    Each stream holds a slot (services.streams) from here until its response is closed."""
     project, role = _project(name)
     pod, _ = _log_args()
-    source = apps.follow(project, app, pod, max_seconds=current_app.config.get("LOG_FOLLOW_SECONDS", 600))
+    try:
+        slot = streams.open_slot(current_user)
+    except streams.StreamLimit as error:
+        return _stream_refused(error)
+    try:
+        source = apps.follow(project, app, pod, max_seconds=current_app.config.get("LOG_FOLLOW_SECONDS", 600))
+    except BaseException:
+        slot.release()
+        raise
 
     def events():
         yield "retry: 3000\n\n"
@@ -321,6 +343,8 @@ def logs_stream(name, app):
             source.close()
 
     response = Response(events(), mimetype="text/event-stream")
+    # The server closes the response when the stream ends or its client went away.
+    response.call_on_close(slot.release)
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
     return response

@@ -115,7 +115,7 @@ def delete(name):
 def _members_page(project, role, form=None, status=200):
     return render("projects/members.html", "projects/_members.html", project=project, role=role,
                   members=projects.members(project), form=form or MemberForm(),
-                  usernames=users.usernames() if role.at_least(Role.OWNER) else [],
+                  usernames=[],   # filled as the owner types (member_suggestions)
                   role_form=RoleForm(), action_form=EmptyForm(), status=status)
 
 
@@ -123,6 +123,14 @@ def _members_page(project, role, form=None, status=200):
 def members(name):
     project, role = _project(name)
     return _members_page(project, role)
+
+
+@bp.route("/<name>/members/suggest")
+def member_suggestions(name):
+    """The username field's <datalist>: a few enabled accounts matching what the owner typed."""
+    project, role = _project(name, Role.OWNER)
+    return render("projects/_usernames.html",
+                  usernames=users.suggest(request.args.get("username", ""), not_in=project))
 
 
 @bp.route("/<name>/members", methods=["POST"])

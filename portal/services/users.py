@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from portal import validation
 from portal.extensions import db
-from portal.models import User, utcnow
+from portal.models import Membership, Project, User, utcnow
 from portal.services import audit
 from portal.services.authz import require_admin
 from portal.services.context import Actor
@@ -120,6 +120,19 @@ def listing(q: str = ""):
     return stmt
 
 
-def usernames() -> list[str]:
-    return list(db.session.scalars(
-        select(User.username).where(User.disabled.is_(False)).order_by(User.username)))
+SUGGEST_MIN_CHARS = 3   # fewer typed characters suggest nothing: no listing of every account
+SUGGEST_LIMIT = 10
+
+
+def suggest(typed: str, not_in: Project | None = None) -> list[str]:
+    """At most SUGGEST_LIMIT enabled usernames starting with `typed` (SUGGEST_MIN_CHARS or
+    more characters), leaving out the members of `not_in`."""
+    typed = typed.strip()
+    if len(typed) < SUGGEST_MIN_CHARS:
+        return []
+    stmt = (select(User.username)
+            .where(User.disabled.is_(False), User.username.startswith(typed, autoescape=True))
+            .order_by(User.username).limit(SUGGEST_LIMIT))
+    if not_in is not None:
+        stmt = stmt.where(User.id.not_in(select(Membership.user_id).where(Membership.project_id == not_in.id)))
+    return list(db.session.scalars(stmt))

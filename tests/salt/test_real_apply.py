@@ -8,6 +8,9 @@ kubeadm init, services, mounts, swapoff, modprobe) runs in test mode in
 test_orchestrate.py.
 """
 import json
+import os
+import shutil
+import subprocess
 
 import pytest
 import yaml
@@ -150,6 +153,45 @@ def test_written_files_carry_the_cluster_values(applied):
     assert (root / "etc/nginx/sites-enabled/hummer").resolve() == root / "etc/nginx/sites-available/hummer"
     assert not (root / "etc/nginx/sites-enabled/default").exists()
     assert "proxy_buffering off;" in (root / "etc/nginx/sites-available/hummer").read_text()
+
+
+def test_nginx_limits_bodies_slow_clients_and_streams_like_the_portal(applied):
+    root, *_ = applied
+    site = (root / "etc/nginx/sites-available/hummer").read_text()
+    env = dict(line.split("=", 1) for line in (root / "etc/hummer/hummer.env").read_text().splitlines()
+               if line and not line.startswith("#"))
+    # nginx refuses what the portal would refuse, and the portal trusts exactly nginx's hop
+    assert f"client_max_body_size {env['HUMMER_MAX_CONTENT_LENGTH']};" in site
+    assert env["HUMMER_MAX_CONTENT_LENGTH"] == "1048576" and env["HUMMER_PROXY_COUNT"] == "1"
+    assert env["HUMMER_LOG_STREAMS_PER_USER"] == "2" and env["HUMMER_LOG_STREAMS_PER_PROCESS"] == "2"
+    for directive in ("client_header_timeout 10s;", "client_body_timeout 10s;", "send_timeout 30s;",
+                      "keepalive_timeout 15s;", "limit_conn hummer_per_address 32;",
+                      "limit_conn_zone $binary_remote_addr zone=hummer_per_address:10m;"):
+        assert directive in site, directive
+    stream = site[site.index("location ~ ^/projects/[^/]+/apps/[^/]+/logs/stream$ {"):site.index("location / {")]
+    assert "proxy_buffering off;" in stream and "proxy_read_timeout 3600s;" in stream
+    rest = site[site.index("location / {"):]
+    assert "proxy_buffering off;" not in rest and "proxy_read_timeout 300s;" in rest
+    for block in (stream, rest):
+        for header in ("X-Forwarded-For $proxy_add_x_forwarded_for", "X-Forwarded-Proto $scheme",
+                       "X-Forwarded-Host $host", 'X-Real-IP ""'):
+            assert f"proxy_set_header {header};" in block, header
+
+
+def test_nginx_accepts_the_rendered_site(applied, tmp_path):
+    """`nginx -t` on the site as Salt wrote it, inside a minimal main configuration."""
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+    if not nginx:
+        pytest.skip("nginx is not installed (Debian's nginx package); the directives are checked above")
+    root, *_ = applied
+    temp = "\n".join(f"  {kind}_temp_path {tmp_path}/{kind};" for kind in ("client_body", "proxy", "fastcgi",
+                                                                            "uwsgi", "scgi"))
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+                    f"http {{\n  access_log off;\n{temp}\n  include {root}/etc/nginx/sites-available/hummer;\n}}\n")
+    p = subprocess.run([nginx, "-t", "-q", "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(conf)],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout
 
 
 def test_an_injected_failure_stops_a_real_run_before_anything_is_written(salt_env, tmp_path):

@@ -1,4 +1,9 @@
-"""Headless Chromium (Debian's chromium + chromium-driver) against a live portal on loopback."""
+"""Headless Chromium (Debian's chromium + chromium-driver) against a live portal on loopback.
+
+`browsing()` fails a test that ends with a Content-Security-Policy violation in Chromium's
+console (an inline script, style or handler, an eval, a foreign source): every browser test
+runs under the portal's real CSP.
+"""
 from __future__ import annotations
 
 import os
@@ -48,6 +53,8 @@ def chromium():
     options.binary_location = binary
     for flag in CHROMIUM_FLAGS + [f"--user-data-dir={profile}"]:
         options.add_argument(flag)
+    # The console (CSP violations among it) is read back with driver.get_log("browser").
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     driver.implicitly_wait(0)
     try:
@@ -75,9 +82,19 @@ def find(driver, by, selector, timeout: float = 10):
                     message=f"no element {selector!r}")[0]
 
 
+def csp_violations(driver) -> list[str]:
+    """Console messages since the last call that report a Content-Security-Policy violation."""
+    return [entry["message"] for entry in driver.get_log("browser")
+            if "Content Security Policy" in entry.get("message", "")]
+
+
 @contextmanager
 def browsing(app):
-    """Chromium on the app served live; the driver's `base` is the server's URL."""
+    """Chromium on the app served live; the driver's `base` is the server's URL.
+
+    At the end (when the test itself passed) no CSP violation may be in the console."""
     with live_server(app) as base, chromium() as driver:
         driver.base = base
         yield driver
+        violations = csp_violations(driver)
+        assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)

@@ -1,0 +1,140 @@
+"""Live-log streams against the real cluster: past the per-user limit the next stream gets
+the reason instead of a stream; closing one (the client going away) frees its slot."""
+from __future__ import annotations
+
+import pytest
+
+from portal.services import streams
+from tests.apps.conftest import deploy_form, wait_for
+from tests.support.web import Web, text
+
+pytestmark = pytest.mark.kube
+
+SSE = {"Accept": "text/event-stream"}
+
+
+@pytest.fixture
+def web_app(kproject, login, web, apps_api):
+    login("vic")
+    dev = Web(web.app.test_client())
+    dev.login("dev", "correct-horse-1")
+    response = dev.post(f"/projects/{kproject.name}/apps/new", deploy_form("web", replicas=1))
+    assert response.status_code == 302, text(response)[-2000:]
+    wait_for(lambda: (apps_api.read_namespaced_deployment_status("web", kproject.name).status.ready_replicas or 0) == 1,
+             timeout=60, what="web ready")
+    return kproject.name
+
+
+def open_stream(web, ns):
+    response = web.get(f"/projects/{ns}/apps/web/logs/stream", headers=SSE, buffered=False)
+    first = next(iter(response.response))
+    return response, first.decode() if isinstance(first, bytes) else first
+
+
+def test_streams_past_the_limit_get_the_reason_and_a_closed_one_frees_its_slot(app, web_app, web, team_ids):
+    ns = web_app
+    one, first = open_stream(web, ns)
+    assert first.startswith("retry: 3000")
+    two, _ = open_stream(web, ns)
+    assert streams.slots().in_use(team_ids["vic"]) == 2
+
+    refused = web.get(f"/projects/{ns}/apps/web/logs/stream", headers=SSE)
+    assert "event: limit" in text(refused) and "You are already following 2 live logs" in text(refused)
+    plain = web.get(f"/projects/{ns}/apps/web/logs/stream")
+    assert plain.status_code == 429
+
+    one.close()                                   # what the server does when the client goes away
+    assert streams.slots().in_use(team_ids["vic"]) == 1
+    three, first = open_stream(web, ns)
+    assert first.startswith("retry: 3000")
+    for response in (two, three):
+        response.close()
+    assert streams.slots().in_use() == 0
+
+
+@pytest.fixture
+def team_ids(kproject):
+    return {m.user.username: m.user.id for m in kproject.memberships}
+
+
+def test_through_gunicorn_a_client_that_goes_away_frees_its_slot(web_app, database_url, kube_cluster, tmp_path):
+    """A real gunicorn (one worker, four threads): two streams, the third refused; one
+    client drops its connection, and the next stream is admitted once the server noticed."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import requests
+
+    from tests.conftest import PASSWORD
+    from tests.support.processes import die_with_parent, free_port
+    from tests.support.web import TOKEN
+
+    ns, port = web_app, free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUMMER_")}
+    env.update(HUMMER_DATABASE_URL=database_url, HUMMER_INSTANCE_PATH=str(tmp_path / "instance"),
+               HUMMER_SECRET_KEY="log-stream-limits-" + "k" * 32, HUMMER_KUBECONFIG=str(kube_cluster.kubeconfig))
+    log_path = tmp_path / "gunicorn.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4",
+             "--timeout", "120", "wsgi:app"], cwd=Path(__file__).resolve().parents[2], env=env,
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            close_fds=True, preexec_fn=die_with_parent)
+    session, opened = requests.Session(), []
+
+    def up():
+        assert proc.poll() is None, log_path.read_text()[-3000:]
+        try:
+            return requests.get(url + "/login", timeout=5).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def stream():
+        """A raw connection (so that closing it is a client going away); its first bytes."""
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        opened.append(sock)
+        cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+        sock.sendall(f"GET /projects/{ns}/apps/web/logs/stream HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                     f"Accept: text/event-stream\r\nCookie: {cookie}\r\n\r\n".encode())
+        data = b""
+        while b"\n\n" not in data.partition(b"\r\n\r\n")[2]:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        return sock, data.decode(errors="replace")
+
+    try:
+        wait_for(up, timeout=60, what="gunicorn serving")
+        token = TOKEN.search(session.get(url + "/login", timeout=30).text)
+        response = session.post(url + "/login", allow_redirects=False, timeout=30, data={
+            "username": "vic", "password": PASSWORD, "csrf_token": token.group(1) or token.group(2)})
+        assert response.status_code == 302, response.text[:500]
+        first, head = stream()
+        assert head.startswith("HTTP/1.1 200") and "retry: 3000" in head, head
+        _, head = stream()
+        assert "retry: 3000" in head, head
+        _, head = stream()
+        assert "event: limit" in head and "already following 2 live logs" in head, head
+
+        first.close()                             # the client goes away without a word
+
+        def admitted():
+            sock, head = stream()
+            sock.close()
+            return "retry: 3000" in head
+        # the server notices at its next write (the simulated kubelet prints a line every second)
+        wait_for(admitted, timeout=60, interval=1, what="a new stream after one client left")
+    finally:
+        for sock in opened:
+            sock.close()
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait(5)
