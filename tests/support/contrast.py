@@ -61,6 +61,7 @@ const ownText = (el) => Array.from(el.childNodes)
 const visible = (el) => {
   const s = getComputedStyle(el);
   if (s.visibility !== 'visible' || s.display === 'none') return false;
+  if (el.checkVisibility && !el.checkVisibility({contentVisibilityAuto: true})) return false;
   const r = el.getBoundingClientRect();
   return r.width > 0 && r.height > 0;
 };
@@ -74,7 +75,9 @@ for (const el of document.body.querySelectorAll('*')) {
   const fg = parse(s.color);
   const bg = background(el);
   if (!fg || !bg) continue;
-  const alpha = fg[3] * opacity(el);
+  const seenOpacity = opacity(el);
+  if (seenOpacity === 0) continue;        // not shown at all (a closed dropdown, say)
+  const alpha = fg[3] * seenOpacity;
   const seen = over([fg[0], fg[1], fg[2], alpha], bg);
   const size = parseFloat(s.fontSize);
   const bold = parseInt(s.fontWeight, 10) >= 700;
