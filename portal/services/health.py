@@ -59,6 +59,8 @@ def _salt_check() -> Check:
                                connect_timeout=SALT_CONNECT, retries=1)
     try:
         keys = api.keys()
+    except salt_adapter.SaltAuthError as error:
+        return Check("Salt", "bad", "refuses the portal's credentials", str(error)[:300])
     except salt_adapter.SaltError as error:
         return Check("Salt", "bad", "not reachable", str(error)[:300])
     accepted = len(keys.get("minions") or [])
