@@ -180,13 +180,13 @@ def test_role_change_says_saved_and_disable_asks_first(browser, seeded):
     assert "bob can no longer log in" in alert.text
     alert.dismiss()
     wait_for(d, htmx_idle)
-    db.session.expire_all()
+    db.session.rollback()  # a new transaction sees what the live server committed
     assert db.session.get(User, bob.id).disabled is False
     d.find_element(By.ID, row).find_element(By.LINK_TEXT, "Disable").click()
     wait_for(d, lambda d: d.switch_to.alert).accept()
     wait_for(d, lambda d: "disabled" in d.find_element(By.ID, row).text)
     assert "bob disabled." in find(d, By.ID, "inline-status").text
-    db.session.expire_all()
+    db.session.rollback()  # a new transaction sees what the live server committed
     assert db.session.get(User, bob.id).disabled is True
 
 
