@@ -40,6 +40,7 @@ def test_login_create_project_add_member(browser, make_user):
     d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait_for(d, lambda d: d.find_elements(By.ID, "password-error"), message="no login error shown")
     assert d.find_element(By.ID, "password-error").text == "Wrong username or password."
+    assert not offenders(d), offenders(d)  # the error text too
 
     d.find_element(By.ID, "password").send_keys(PASSWORD)
     d.find_element(By.ID, "username").clear()
