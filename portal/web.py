@@ -159,6 +159,9 @@ def init_app(app: Flask) -> None:
     def http_error(error: HTTPException):
         return _error_page(error.code or 500, error.name, error.description or "")
 
+    from portal import templating
+    templating.init_app(app)
+
     @app.context_processor
     def globals_for_templates():
         return {"fragment_request": wants_fragment()}

@@ -23,6 +23,8 @@ MATRIX = {
     "auth.logout": ("POST", "/logout", {}, "login", 302),
     "dashboard.index": ("GET", "/", None, "login", 200),
     "dashboard.healthz": ("GET", "/healthz", None, "public", 200),
+    "dashboard.health_card": ("GET", "/dashboard/health", None, "login", 200),
+    "dashboard.project_status": ("GET", "/dashboard/projects", None, "login", 200),
     "projects.index": ("GET", "/projects?q=al", None, "login", 200),
     "projects.create": ("POST", "/projects/new", {"name": "beta"}, "login", 302),
     "projects.detail": ("GET", "/projects/alpha", None, "viewer", 200),

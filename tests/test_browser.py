@@ -6,6 +6,7 @@ from selenium.webdriver.support.ui import Select
 
 from tests.conftest import PASSWORD
 from tests.support.browser import browsing, find, htmx_idle, wait_for
+from tests.support.contrast import offenders
 
 pytestmark = pytest.mark.browser
 
@@ -39,6 +40,7 @@ def test_login_create_project_add_member(browser, make_user):
     d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait_for(d, lambda d: d.find_elements(By.ID, "password-error"), message="no login error shown")
     assert d.find_element(By.ID, "password-error").text == "Wrong username or password."
+    assert not offenders(d), offenders(d)  # the error text too
 
     d.find_element(By.ID, "password").send_keys(PASSWORD)
     d.find_element(By.ID, "username").clear()
@@ -64,6 +66,7 @@ def test_login_create_project_add_member(browser, make_user):
     d.find_element(By.CSS_SELECTOR, "#project-form button[type=submit]").click()
     wait_for(d, lambda d: d.current_url.endswith("/projects/shop"), message="not on the project page")
     wait_for(d, lambda d: "The Shop" in d.find_element(By.TAG_NAME, "h1").text)
+    assert not offenders(d), offenders(d)  # WCAG AA contrast of every visible text
 
     # Add a member: the members section is replaced in place, with the flash out of band.
     find(d, By.LINK_TEXT, "Members").click()

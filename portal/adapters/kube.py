@@ -691,6 +691,14 @@ class Kube:
     def version(self) -> dict:
         return self.request("GET", "/version", timeout=(2, 5))
 
+    def node_readiness(self) -> tuple[int, int]:
+        """(ready, total) nodes, in one short call: the Ready condition of each Node."""
+        items = self.request("GET", "/api/v1/nodes", timeout=(2, 5)).get("items") or []
+        ready = sum(1 for n in items if any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in (n.get("status") or {}).get("conditions") or []))
+        return ready, len(items)
+
     # cached reads ----------------------------------------------------------------
     def cache(self, kind: str, timeout: float = 30.0) -> Informer:
         informer = self.informers[kind]

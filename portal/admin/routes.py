@@ -24,7 +24,7 @@ def require_admin():
 def user_list():
     q = request.args.get("q", "").strip()
     return render("admin/users.html", "admin/_user_rows.html", page=paginate(users.listing(q)),
-                  q=q, action_form=EmptyForm())
+                  q=q, action_form=EmptyForm(), consequence=disable_consequence)
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -42,8 +42,19 @@ def user_new():
     return render("admin/user_new.html", form=form, status=422 if form.errors else 200)
 
 
-@bp.route("/users/<int:user_id>/disable", methods=["POST"])
+def disable_consequence(user) -> str:
+    return (f"{user.username} can no longer log in, and is logged out at their next request. "
+            "Their projects and memberships stay: enable the account to give the access back.")
+
+
+@bp.route("/users/<int:user_id>/disable", methods=["GET", "POST"])
 def user_disable(user_id):
+    if request.method == "GET":  # the confirm page, for browsers without JavaScript
+        user = users.get(user_id)
+        return render("_confirm.html", question=f"Disable {user.username}?",
+                      consequence=disable_consequence(user), label=f"Disable {user.username}",
+                      action=url_for("admin.user_disable", user_id=user.id),
+                      cancel=url_for("admin.user_list"))
     return _set_disabled(user_id, True)
 
 
@@ -60,7 +71,9 @@ def _set_disabled(user_id, disabled):
     except Invalid as exc:
         error = exc.message
     if request.htmx:
+        saved = "" if error else f"{user.username} {'disabled' if disabled else 'enabled'}."
         return render("admin/_user_row.html", u=user, action_form=EmptyForm(), row_error=error,
+                      saved_message=saved, consequence=disable_consequence,
                       status=422 if error else 200)
     flash(error or f"User {user.username} {'disabled' if disabled else 'enabled'}.",
           "error" if error else "success")
@@ -87,7 +100,8 @@ def user_password(user_id):
 
 @bp.route("/plans")
 def plan_list():
-    return render("admin/plans.html", plans=plans.all_plans(), action_form=EmptyForm())
+    return render("admin/plans.html", plans=plans.all_plans(), action_form=EmptyForm(),
+                  consequence=plan_delete_consequence)
 
 
 @bp.route("/plans/new", methods=["GET", "POST"])
@@ -115,12 +129,26 @@ def _plan_form(plan):
                   status=422 if form.errors else 200)
 
 
-@bp.route("/plans/<int:plan_id>/delete", methods=["POST"])
+def plan_delete_consequence(plan) -> str:
+    if plan.is_default:
+        return (f"{plan.name} is the default plan: the deploy form then preselects none, and new "
+                "projects get no default requests and limits (LimitRange) until another plan is "
+                "made the default. Running apps keep their resources.")
+    return (f"The deploy form no longer offers {plan.name}. Apps deployed with it keep their "
+            "requests and limits.")
+
+
+@bp.route("/plans/<int:plan_id>/delete", methods=["GET", "POST"])
 def plan_delete(plan_id):
     plan = plans.get(plan_id)
+    if request.method == "GET":  # the confirm page, for browsers without JavaScript
+        return render("_confirm.html", question=f"Delete plan {plan.name}?",
+                      consequence=plan_delete_consequence(plan), label=f"Delete {plan.name}",
+                      action=url_for("admin.plan_delete", plan_id=plan.id),
+                      cancel=url_for("admin.plan_list"))
     plans.delete(plan, by=actor())
     if request.htmx:
-        return ""
+        return ""  # the row goes away
     flash(f"Plan {plan.name} deleted.", "success")
     return redirect_to(url_for("admin.plan_list"))
 

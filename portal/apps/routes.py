@@ -58,12 +58,12 @@ def age(timestamp: str) -> str:
 def index(name):
     project, role = _project(name)
     q, wanted = request.args.get("q", "").strip(), request.args.get("status", "").strip()
-    state = cluster.state()
+    state = cluster.state(may_set_up=current_user.is_admin)
     page = None
     if state.ok:
         page = apps.listing(project, q, wanted, page_number(), current_app.config["PAGE_SIZE"])
     return render("apps/index.html", "apps/_rows.html", project=project, role=role, page=page,
-                  q=q, wanted=wanted, state=state)
+                  q=q, wanted=wanted, state=state, may_deploy=role.at_least(Role.DEVELOPER))
 
 
 # Deploy -----------------------------------------------------------------------

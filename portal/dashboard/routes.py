@@ -4,24 +4,53 @@ from sqlalchemy import select
 from portal.dashboard import bp
 from portal.extensions import db
 from portal.models import AuditEvent, Project
-from portal.services import bootstrap, health, projects
+from portal.services import bootstrap, health, overview, projects
 from portal.web import render
+
+DASHBOARD_PROJECTS = 10
+
+
+def _my_projects() -> list[Project]:
+    return list(db.session.scalars(projects.visible_to(current_user).limit(DASHBOARD_PROJECTS)))
 
 
 @bp.route("/")
 @login_required
 def index():
-    mine = list(db.session.scalars(projects.visible_to(current_user).limit(10)))
+    mine = _my_projects()
     recent_stmt = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(10)
     if not current_user.is_admin:
         recent_stmt = recent_stmt.where(AuditEvent.project_id.in_(
             projects.visible_to(current_user).with_only_columns(Project.id)))
     recent = list(db.session.scalars(recent_stmt))
-    last_run = next(iter(bootstrap.runs(1)), None)
-    bootstrap.ensure_followed(last_run)
+    may_see_nodes = current_user.is_admin
+    last_run = None
+    if may_see_nodes:
+        last_run = next(iter(bootstrap.runs(1)), None)
+        bootstrap.ensure_followed(last_run)
     return render("dashboard/index.html", projects=mine,
                   project_count=projects.count_visible(current_user), recent=recent,
-                  cluster_nodes=bootstrap.nodes(), last_run=last_run)
+                  summaries=None, summary_note="", may_see_nodes=may_see_nodes,
+                  may_see_audit=current_user.is_admin,
+                  cluster_nodes=bootstrap.nodes() if may_see_nodes else [], last_run=last_run)
+
+
+@bp.route("/dashboard/health")
+@login_required
+def health_card():
+    """The cluster's health, loaded after the dashboard (hx-trigger="load")."""
+    return render("dashboard/health.html", "dashboard/_health.html", checks=overview.checks(),
+                  may_see_detail=current_user.is_admin, may_set_up=current_user.is_admin)
+
+
+@bp.route("/dashboard/projects")
+@login_required
+def project_status():
+    """The user's projects with their apps' status, loaded after the dashboard."""
+    mine = _my_projects()
+    summaries, note = overview.project_summaries(mine)
+    return render("dashboard/projects.html", "dashboard/_projects.html", projects=mine,
+                  summaries=summaries, summary_note=note)
 
 
 @bp.route("/healthz")

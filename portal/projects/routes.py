@@ -50,9 +50,10 @@ def create():
 def detail(name):
     project, role = _project(name)
     recent = db.session.scalars(audit.query(project).limit(5))
-    state = cluster.state()
+    state = cluster.state(may_set_up=current_user.is_admin)
     app_page = apps.listing(project, per_page=5) if state.ok else None
     return render("projects/detail.html", project=project, role=role, state=state, app_page=app_page,
+                  may_deploy=role.at_least(Role.DEVELOPER),
                   members=projects.members(project), recent=list(recent))
 
 
@@ -116,7 +117,8 @@ def _members_page(project, role, form=None, status=200):
     return render("projects/members.html", "projects/_members.html", project=project, role=role,
                   members=projects.members(project), form=form or MemberForm(),
                   usernames=[],   # filled as the owner types (member_suggestions)
-                  role_form=RoleForm(), action_form=EmptyForm(), status=status)
+                  role_form=RoleForm(), action_form=EmptyForm(), consequence=remove_consequence,
+                  may_manage=role.at_least(Role.OWNER), status=status)
 
 
 @bp.route("/<name>/members")
@@ -168,15 +170,27 @@ def change_role(name, member_id):
     if request.htmx:
         return render("projects/_member_row.html", project=project, role=role, m=member,
                       role_form=RoleForm(), action_form=EmptyForm(), row_error=error,
-                      status=422 if error else 200)
+                      saved_message="" if error else f"Saved: {member.user.username} is now {member.role}.",
+                      consequence=remove_consequence, may_manage=True, status=422 if error else 200)
     flash(error or f"{member.user.username} is now {member.role}.", "error" if error else "success")
     return redirect_to(url_for("projects.members", name=name))
 
 
-@bp.route("/<name>/members/<int:member_id>/remove", methods=["POST"])
+def remove_consequence(project, member) -> str:
+    return (f"{member.user.username} loses access to {project.name} at once: its pages answer "
+            "“not found” for them. Add them again to give it back.")
+
+
+@bp.route("/<name>/members/<int:member_id>/remove", methods=["GET", "POST"])
 def remove_member(name, member_id):
     project, role = _project(name, Role.OWNER)
     member = projects.get_member(project, member_id)
+    if request.method == "GET":  # the confirm page, for browsers without JavaScript
+        return render("_confirm.html", question=f"Remove {member.user.username} from {project.name}?",
+                      consequence=remove_consequence(project, member),
+                      label=f"Remove {member.user.username}",
+                      action=url_for("projects.remove_member", name=name, member_id=member.id),
+                      cancel=url_for("projects.members", name=name))
     form = EmptyForm()
     error = None
     if form.validate_on_submit():
@@ -191,7 +205,8 @@ def remove_member(name, member_id):
             flash(f"{username} removed.", "success")
     if error and request.htmx:
         return render("projects/_member_row.html", project=project, role=role, m=member,
-                      role_form=RoleForm(), action_form=EmptyForm(), row_error=error, status=422)
+                      role_form=RoleForm(), action_form=EmptyForm(), row_error=error,
+                      consequence=remove_consequence, may_manage=True, status=422)
     if error:
         flash(error, "error")
     return redirect_to(url_for("projects.members", name=name))

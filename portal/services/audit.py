@@ -59,3 +59,54 @@ def query(project: Project | str | None = None, q: str = ""):
             | AuditEvent.object_name.like(like)
         )
     return stmt
+
+
+# Every action the portal records, in words: "<actor> <words> <object>" reads as a sentence.
+# tests/test_console.py checks that every action recorded anywhere in portal/ is here.
+ACTION_WORDS = {
+    "user.login": "logged in",
+    "user.login_failed": "failed to log in",
+    "user.logout": "logged out",
+    "user.locked": "was locked out after failed logins",
+    "user.create": "created the user",
+    "user.disable": "disabled the user",
+    "user.enable": "enabled the user",
+    "user.reset_password": "reset the password of",
+    "user.password": "changed their password",
+    "project.create": "created the project",
+    "project.rename": "renamed the project",
+    "project.quota": "changed the quota",
+    "project.delete": "deleted the project",
+    "member.add": "added the member",
+    "member.role": "changed the role of",
+    "member.remove": "removed the member",
+    "plan.create": "created the plan",
+    "plan.update": "changed the plan",
+    "plan.delete": "deleted the plan",
+    "app.deploy": "deployed the app",
+    "app.scale": "scaled the app",
+    "app.image": "changed the image of",
+    "app.rollback": "rolled back the app",
+    "app.restart": "restarted the app",
+    "app.stop": "stopped the app",
+    "app.start": "started the app",
+    "app.edit": "edited the app",
+    "app.delete": "deleted the app",
+    "cluster.settings": "changed the cluster settings",
+    "cluster.key_accept": "accepted the key of",
+    "cluster.key_reject": "rejected the key of",
+    "cluster.roles": "set the roles of",
+    "cluster.plan": "started a plan (dry run)",
+    "cluster.apply": "started an apply",
+    "cluster.add_node": "started adding a node",
+    "cluster.remove_node": "started removing a node",
+    "cluster.run_lost": "marked a lost run failed",
+    "cluster.run_resumed": "followed a run again",
+    "cluster.register": "registered the cluster",
+    "cluster.ssh_host": "added a host over SSH",
+}
+
+
+def describe(action: str) -> str:
+    """An action key in words; an unknown key is shown as it is rather than hidden."""
+    return ACTION_WORDS.get(action, action)

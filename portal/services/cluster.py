@@ -21,6 +21,9 @@ from portal.services.errors import Unavailable
 KUBECONFIG_PURPOSE = "kubeconfig"
 NOT_CONFIGURED = ("No Kubernetes cluster is configured: finish the cluster wizard (Cluster, then "
                   "Apply) or set HUMMER_KUBECONFIG.")
+# For people who cannot open the wizard: what is missing, and who can fix it.
+NOT_CONFIGURED_ASK = ("No Kubernetes cluster is configured yet: an administrator sets it up. Until then "
+                      "apps cannot run; everything else works.")
 
 
 def encrypt_kubeconfig(content: str) -> str:
@@ -81,9 +84,14 @@ class State:
     message: str = ""
 
 
-def state() -> State:
-    """For banners: is the cluster configured and reachable (as far as the cache knows)?"""
+def state(may_set_up: bool = False) -> State:
+    """For banners: is the cluster configured and reachable (as far as the cache knows)?
+
+    may_set_up: the reader may open the cluster wizard (the route knows); only then
+    does the banner point to it."""
     if not configured():
+        if not may_set_up:
+            return State(False, NOT_CONFIGURED_ASK)
         return State(False, f"{NOT_CONFIGURED} Until then apps cannot run; everything else works.")
     try:
         k = kube()

@@ -1,0 +1,111 @@
+"""The dashboard's overview: is the cluster healthy, and how are my projects' apps.
+
+Each check is short (a few seconds at most, one call each) and says what it found; the
+dashboard loads it after the page, so a cluster or Salt that is down never holds a page.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from portal.adapters import kube as kube_adapter
+from portal.adapters import salt as salt_adapter
+from portal.models import Project
+from portal.services import apps, cluster
+from portal.services.errors import ServiceError, Unavailable
+
+SALT_TIMEOUT = 4.0      # seconds for salt-api's answer
+SALT_CONNECT = 2.0
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    state: str          # ok, bad, unknown (not configured)
+    summary: str        # a few words for everyone
+    detail: str = ""    # the reason, for those who may act on it
+
+
+def _kube_checks() -> list[Check]:
+    if not cluster.configured():
+        return [Check("Kubernetes API", "unknown", "not configured"),
+                Check("Nodes ready", "unknown", "no cluster yet")]
+    try:
+        k = cluster.kube()
+        version = k.version().get("gitVersion", "")
+    except (Unavailable, kube_adapter.KubeError) as error:
+        reason = getattr(error, "message", str(error))
+        return [Check("Kubernetes API", "bad", "not reachable", reason),
+                Check("Nodes ready", "unknown", "unknown while the API is down")]
+    checks = [Check("Kubernetes API", "ok", f"reachable{', ' + version if version else ''}")]
+    try:
+        ready, total = k.node_readiness()
+    except kube_adapter.KubeError as error:
+        checks.append(Check("Nodes ready", "unknown", "cannot be read", error.message))
+    else:
+        state = "ok" if total and ready == total else "bad"
+        checks.append(Check("Nodes ready", state, f"{ready} of {total}"))
+    return checks
+
+
+def _salt_check() -> Check:
+    cfg = current_app.config
+    if not cfg.get("SALT_API_URL"):
+        return Check("Salt", "unknown", "not configured", "Set HUMMER_SALT_API_URL to the salt-api of "
+                                                            "your Salt master.")
+    api = salt_adapter.SaltAPI(cfg["SALT_API_URL"], cfg["SALT_API_USER"], cfg["SALT_API_PASSWORD"],
+                               eauth=cfg["SALT_API_EAUTH"], timeout=SALT_TIMEOUT,
+                               connect_timeout=SALT_CONNECT, retries=1)
+    try:
+        keys = api.keys()
+    except salt_adapter.SaltAuthError as error:
+        return Check("Salt", "bad", "refuses the portal's credentials", str(error)[:300])
+    except salt_adapter.SaltError as error:
+        return Check("Salt", "bad", "not reachable", str(error)[:300])
+    accepted = len(keys.get("minions") or [])
+    return Check("Salt", "ok", f"reachable, {accepted} minion{'s' if accepted != 1 else ''}")
+
+
+def checks() -> list[Check]:
+    return _kube_checks() + [_salt_check()]
+
+
+@dataclass(frozen=True)
+class AppSummary:
+    total: int
+    running: int
+    degraded: int
+    stopped: int
+
+    @property
+    def status(self) -> str:
+        """running (all up), degraded (any short of ready or stalled), stopped (all at 0), none."""
+        if not self.total:
+            return "none"
+        if self.degraded:
+            return "degraded"
+        if self.stopped == self.total:
+            return "stopped"
+        return "running"
+
+
+def summarize(views) -> AppSummary:
+    running = sum(1 for a in views if a.status == "running")
+    stopped = sum(1 for a in views if a.status == "stopped")
+    return AppSummary(len(views), running, len(views) - running - stopped, stopped)
+
+
+def project_summaries(projects: list[Project]) -> tuple[dict[str, AppSummary], str]:
+    """Each project's apps by status from the watch cache; ({}, why) without a cluster."""
+    state = cluster.state()
+    if not state.ok:
+        return {}, "App status needs the cluster." if not cluster.configured() else \
+            "App status is not available: the cluster is not reachable."
+    out = {}
+    for project in projects:
+        try:
+            out[project.name] = summarize(apps.listing(project, per_page=10_000).items)
+        except ServiceError:
+            return {}, "App status is not available: the cluster is not reachable."
+    return out, ""
