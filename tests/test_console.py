@@ -104,7 +104,7 @@ def test_times_are_relative_with_the_exact_time_on_hover():
 
 def test_audit_log_shows_relative_times(web, login, team):
     db.session.add(AuditEvent(actor_name="olivia", action="project.rename", object_type="project",
-                              object_name="alpha", project_name="alpha",
+                              object_name="alpha", project_name="alpha", project_id=team[0].id,
                               at=datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(minutes=3)))
     db.session.commit()
     login("olivia")
@@ -269,12 +269,12 @@ current-context: x
 
 def test_recent_activity_is_what_the_user_may_see(web, login, team, make_project):
     project, people = team
-    make_project("secret", {people["olivia"]: "owner"})
+    secret = make_project("secret", {people["olivia"]: "owner"})
     db.session.add_all([
         AuditEvent(actor_name="olivia", action="project.rename", object_type="project",
-                   object_name="alpha", project_name="alpha"),
+                   object_name="alpha", project_name="alpha", project_id=project.id),
         AuditEvent(actor_name="olivia", action="project.quota", object_type="project",
-                   object_name="secret", project_name="secret")])
+                   object_name="secret", project_name="secret", project_id=secret.id)])
     db.session.commit()
     login("vic")
     body = page(web, "/")

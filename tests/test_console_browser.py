@@ -42,6 +42,7 @@ def seeded(make_user, make_project):
     for minutes, action in ((2, "project.quota"), (30, "member.add"), (200, "project.create")):
         db.session.add(AuditEvent(actor_name=LONG_USER, action=action, object_type="project",
                                   object_name=LONG_PROJECT, project_name=LONG_PROJECT,
+                                  project_id=project.id,
                                   detail="cpu=" + "9" * 80, remote_addr="127.0.0.1",
                                   at=now - timedelta(minutes=minutes)))
     db.session.commit()
