@@ -29,10 +29,10 @@ def query(project: str | None = None, q: str = ""):
     if project is not None:
         stmt = stmt.where(AuditEvent.project_name == project)
     if q:
-        like = f"%{q}%"
+        # autoescape: '%' and '_' match themselves, not every row
         stmt = stmt.where(
-            AuditEvent.action.like(like)
-            | AuditEvent.actor_name.like(like)
-            | AuditEvent.object_name.like(like)
+            AuditEvent.action.contains(q, autoescape=True)
+            | AuditEvent.actor_name.contains(q, autoescape=True)
+            | AuditEvent.object_name.contains(q, autoescape=True)
         )
     return stmt
