@@ -36,9 +36,9 @@ def init_app(app: Flask) -> None:
                 "Password", hide_input=True, confirmation_prompt=True)
             generated = False
         try:
-            users.create(username, password, email=email, is_admin=True)
+            user = users.create(username, password, email=email, is_admin=True)
         except Invalid as error:
             raise click.ClickException(f"{error.field or 'admin'}: {error.message}")
-        click.echo(f"Administrator '{username}' created.")
+        click.echo(f"Administrator '{user.username}' created.")
         if generated:
             click.echo(f"Its generated password (shown once): {password}")

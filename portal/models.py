@@ -5,8 +5,8 @@ import enum
 from datetime import datetime, timezone
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from wtforms.fields.choices import SelectChoice
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -38,6 +38,9 @@ class Role(str, enum.Enum):
 
 
 class User(UserMixin, db.Model):
+    # Usernames are case-insensitive: kept in lower case (see _lower_case), unique as such.
+    __table_args__ = (CheckConstraint("username = lower(username)", name="username_lower"),)
+
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     email: Mapped[str] = mapped_column(String(255), default="")
@@ -61,6 +64,11 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses disabled users
         return not self.disabled
+
+    @validates("username")
+    def _lower_case(self, key: str, value: str) -> str:
+        """Usernames are case-insensitive: stored in lower case, unique as such."""
+        return value.lower() if isinstance(value, str) else value
 
     def __repr__(self) -> str:
         return f"<User {self.username}>"

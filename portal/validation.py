@@ -2,13 +2,40 @@
 from __future__ import annotations
 
 import re
-
-from kubernetes.utils.quantity import parse_quantity
+from decimal import Decimal, localcontext
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Namespaces Kubernetes or Hummer keep for themselves.
 RESERVED_NAMES = {"default", "kube-system", "kube-public", "kube-node-lease", "hummer-system"}
+
+# The Kubernetes quantity grammar (k8s.io/apimachinery resource.Quantity), ASCII only:
+# sign, digits with an optional decimal part, then a binary-SI suffix (Ki..Ei), a
+# decimal-SI suffix (m, k, M, G, T, P, E) or a decimal exponent (e3, E-2). Python's
+# Decimal would also take NaN, Infinity, 1_0 and Unicode digits; the API server does not.
+QUANTITY = re.compile(r"^(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
+                      r"(?:(?P<binary>[KMGTPE]i)|(?P<si>[mkMGTPE])|[eE](?P<exp>[+-]?[0-9]{1,3}))?$",
+                      re.ASCII)
+QUANTITY_MAX_LENGTH = 32          # the width of the columns that store them
+_BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
+_SI = {"m": -3, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+# Sane bounds for one value (a request, a limit or a whole project's quota).
+CPU_MIN, CPU_MAX = Decimal("0.001"), Decimal(100_000)             # 1m .. 100000 cores
+MEMORY_MIN, MEMORY_MAX = Decimal(1), Decimal(1024) ** 5 * 16      # 1 byte .. 16Pi
+PODS_MAX = 100_000
+BOUNDS = {"cpu": (CPU_MIN, CPU_MAX, "from 1m to 100000 cores"),
+          "memory": (MEMORY_MIN, MEMORY_MAX, "from 1 byte to 16Pi")}
+
+PASSWORD_MAX_LENGTH = 1024        # bounds the cost of hashing
+
+
+def row_id(value) -> bool:
+    """An id from a URL that a database row can have (a 64-bit signed integer, above 0):
+    a larger one would overflow the driver before the query could find nothing."""
+    return isinstance(value, int) and 0 < value < 2 ** 63
+
+
+EMAIL_MAX_LENGTH = 255
 
 
 def dns_label(value: str, what: str = "Name") -> str | None:
@@ -16,7 +43,7 @@ def dns_label(value: str, what: str = "Name") -> str | None:
         return f"{what} is required."
     if len(value) > 63:
         return f"{what} must be at most 63 characters."
-    if not DNS_LABEL.match(value):
+    if not DNS_LABEL.fullmatch(value):
         return (f"{what} must be lower-case letters, digits and '-', "
                 "starting and ending with a letter or digit (a DNS-1123 label).")
     return None
@@ -31,35 +58,83 @@ def project_name(value: str) -> str | None:
     return None
 
 
+def parse_quantity(value: str) -> Decimal | None:
+    """The value of a Kubernetes quantity as the API server reads it, or None when it is
+    not one (or is longer than QUANTITY_MAX_LENGTH)."""
+    if not isinstance(value, str) or len(value) > QUANTITY_MAX_LENGTH:
+        return None
+    match = QUANTITY.match(value)
+    if not match:
+        return None
+    with localcontext() as ctx:
+        ctx.prec = 80
+        number = Decimal(match["number"])
+        if match["binary"]:
+            return number * Decimal(1024) ** _BINARY[match["binary"]]
+        if match["si"]:
+            return number.scaleb(_SI[match["si"]])
+        if match["exp"]:
+            return number.scaleb(int(match["exp"]))
+        return number
+
+
+def _shown(value: str) -> str:
+    return value if len(value) <= 40 else value[:37] + "..."
+
+
 def quantity(value: str, kind: str) -> str | None:
-    """A Kubernetes quantity for `kind` ('cpu' or 'memory'), positive."""
+    """A Kubernetes quantity for `kind` ('cpu' or 'memory'), positive and within BOUNDS."""
     example = "250m or 0.5" if kind == "cpu" else "256Mi or 1Gi"
     if not value:
         return f"Enter a {kind} quantity such as {example}."
-    try:
-        parsed = parse_quantity(value)
-    except (ValueError, TypeError):
-        return f"'{value}' is not a Kubernetes quantity; try {example}."
+    if len(value) > QUANTITY_MAX_LENGTH:
+        return f"A {kind} quantity is at most {QUANTITY_MAX_LENGTH} characters; try {example}."
+    parsed = parse_quantity(value)
+    if parsed is None:
+        return f"'{_shown(value)}' is not a Kubernetes quantity; try {example}."
     if parsed <= 0:
         return f"The {kind} quantity must be greater than zero."
+    low, high, words = BOUNDS[kind]
+    if not low <= parsed <= high:
+        return f"The {kind} quantity must be {words}."
+    return None
+
+
+def pods(value: str) -> str | None:
+    """A pod count for a quota: a whole number from 1 to PODS_MAX."""
+    if not re.fullmatch(r"[0-9]{1,7}", value or "", re.ASCII) or not 1 <= int(value) <= PODS_MAX:
+        return f"Pods must be a whole number from 1 to {PODS_MAX}, or blank."
     return None
 
 
 def not_less(request: str, limit: str) -> bool:
-    return parse_quantity(limit) >= parse_quantity(request)
+    """True when the limit is at least the request (both valid quantities)."""
+    req, lim = parse_quantity(request), parse_quantity(limit)
+    return req is None or lim is None or lim >= req
 
 
 def username(value: str) -> str | None:
     if not value:
         return "Username is required."
-    if not USERNAME.match(value):
+    if not USERNAME.fullmatch(value) or not value.isascii():
         return "Use letters, digits, '.', '_' or '-' (at most 64), starting with a letter or digit."
     return None
+
+
+def normal_username(value: str) -> str:
+    """The stored form of a username: usernames are case-insensitive, kept in lower case."""
+    return (value or "").strip().lower()
 
 
 def password(value: str, min_length: int) -> str | None:
     if not value:
         return "Password is required."
+    if not value.strip():
+        return "A password cannot be only spaces."
     if len(value) < min_length:
         return f"Password must be at least {min_length} characters."
+    if len(value) > PASSWORD_MAX_LENGTH:
+        return f"Password must be at most {PASSWORD_MAX_LENGTH} characters."
+    if "\x00" in value:
+        return "A password cannot contain a NUL character."
     return None

@@ -6,6 +6,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from portal.extensions import db, login_manager
 from portal.models import User
@@ -56,17 +57,33 @@ def actor() -> Actor:
     return Actor(current_user._get_current_object(), request.remote_addr or "")
 
 
+MAX_PAGE = 100_000
+
+
 def page_number() -> int:
-    try:
-        return max(1, int(request.args.get("page", 1)))
-    except ValueError:
+    """?page=N as a number from 1 to MAX_PAGE: anything else (a word, a negative, a
+    number too large for the database's OFFSET) reads as the first or the last page."""
+    raw = request.args.get("page", "1").strip()
+    if not raw.isascii() or not raw.isdigit():
         return 1
+    if len(raw) > len(str(MAX_PAGE)):
+        return MAX_PAGE
+    return min(max(1, int(raw)), MAX_PAGE)
 
 
 def paginate(stmt):
-    """One page of a select, by ?page=N, at the configured page size."""
-    return db.paginate(stmt, page=page_number(), per_page=current_app.config["PAGE_SIZE"],
-                       error_out=False)
+    """One page of a select, by ?page=N, at the configured page size; past the end, the last page."""
+    per_page = current_app.config["PAGE_SIZE"]
+    page = db.paginate(stmt, page=page_number(), per_page=per_page, error_out=False)
+    if page.page > 1 and page.page > page.pages:
+        page = db.paginate(stmt, page=max(1, page.pages), per_page=per_page, error_out=False)
+    return page
+
+
+def accepts_files(view):
+    """Mark a view that takes file uploads; every other view refuses a multipart file part."""
+    view.accepts_files = True
+    return view
 
 
 def _error_page(status: int, title: str, message: str):
@@ -75,6 +92,14 @@ def _error_page(status: int, title: str, message: str):
         return render_template("_error_fragment.html", status=status, title=title,
                                message=message), status
     return render_template("error.html", status=status, title=title, message=message), status
+
+
+class RowId(IntegerConverter):
+    """<int:...> in a URL, bounded to what a 64-bit id column holds: a longer number is
+    a 404 like any other missing row, not an OverflowError in the database driver."""
+
+    def __init__(self, url_map, fixed_digits=0, min=None, max=2 ** 63 - 1, signed=False):
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 # Every response: only the portal's own scripts, styles and connections; no framing.
@@ -117,6 +142,7 @@ def _size(n: int) -> str:
 
 def init_app(app: Flask) -> None:
     app.wsgi_app = _Forwarded(app)
+    app.url_map.converters["int"] = RowId
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to continue."
     login_manager.login_message_category = "info"
@@ -161,6 +187,19 @@ def init_app(app: Flask) -> None:
 
     from portal import templating
     templating.init_app(app)
+
+    @app.before_request
+    def refuse_unexpected_files():
+        """A file part where a text field belongs would reach the forms as a FileStorage;
+        answer 400 with the reason instead (before CSRF, login or any form sees it)."""
+        if request.method not in ("POST", "PUT", "PATCH") or not request.mimetype.startswith("multipart/"):
+            return None
+        view = current_app.view_functions.get(request.endpoint or "")
+        if request.files and not getattr(view, "accepts_files", False):
+            names = ", ".join(sorted(set(request.files)))[:200]
+            return _error_page(400, "Bad request", f"This form takes no file uploads; "
+                                                   f"send {names} as text.")
+        return None
 
     @app.context_processor
     def globals_for_templates():

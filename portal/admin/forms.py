@@ -1,6 +1,6 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
-from wtforms.validators import Email, Optional
+from wtforms.validators import Email, Length, Optional
 
 from portal import validation
 from portal.forms import Check, password_check
@@ -8,7 +8,10 @@ from portal.forms import Check, password_check
 
 class UserForm(FlaskForm):
     username = StringField("Username", validators=[Check(validation.username)])
-    email = EmailField("Email", validators=[Optional(), Email("Enter a valid email address.")])
+    email = EmailField("Email", validators=[
+        Optional(), Length(max=validation.EMAIL_MAX_LENGTH,
+                           message=f"At most {validation.EMAIL_MAX_LENGTH} characters."),
+        Email("Enter a valid email address.")])
     password = PasswordField("Password", validators=[password_check])
     is_admin = BooleanField("Administrator")
 

@@ -50,6 +50,6 @@ class EmptyForm(FlaskForm):
 
 
 class QuotaForm(FlaskForm):
-    quota_cpu = StringField("CPU (requests)", description="e.g. 4 or 2500m; blank for no limit")
-    quota_memory = StringField("Memory (requests)", description="e.g. 8Gi; blank for no limit")
-    quota_pods = StringField("Pods", description="blank for no limit")
+    quota_cpu = StringField("CPU (requests)", description="e.g. 4 or 2500m, up to 100000 cores; blank for no limit")
+    quota_memory = StringField("Memory (requests)", description="e.g. 8Gi, up to 16Pi; blank for no limit")
+    quota_pods = StringField("Pods", description="1 to 100000; blank for no limit")

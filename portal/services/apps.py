@@ -33,13 +33,23 @@ from portal.services.errors import Conflict, Invalid, NotFound, Unavailable
 APP_NAME_MAX = 40
 RESERVED_APP_NAMES = {"new"}      # leaves room for "-ext" and the ReplicaSet/pod suffixes
 REPLICAS_MAX = 1000
-C_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Kubernetes' own limits (IsEnvVarName; distribution's reference grammar for images).
+ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*", re.ASCII)
+ENV_NAME_MAX = 256
+ENV_VALUE_MAX = 32768
+TEXT_MAX = 4096                   # command, arguments, working directory, probe path and command
 APP_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 PORT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-IMAGE = re.compile(r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-                   r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?:@sha256:[a-f0-9]{64})?$")
-TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+IMAGE_PATH = re.compile(rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*", re.ASCII)
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+REGISTRY = re.compile(rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])"
+                      r"(?::[0-9]{1,5})?", re.ASCII)
+DIGEST = re.compile(r"sha256:[a-f0-9]{64}", re.ASCII)
+IMAGE_NAME_MAX = 255              # distribution's NameTotalLengthMax (registry host included)
+TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
+SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]{1,253}", re.ASCII)
+SECRET_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", re.ASCII)
 CONFLICT_MESSAGE = "This app was changed meanwhile by someone else; reload to see the change, then apply yours again."
 
 
@@ -60,15 +70,20 @@ class DeployFailed(SpecInvalid):
 # --------------------------------------------------------------------------- parsing
 
 def _int(value, lo: int, hi: int) -> int | None:
-    try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
+    """A whole number written in ASCII digits (no '1_0', no other scripts' digits)."""
+    text = value.strip() if isinstance(value, str) else str(value if isinstance(value, int) else "")
+    if not re.fullmatch(r"[+-]?[0-9]{1,9}", text, re.ASCII):
         return None
+    number = int(text)
     return number if lo <= number <= hi else None
 
 
 def _text(data: dict, key: str) -> str:
-    return str(data.get(key) or "").strip()
+    """A text field, stripped; anything but text or a number (a file part, a list) counts as blank."""
+    value = data.get(key)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    return value.strip() if isinstance(value, str) else ""
 
 
 def check_app_name(name: str) -> str | None:
@@ -84,6 +99,19 @@ def check_app_name(name: str) -> str | None:
     return None
 
 
+IMAGE_MESSAGE = ("Not an image reference: use lower-case names separated by '/', "
+                 "optionally after a registry host (host:port/name).")
+
+
+def _split_registry(name: str) -> tuple[str, str]:
+    """('registry:5000', 'team/web') as Docker splits it: the first component is a
+    registry host when it has a '.' or ':', is 'localhost' or an [IPv6] address."""
+    first, slash, rest = name.partition("/")
+    if slash and (("." in first) or (":" in first) or first == "localhost" or first.startswith("[")):
+        return first, rest
+    return "", name
+
+
 def check_image(image: str, tag: str) -> tuple[str, str, dict[str, str]]:
     """(repository, tag, errors) from the image and tag fields."""
     errors: dict[str, str] = {}
@@ -91,19 +119,37 @@ def check_image(image: str, tag: str) -> tuple[str, str, dict[str, str]]:
         return "", tag, {"image": "Image is required, such as nginx or registry:5000/team/web."}
     if any(ch.isspace() for ch in image):
         return image, tag, {"image": "An image reference has no spaces."}
-    repo, inner_tag = objects.split_image(image)
-    if "@" not in image and ":" in image.rsplit("/", 1)[-1]:
-        if tag and tag != inner_tag:
-            errors["tag"] = f"The image already names the tag '{inner_tag}'; give the tag in one place."
-        tag = inner_tag
-    if not IMAGE.match(repo):
-        errors["image"] = ("Not an image reference: use lower-case names separated by '/', "
-                           "optionally after a registry host (host:port/name).")
-    if "@" in image:
+    if len(image) > IMAGE_NAME_MAX + 200:
+        return "", tag, {"image": f"An image name is at most {IMAGE_NAME_MAX} characters."}
+    name, at, digest = image.partition("@")
+    inner_tag = ""
+    head, _, last = name.rpartition("/")
+    if ":" in last:
+        last, inner_tag = last.rsplit(":", 1)
+        name = f"{head}/{last}" if head else last
+    if at:
+        repo = f"{name}@{digest}"
+        if not DIGEST.fullmatch(digest):
+            errors["image"] = "A digest is sha256: and 64 lower-case hex digits."
+    else:
+        repo = name
+        if inner_tag:
+            if tag and tag != inner_tag:
+                errors["tag"] = f"The image already names the tag '{inner_tag}'; give the tag in one place."
+            tag = inner_tag
+    registry, path = _split_registry(name)
+    if len(name) > IMAGE_NAME_MAX:
+        errors["image"] = f"An image name is at most {IMAGE_NAME_MAX} characters (registry host included)."
+    elif registry and not REGISTRY.fullmatch(registry):
+        errors["image"] = "The registry host is a host name or address, with an optional :port."
+    elif not IMAGE_PATH.fullmatch(path):
+        errors.setdefault("image", (IMAGE_MESSAGE + " Upper-case letters are not allowed.")
+                          if path.lower() != path and IMAGE_PATH.fullmatch(path.lower()) else IMAGE_MESSAGE)
+    if at:
         tag = ""
     elif not tag:
         tag = "latest"
-    elif not TAG.match(tag):
+    elif not TAG.fullmatch(tag):
         errors["tag"] = "A tag is letters, digits, '_', '.' and '-' (at most 128), not starting with '.' or '-'."
     return repo, tag, errors
 
@@ -114,6 +160,11 @@ def _probe(data: dict, prefix: str, errors: dict, port_names: set[str]) -> Probe
         errors[f"{prefix}-kind"] = "Choose none, HTTP, TCP or exec."
         return ProbeSpec()
     probe = ProbeSpec(kind=kind, path=_text(data, "path") or "/", command=_text(data, "command"))
+    for key in ("path", "command"):
+        value = getattr(probe, key)
+        if len(value) > TEXT_MAX or "\x00" in value:
+            errors[f"{prefix}-{key}"] = f"At most {TEXT_MAX} characters, and no NUL characters."
+            return probe
     if kind in ("http", "tcp"):
         port = _int(data.get("port"), 1, 65535)
         if port is None:
@@ -213,35 +264,45 @@ def parse(data: dict, name_fixed: str | None = None) -> AppSpec:
     for i, row in enumerate(data.get("env") or []):
         ename = _text(row, "name")
         source = _text(row, "source") or "plain"
-        value = str(row.get("value") or "")
+        value = row.get("value") if isinstance(row.get("value"), str) else ""
         if not ename and not value and not _text(row, "secret"):
             continue
-        if not C_IDENTIFIER.match(ename):
-            errors[f"env-{i}-name"] = ("A variable name is letters, digits and '_', not starting "
-                                       "with a digit (a C identifier).")
+        if len(ename) > ENV_NAME_MAX:
+            errors[f"env-{i}-name"] = f"A variable name is at most {ENV_NAME_MAX} characters."
+        elif not ENV_NAME.fullmatch(ename) or ename in (".", ".."):
+            errors[f"env-{i}-name"] = ("A variable name is letters, digits, '_', '-' and '.', not starting "
+                                       "with a digit (as Kubernetes accepts).")
         elif ename in seen_env:
             errors[f"env-{i}-name"] = f"{ename} is set twice."
         seen_env.add(ename)
         if source == "secret":
             secret, key = _text(row, "secret"), _text(row, "key")
-            if validation.dns_label(secret, "Secret name") and not re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", secret):
+            if len(secret) > 253 or not SECRET_NAME.fullmatch(secret):
                 errors[f"env-{i}-secret"] = "Name a secret of this project (lower-case letters, digits, '-' and '.')."
-            if not key or not SECRET_KEY.match(key):
+            if not SECRET_KEY.fullmatch(key):
                 errors[f"env-{i}-key"] = "Name the key inside the secret (letters, digits, '-', '_' and '.')."
             spec.env.append(EnvSpec(ename, secret=secret, key=key))
         else:
+            if len(value) > ENV_VALUE_MAX:
+                errors[f"env-{i}-value"] = f"A value is at most {ENV_VALUE_MAX} characters."
+            elif "\x00" in value:
+                errors[f"env-{i}-value"] = "A value cannot contain a NUL character."
             spec.env.append(EnvSpec(ename, value=value))
 
     # command, args, working directory
-    for key in ("command", "args"):
+    for key in ("command", "args", "workdir"):
         value = _text(data, key)
-        try:
-            shlex.split(value)
-        except ValueError:
-            errors[key] = "Unbalanced quote; quote arguments like a shell would."
+        if len(value) > TEXT_MAX:
+            errors[key] = f"At most {TEXT_MAX} characters."
+        elif "\x00" in value:
+            errors[key] = "No NUL characters, please."
+        elif key != "workdir":
+            try:
+                shlex.split(value)
+            except ValueError:
+                errors[key] = "Unbalanced quote; quote arguments like a shell would."
         setattr(spec, key, value)
-    spec.workdir = _text(data, "workdir")
-    if spec.workdir and not spec.workdir.startswith("/"):
+    if spec.workdir and not spec.workdir.startswith("/") and "workdir" not in errors:
         errors["workdir"] = "The working directory is an absolute path, starting with '/'."
 
     names = {p.name for p in spec.ports}

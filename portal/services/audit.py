@@ -52,11 +52,11 @@ def query(project: Project | str | None = None, q: str = ""):
         found = _project(project)
         stmt = stmt.where(AuditEvent.project_id == found.id) if found else stmt.where(False)
     if q:
-        like = f"%{q}%"
+        # autoescape: '%' and '_' match themselves, not every row
         stmt = stmt.where(
-            AuditEvent.action.like(like)
-            | AuditEvent.actor_name.like(like)
-            | AuditEvent.object_name.like(like)
+            AuditEvent.action.contains(q, autoescape=True)
+            | AuditEvent.actor_name.contains(q, autoescape=True)
+            | AuditEvent.object_name.contains(q, autoescape=True)
         )
     return stmt
 

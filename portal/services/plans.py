@@ -19,7 +19,7 @@ def all_plans() -> list[ResourcePlan]:
 
 
 def get(plan_id: int) -> ResourcePlan:
-    plan = db.session.get(ResourcePlan, plan_id)
+    plan = db.session.get(ResourcePlan, plan_id) if validation.row_id(plan_id) else None
     if plan is None:
         raise NotFound("No such plan.")
     return plan

@@ -21,8 +21,9 @@ def visible_to(user: User, q: str = ""):
     if not user.is_admin:
         stmt = stmt.join(Membership).where(Membership.user_id == user.id)
     if q:
-        like = f"%{q.strip()}%"
-        stmt = stmt.where(Project.name.like(like) | Project.display_name.like(like))
+        q = q.strip()  # autoescape: '%' and '_' match themselves, not every row
+        stmt = stmt.where(Project.name.contains(q, autoescape=True)
+                          | Project.display_name.contains(q, autoescape=True))
     return stmt
 
 
@@ -152,8 +153,10 @@ def set_quota(project: Project, cpu: str, memory: str, pods: str, by: Actor) -> 
             message = validation.quantity(value, kind)
             if message:
                 raise Invalid(field, message)
-    if pods and (not pods.isdigit() or not 1 <= int(pods) <= 100000):
-        raise Invalid("quota_pods", "Pods must be a whole number from 1 to 100000, or blank.")
+    if pods:
+        message = validation.pods(pods)
+        if message:
+            raise Invalid("quota_pods", message)
     project.quota_cpu, project.quota_memory, project.quota_pods = cpu, memory, pods
     audit.record(by, "project.quota", "project", project.name, project=project,
                  detail=f"cpu={cpu or '-'} memory={memory or '-'} pods={pods or '-'}")
@@ -222,7 +225,7 @@ def members(project: Project) -> list[Membership]:
 
 
 def get_member(project: Project, member_id: int) -> Membership:
-    member = db.session.get(Membership, member_id)
+    member = db.session.get(Membership, member_id) if validation.row_id(member_id) else None
     if member is None or member.project_id != project.id:
         raise NotFound("No such member.")
     return member
@@ -273,9 +276,10 @@ def _lock_members(project: Project, member: Membership, by: Actor) -> tuple[Proj
 def add_member(project: Project, username: str, role: str, by: Actor) -> Membership:
     authz.require(by.user, project, Role.OWNER)
     role_value = _role(role)
-    user = db.session.scalar(select(User).where(User.username == username.strip()))
+    from portal.services import users
+    user = users.find(username)
     if user is None:
-        raise Invalid("username", f"No user named '{username.strip()}'.")
+        raise Invalid("username", f"No user named '{username.strip()[:64]}'.")
     if user.disabled:
         raise Invalid("username", f"User '{user.username}' is disabled.")
     exists = db.session.scalar(select(Membership).where(
@@ -286,7 +290,14 @@ def add_member(project: Project, username: str, role: str, by: Actor) -> Members
     db.session.add(member)
     audit.record(by, "member.add", "member", user.username, project=project,
                  detail=role_value.value)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # an identical add at the same moment won the race
+        db.session.rollback()
+        exists = db.session.scalar(select(Membership).where(
+            Membership.project_id == project.id, Membership.user_id == user.id))
+        raise Invalid("username", f"{user.username} is already a member"
+                                  f"{f' ({exists.role})' if exists else ''}.")
     return member
 
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from portal import validation
 from portal.extensions import db
@@ -18,27 +19,35 @@ MAX_LOCKOUT_SECONDS = 15 * 60
 
 
 def find(username: str) -> User | None:
-    return db.session.scalar(select(User).where(User.username == username))
+    """The user of that name, whatever its case: usernames are stored in lower case."""
+    if not isinstance(username, str):
+        return None
+    return db.session.scalar(select(User).where(User.username == validation.normal_username(username)))
 
 
 def get(user_id: int) -> User:
-    user = db.session.get(User, user_id)
+    user = db.session.get(User, user_id) if validation.row_id(user_id) else None
     if user is None:
         raise NotFound("No such user.")
     return user
 
 
 def _new_user(username: str, password: str, email: str, is_admin: bool) -> User:
-    username = username.strip()
+    username = (username or "").strip()
+    email = (email or "").strip()
     for field, message in (
         ("username", validation.username(username)),
+        ("email", f"At most {validation.EMAIL_MAX_LENGTH} characters."
+                  if len(email) > validation.EMAIL_MAX_LENGTH else None),
         ("password", validation.password(password, current_app.config["PASSWORD_MIN_LENGTH"])),
     ):
         if message:
             raise Invalid(field, message)
-    if find(username) is not None:
-        raise Invalid("username", f"User '{username}' already exists.")
-    user = User(username=username, email=email.strip(), is_admin=is_admin)
+    existing = find(username)
+    if existing is not None:
+        raise Invalid("username", f"User '{existing.username}' already exists.")
+    user = User(username=validation.normal_username(username), email=email,
+                is_admin=is_admin)
     user.set_password(password)
     db.session.add(user)
     return user
@@ -50,7 +59,11 @@ def create(username: str, password: str, email: str = "", is_admin: bool = False
     if by is not None:
         require_admin(by.user)
     user = _new_user(username, password, email, is_admin)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # a concurrent create of the same name won the race
+        db.session.rollback()
+        raise Invalid("username", f"User '{user.username}' already exists.")
     audit.record(by, "user.create", "user", user.username,
                  detail="admin" if is_admin else "")
     db.session.commit()
@@ -67,7 +80,7 @@ def authenticate(username: str, password: str, addr: str = "") -> User | None:
     The lockout doubles with each further failure, up to 15 minutes, and a right
     password during a lockout still gets Throttled, so guessing gains nothing.
     """
-    user = find(username.strip())
+    user = find(username)
     if user is None:
         # Same cost as a real check, so timing does not reveal which names exist.
         User(password_hash="").set_password(password or "x")
@@ -116,7 +129,7 @@ def reset_password(user: User, password: str, by: Actor) -> None:
 def listing(q: str = ""):
     stmt = select(User).order_by(User.username)
     if q:
-        stmt = stmt.where(User.username.like(f"%{q}%"))
+        stmt = stmt.where(User.username.contains(q.strip().lower(), autoescape=True))
     return stmt
 
 
