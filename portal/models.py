@@ -46,6 +46,8 @@ class User(UserMixin, db.Model):
     disabled: Mapped[bool] = mapped_column(default=False)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    # Part of every session and "keep me logged in" cookie (get_id): bumping it ends them all.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     memberships: Mapped[list["Membership"]] = relationship(
@@ -61,6 +63,10 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses disabled users
         return not self.disabled
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session and the remember cookie: "id:generation"."""
+        return f"{self.id}:{self.session_generation}"
 
     def __repr__(self) -> str:
         return f"<User {self.username}>"

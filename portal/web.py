@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException
 
 from portal.extensions import db, login_manager
 from portal.models import User
+from portal.services import users
 from portal.services.context import Actor
 from portal.services.errors import Forbidden, NotFound, ServiceError, Throttled
 
@@ -76,11 +77,10 @@ def init_app(app: Flask) -> None:
     login_manager.login_message_category = "info"
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> User | None:
-        try:
-            return db.session.get(User, int(user_id))
-        except ValueError:
-            return None
+    def load_user(session_id: str) -> User | None:
+        # "id:generation" (User.get_id): a session or remember cookie of an older generation
+        # (before a logout, a password change, ...) no longer logs anyone in.
+        return users.by_session_id(session_id)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
