@@ -49,7 +49,7 @@ def test_login_refuses_next_that_is_not_a_plain_local_path(web, make_user, targe
     response = web.post(f"/login?next={quote(target, safe='')}",
                         {"username": "ann", "password": PASSWORD}, htmx=htmx)
     if htmx:
-        assert response.status_code == 200 and response.headers["HX-Location"] == "/"
+        assert response.status_code == 200 and response.headers["HX-Redirect"] == "/"
     else:
         assert response.status_code == 302 and response.headers["Location"] == "/"
 
@@ -60,7 +60,7 @@ def test_login_goes_on_to_a_plain_local_next(web, make_user, target, htmx):
     make_user("ann")
     response = web.post(f"/login?next={quote(target, safe='')}",
                         {"username": "ann", "password": PASSWORD}, htmx=htmx)
-    assert response.headers["HX-Location" if htmx else "Location"] == target
+    assert response.headers["HX-Redirect" if htmx else "Location"] == target
 
 
 def test_wrong_password_message_beside_field(web, make_user):

@@ -1,7 +1,7 @@
 import re
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, g, request, session, url_for
+from flask import current_app, flash, g, make_response, redirect, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from portal.auth import bp
@@ -38,6 +38,17 @@ password_limit = limiter.limit(_login_limit, methods=["POST"],
                                error_message=lambda: breach_message("login attempts"))
 
 
+def _new_document(url: str):
+    """After a login the whole document must be loaded anew: its <body> carries the CSRF
+    token for htmx (hx-headers), which the login rotated and which HX-Location (a swap of
+    the body's content) would leave stale. So htmx gets HX-Redirect, a full page load."""
+    if request.htmx:
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
 def _rotate_csrf_token() -> None:
     """A new CSRF token for the new session (Flask-WTF makes one when none is stored)."""
     field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
@@ -64,7 +75,7 @@ def login():
             _rotate_csrf_token()
             audit.record(Actor(user, request.remote_addr or ""), "user.login", "user", user.username)
             db.session.commit()
-            return redirect_to(safe_next(request.args.get("next")))
+            return _new_document(safe_next(request.args.get("next")))
     elif request.method == "POST":
         status = 422
     return render("auth/login.html", form=form, status=status)

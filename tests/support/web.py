@@ -56,7 +56,7 @@ class Web:
         if htmx:
             headers.update({"HX-Request": "true", "HX-Target": htmx if isinstance(htmx, str) else "target"})
         response = self._send("post", url, data=data, headers=headers, **kw)
-        if url.startswith("/login") and (response.status_code == 302 or "HX-Location" in response.headers):
+        if url.startswith("/login") and (response.status_code == 302 or "HX-Redirect" in response.headers):
             self._token = None  # a login rotates the CSRF token: use the new session's
         return response
 
