@@ -5,6 +5,9 @@ gunicorn.
 """
 import re
 
+import pytest
+
+from portal import config
 from portal.extensions import db
 from portal.models import AuditEvent
 from tests.conftest import PASSWORD
@@ -80,3 +83,12 @@ def test_password_change_shares_the_login_limit(app, login, make_user):
     assert_limited(web.post("/profile/password", {"current_password": PASSWORD,
                                                   "password": "x" * 12, "confirm": "x" * 12}),
                    "login attempts")
+
+
+@pytest.mark.parametrize("name", ["HUMMER_LOGIN_RATE_LIMIT", "HUMMER_ANONYMOUS_RATE_LIMIT"])
+def test_a_bad_rate_limit_setting_is_refused_at_start(monkeypatch, name):
+    monkeypatch.setenv(name, "ten a minute")
+    with pytest.raises(SystemExit, match=f"{name} must be a rate limit such as '10 per minute'"):
+        config.load()
+    monkeypatch.setenv(name, "3 per second; 50 per hour")
+    assert config.load()[name.removeprefix("HUMMER_")] == "3 per second; 50 per hour"
