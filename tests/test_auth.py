@@ -146,6 +146,16 @@ def test_lockout_ends_and_success_resets_counter(app, web, make_user):
     assert user.failed_logins == 0 and user.locked_until is None
 
 
+def test_the_right_password_at_the_last_try_logs_in_and_locks_nothing(app, web, make_user):
+    make_user("ann")
+    for _ in range(app.config["LOGIN_MAX_FAILURES"] - 1):
+        assert web.login("ann", "wrong").status_code == 401
+    assert web.login("ann", PASSWORD).status_code == 302
+    user = db.session.scalar(db.select(User).filter_by(username="ann"))
+    assert user.failed_logins == 0 and user.locked_until is None
+    assert db.session.scalar(db.select(AuditEvent).filter_by(action="user.locked")) is None
+
+
 def test_failed_logins_and_logouts_are_audited_without_the_password(web, make_user):
     make_user("ann")
     web.post("/login", {"username": "ann", "password": "secret-guess-1"},

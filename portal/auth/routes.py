@@ -21,7 +21,7 @@ _PLAIN_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*")
 
 
 def safe_next(target: str | None) -> str:
-    """Only plain same-site paths: never another host after login (plain or HX-Location)."""
+    """Only plain same-site paths: never another host after login (plain or HX-Redirect)."""
     if target and len(target) <= 2048 and _PLAIN_PATH.fullmatch(target):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc:

@@ -72,13 +72,21 @@ def _dummy_check(password: str) -> None:
     check_password_hash(_DUMMY_HASH, password or "")
 
 
-def _reserve_attempt(user: User, now, addr: str) -> bool:
+def _lockout_seconds(failures: int) -> int:
+    """The first lockout at the limit, doubling with each further failure, up to 15 minutes."""
+    excess = failures - current_app.config["LOGIN_MAX_FAILURES"]
+    return min(current_app.config["LOGIN_LOCKOUT_SECONDS"] * 2 ** min(excess, 16),
+               MAX_LOCKOUT_SECONDS)
+
+
+def _reserve_attempt(user: User, now) -> int | None:
     """Count this attempt before any password is checked, atomically in SQL.
 
     The UPDATE succeeds only while the account is not locked, and it holds the row (the
     database on SQLite) until the commit, so parallel logins queue here: the attempt that
     reaches the limit sets `locked_until` before the next one can count, and at most
     LOGIN_MAX_FAILURES passwords are checked per lockout whatever the concurrency.
+    Returns the attempt's number, or None while the account is locked.
     """
     counted = db.session.execute(
         update(User)
@@ -87,20 +95,15 @@ def _reserve_attempt(user: User, now, addr: str) -> bool:
         .execution_options(synchronize_session=False))
     if counted.rowcount != 1:
         db.session.rollback()
-        return False
+        return None
     count = db.session.scalar(select(User.failed_logins).where(User.id == user.id))
-    limit = current_app.config["LOGIN_MAX_FAILURES"]
-    if count >= limit:
-        base = current_app.config["LOGIN_LOCKOUT_SECONDS"]
-        seconds = min(base * 2 ** min(count - limit, 16), MAX_LOCKOUT_SECONDS)
+    if count >= current_app.config["LOGIN_MAX_FAILURES"]:
         db.session.execute(
             update(User).where(User.id == user.id)
-            .values(locked_until=now + timedelta(seconds=seconds))
+            .values(locked_until=now + timedelta(seconds=_lockout_seconds(count)))
             .execution_options(synchronize_session=False))
-        audit.record_anonymous(addr, "user.locked", "user", user.username,
-                               detail=f"{count} failed logins; locked {seconds}s")
     db.session.commit()
-    return True
+    return count
 
 
 def authenticate(username: str, password: str, addr: str = "") -> User | None:
@@ -117,11 +120,15 @@ def authenticate(username: str, password: str, addr: str = "") -> User | None:
     if user is None:
         _dummy_check(password)
         return _failed(name, addr, "no such user")
-    now = utcnow()
-    if not _reserve_attempt(user, now, addr):
+    attempt = _reserve_attempt(user, utcnow())
+    if attempt is None:
         _dummy_check(password)
         return _failed(user.username, addr, "account locked")
     if not user.check_password(password):
+        if attempt >= current_app.config["LOGIN_MAX_FAILURES"]:
+            audit.record_anonymous(addr, "user.locked", "user", user.username,
+                                   detail=f"{attempt} failed logins; locked "
+                                          f"{_lockout_seconds(attempt)}s")
         return _failed(user.username, addr, "wrong password")
     if user.disabled:
         return _failed(user.username, addr, "account disabled")
