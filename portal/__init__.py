@@ -8,7 +8,7 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 
 from portal import config as config_module
-from portal.extensions import csrf, db, htmx, login_manager, migrate
+from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 
@@ -77,6 +77,7 @@ def create_app(config: dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True, compare_type=True)
     login_manager.init_app(app)
+    limiter.init_app(app)  # before CSRF: a flood is cut before anything else runs
     csrf.init_app(app)
     htmx.init_app(app)
 

@@ -42,6 +42,19 @@ def _json(name: str) -> dict:
     return value
 
 
+def _rate(name: str, default: str) -> str:
+    """A rate limit such as "10 per minute" or "100/hour; 5/second"; empty: no limit."""
+    raw = os.environ.get(name)
+    value = default if raw is None else raw.strip()
+    if value:
+        from limits import parse_many
+        try:
+            parse_many(value)
+        except ValueError:
+            raise SystemExit(f"{name} must be a rate limit such as '10 per minute', got {value!r}")
+    return value
+
+
 def instance_path() -> Path:
     return Path(os.environ.get("HUMMER_INSTANCE_PATH") or Path.cwd() / "instance").resolve()
 
@@ -118,6 +131,12 @@ def load() -> dict:
         "LOGIN_MAX_FAILURES": _int("HUMMER_LOGIN_MAX_FAILURES", 5),
         "LOGIN_LOCKOUT_SECONDS": _int("HUMMER_LOGIN_LOCKOUT_SECONDS", 60),
         "PASSWORD_MIN_LENGTH": _int("HUMMER_PASSWORD_MIN_LENGTH", 8),
+        # Flask-Limiter: per client address. Memory storage counts per gunicorn worker;
+        # a shared store (redis://, memcached://) makes the limits hold across workers and hosts.
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_STORAGE_URI": os.environ.get("HUMMER_RATELIMIT_STORAGE_URI") or "memory://",
+        "LOGIN_RATE_LIMIT": _rate("HUMMER_LOGIN_RATE_LIMIT", "10 per minute"),
+        "ANONYMOUS_RATE_LIMIT": _rate("HUMMER_ANONYMOUS_RATE_LIMIT", "60 per minute"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _bool(os.environ.get("HUMMER_COOKIE_SECURE"), False),

@@ -1,7 +1,11 @@
 """Extensions, created once here and bound to an app in create_app()."""
 import sqlite3
+import time
 
-from flask_login import LoginManager
+from flask import current_app, request
+from flask_limiter import ApplicationLimit, Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, current_user
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -30,6 +34,35 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 htmx = Htmx()
+
+
+def _anonymous_exempt() -> bool:
+    """The anonymous limit leaves logged-in users and the health probe alone (static files
+    are never limited)."""
+    return request.endpoint in ANONYMOUS_EXEMPT or current_user.is_authenticated
+
+
+def breach_message(what: str = "requests") -> str:
+    """'Too many … from your address. Try again in N seconds.' for the limit just hit."""
+    hit = limiter.current_limit
+    wait = max(1, int(hit.reset_at - time.time())) if hit else 60
+    return f"Too many {what} from your address. Try again in {wait} seconds."
+
+
+ANONYMOUS_EXEMPT = {"dashboard.healthz"}
+
+# Keyed on request.remote_addr, which ProxyFix sets from the trusted proxy's headers.
+# The limits are read from app.config on every request (ANONYMOUS_RATE_LIMIT here,
+# LOGIN_RATE_LIMIT on the login form), so a test or an operator can change them.
+limiter = Limiter(
+    key_func=get_remote_address,
+    headers_enabled=True,
+    application_limits=[ApplicationLimit(
+        lambda: current_app.config["ANONYMOUS_RATE_LIMIT"],
+        exempt_when=_anonymous_exempt,
+        error_message=lambda: breach_message("requests"),
+    )],
+)
 
 
 @event.listens_for(Engine, "connect")

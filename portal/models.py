@@ -49,6 +49,8 @@ class User(UserMixin, db.Model):
     disabled: Mapped[bool] = mapped_column(default=False)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    # Part of every session and "keep me logged in" cookie (get_id): bumping it ends them all.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     memberships: Mapped[list["Membership"]] = relationship(
@@ -69,6 +71,10 @@ class User(UserMixin, db.Model):
     def _lower_case(self, key: str, value: str) -> str:
         """Usernames are case-insensitive: stored in lower case, unique as such."""
         return value.lower() if isinstance(value, str) else value
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session and the remember cookie: "id:generation"."""
+        return f"{self.id}:{self.session_generation}"
 
     def __repr__(self) -> str:
         return f"<User {self.username}>"

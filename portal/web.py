@@ -10,6 +10,7 @@ from werkzeug.routing import IntegerConverter
 
 from portal.extensions import db, login_manager
 from portal.models import User
+from portal.services import users
 from portal.services.context import Actor
 from portal.services.errors import Forbidden, NotFound, ServiceError, Throttled
 
@@ -148,13 +149,12 @@ def init_app(app: Flask) -> None:
     login_manager.login_message_category = "info"
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> User | None:
+    def load_user(session_id: str) -> User | None:
         if request.endpoint in NO_USER_ENDPOINTS:
             return None  # served without the database, even when it hangs
-        try:
-            return db.session.get(User, int(user_id))
-        except ValueError:
-            return None
+        # "id:generation" (User.get_id): a session or remember cookie of an older generation
+        # (before a logout, a password change, ...) no longer logs anyone in.
+        return users.by_session_id(session_id)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):

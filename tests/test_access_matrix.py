@@ -21,6 +21,9 @@ ROLES = ["anonymous", "stranger", "vic", "dev", "olivia", "root"]  # none, non-m
 MATRIX = {
     "auth.login": ("GET", "/login", None, "guest", 200),
     "auth.logout": ("POST", "/logout", {}, "login", 302),
+    "auth.profile": ("GET", "/profile", None, "login", 200),
+    "auth.change_password": ("POST", "/profile/password", {"current_password": "correct-horse-1", "password": "brand-new-pass-1", "confirm": "brand-new-pass-1"}, "login", 302),
+    "auth.logout_everywhere": ("POST", "/profile/logout-everywhere", {}, "login", 302),
     "dashboard.index": ("GET", "/", None, "login", 200),
     "dashboard.healthz": ("GET", "/healthz", None, "public", 200),
     "dashboard.health_card": ("GET", "/dashboard/health", None, "login", 200),

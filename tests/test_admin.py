@@ -47,7 +47,7 @@ def test_disable_and_enable_user(admin, app, make_user):
     response = admin.post(f"/admin/users/{carol.id}/disable", htmx=True)
     assert response.status_code == 200 and "disabled" in text(response) and "Enable" in text(response)
     from tests.support.web import Web
-    assert Web(app.test_client()).login("carol", PASSWORD).status_code == 403
+    assert Web(app.test_client()).login("carol", PASSWORD).status_code == 401  # as any failed login
     admin.post(f"/admin/users/{carol.id}/enable")
     assert Web(app.test_client()).login("carol", PASSWORD).status_code == 302
 

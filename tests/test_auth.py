@@ -1,4 +1,7 @@
-"""Login, logout, throttling, cookies, CSRF."""
+"""Login, logout, lockout, one answer for every failed login, next=, cookies, CSRF."""
+import time
+from urllib.parse import quote
+
 import pytest
 
 from portal.extensions import db
@@ -28,26 +31,43 @@ def test_login_then_dashboard_then_logout(web, make_user):
     assert web.get("/").status_code == 302
 
 
-def test_login_redirects_only_to_local_paths(web, make_user):
+LOGIN_FAILED = "Wrong username or password, or the account is locked or disabled."
+
+REFUSED_NEXT = [
+    "https://evil.example/x", "http:/evil.example", "//evil.example", "///evil.example",
+    "/\\evil.example", "\\\\evil.example", "/\\/evil.example", "\\/evil.example",
+    "/\r\nSet-Cookie: x=1", "/projects\r\nLocation: https://evil.example", "/\t/evil.example",
+    " /projects", "/projects ", "javascript:alert(1)", "JaVaScRiPt:alert(1)", "data:text/html,x",
+    "projects", "evil.example", "/projects\x00", "/\u2028/evil.example", "/" + "a" * 3000,
+]
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])
+@pytest.mark.parametrize("target", REFUSED_NEXT)
+def test_login_refuses_next_that_is_not_a_plain_local_path(web, make_user, target, htmx):
     make_user("ann")
-    response = web.post("/login?next=https://evil.example/x", {"username": "ann", "password": PASSWORD})
-    assert response.headers["Location"] == "/"
-    web.logout()
-    response = web.post("/login?next=/projects", {"username": "ann", "password": PASSWORD})
-    assert response.headers["Location"] == "/projects"
+    response = web.post(f"/login?next={quote(target, safe='')}",
+                        {"username": "ann", "password": PASSWORD}, htmx=htmx)
+    if htmx:
+        assert response.status_code == 200 and response.headers["HX-Redirect"] == "/"
+    else:
+        assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])
+@pytest.mark.parametrize("target", ["/projects", "/projects/alpha/members?q=a&page=2", "/"])
+def test_login_goes_on_to_a_plain_local_next(web, make_user, target, htmx):
+    make_user("ann")
+    response = web.post(f"/login?next={quote(target, safe='')}",
+                        {"username": "ann", "password": PASSWORD}, htmx=htmx)
+    assert response.headers["HX-Redirect" if htmx else "Location"] == target
 
 
 def test_wrong_password_message_beside_field(web, make_user):
     make_user("ann")
     response = web.login("ann", "nope")
     assert response.status_code == 401
-    assert error_beside(text(response), "password") == "Wrong username or password."
-
-
-def test_unknown_user_gets_the_same_message(web):
-    response = web.login("ghost", "whatever")
-    assert response.status_code == 401
-    assert error_beside(text(response), "password") == "Wrong username or password."
+    assert error_beside(text(response), "password") == LOGIN_FAILED
 
 
 def test_empty_fields_are_explained(web):
@@ -58,25 +78,61 @@ def test_empty_fields_are_explained(web):
     assert error_beside(html, "password") == "Enter your password."
 
 
-def test_disabled_user_cannot_log_in(web, make_user):
-    make_user("ann", disabled=True)
-    response = web.login("ann", PASSWORD)
-    assert response.status_code == 403
-    assert "disabled" in error_beside(text(response), "username")
+def _answer(response) -> tuple[int, str, str]:
+    html = text(response)
+    return response.status_code, error_beside(html, "username"), error_beside(html, "password")
 
 
-def test_repeated_failures_are_throttled(app, web, make_user):
+def test_every_failed_login_gets_one_answer(app, web, make_user):
+    """Unknown, wrong password, disabled, locked: nothing tells whether the account exists."""
+    app.config["LOGIN_RATE_LIMIT"] = ""  # the per-address limit has tests of its own
+    make_user("ann")
+    make_user("sleeper", disabled=True)
+    make_user("locked")
+    limit = app.config["LOGIN_MAX_FAILURES"]
+    for _ in range(limit):
+        web.login("locked", "wrong")
+    same = (401, "", LOGIN_FAILED)
+    assert _answer(web.login("ann", "wrong")) == same
+    assert _answer(web.login("sleeper", PASSWORD)) == same
+    assert _answer(web.login("locked", PASSWORD)) == same
+    # An unknown name never gets a lockout message either, however often it is tried.
+    for _ in range(limit + 2):
+        assert _answer(web.login("ghost", "whatever")) == same
+    assert web.get("/").status_code == 302
+
+
+def test_unknown_and_known_names_cost_the_same(app, web, make_user):
+    """An unknown name is checked against a dummy hash: the answer takes as long."""
+    app.config["LOGIN_RATE_LIMIT"] = ""
+    make_user("ann")
+
+    def median_seconds(username):
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            assert web.login(username, "wrong-password").status_code == 401
+            times.append(time.perf_counter() - started)
+        return sorted(times)[2]
+    known, unknown = median_seconds("ann"), median_seconds("ghost")
+    assert unknown > 0.3 * known, (known, unknown)
+
+
+def test_repeated_failures_lock_the_account(app, web, make_user):
     make_user("ann")
     limit = app.config["LOGIN_MAX_FAILURES"]
     for _ in range(limit):
         assert web.login("ann", "wrong").status_code == 401
-    # Locked now: even the right password is refused, with a clear wait time.
+    # Locked now: even the right password is refused, and it is not even checked.
     response = web.login("ann", PASSWORD)
-    assert response.status_code == 429
-    assert "Too many failed logins. Try again in" in error_beside(text(response), "password")
+    assert _answer(response) == (401, "", LOGIN_FAILED)
+    assert web.get("/").status_code == 302
     user = db.session.scalar(db.select(User).filter_by(username="ann"))
     assert user.failed_logins == limit and user.locked_until is not None
     assert db.session.scalar(db.select(AuditEvent).filter_by(action="user.locked")) is not None
+    details = db.session.scalars(db.select(AuditEvent.detail).filter_by(
+        action="user.login_failed", object_name="ann").order_by(AuditEvent.id)).all()
+    assert details == ["wrong password"] * limit + ["account locked"]
 
 
 def test_lockout_ends_and_success_resets_counter(app, web, make_user):
@@ -88,6 +144,45 @@ def test_lockout_ends_and_success_resets_counter(app, web, make_user):
     user = db.session.scalar(db.select(User).filter_by(username="ann"))
     db.session.refresh(user)
     assert user.failed_logins == 0 and user.locked_until is None
+
+
+def test_the_right_password_at_the_last_try_logs_in_and_locks_nothing(app, web, make_user):
+    make_user("ann")
+    for _ in range(app.config["LOGIN_MAX_FAILURES"] - 1):
+        assert web.login("ann", "wrong").status_code == 401
+    assert web.login("ann", PASSWORD).status_code == 302
+    user = db.session.scalar(db.select(User).filter_by(username="ann"))
+    assert user.failed_logins == 0 and user.locked_until is None
+    assert db.session.scalar(db.select(AuditEvent).filter_by(action="user.locked")) is None
+
+
+def test_failed_logins_and_logouts_are_audited_without_the_password(web, make_user):
+    make_user("ann")
+    web.post("/login", {"username": "ann", "password": "secret-guess-1"},
+             environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    web.post("/login", {"username": "ghost", "password": "secret-guess-2"},
+             environ_base={"REMOTE_ADDR": "192.0.2.8"})
+    web.login("ann", PASSWORD)
+    web.logout()
+    events = db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.id)).all()
+    rows = [(e.action, e.actor_name, e.object_name, e.remote_addr, e.detail) for e in events]
+    assert rows[:2] == [("user.login_failed", "anonymous", "ann", "192.0.2.7", "wrong password"),
+                        ("user.login_failed", "anonymous", "ghost", "192.0.2.8", "no such user")]
+    assert [r[:2] for r in rows[2:]] == [("user.login", "ann"), ("user.logout", "ann")]
+    everything = " ".join(str(v) for r in rows for v in r)
+    assert "secret-guess" not in everything
+
+
+def test_login_rotates_the_csrf_token(web, make_user, team):
+    before = web.token()
+    assert web.login("olivia", PASSWORD).status_code == 302
+    after = web.token()
+    assert after != before
+    # The token from before the login is no good in the logged-in session.
+    response = web.post("/projects/alpha/settings", {"display_name": "A", "csrf_token": before})
+    assert response.status_code == 400 and "CSRF" in text(response)
+    response = web.post("/projects/alpha/settings", {"display_name": "A", "csrf_token": after})
+    assert response.status_code == 302
 
 
 def test_post_without_csrf_token_is_refused(web, make_user):

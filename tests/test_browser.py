@@ -39,7 +39,8 @@ def test_login_create_project_add_member(browser, make_user):
     d.find_element(By.ID, "password").send_keys("wrong")
     d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait_for(d, lambda d: d.find_elements(By.ID, "password-error"), message="no login error shown")
-    assert d.find_element(By.ID, "password-error").text == "Wrong username or password."
+    assert d.find_element(By.ID, "password-error").text == (
+        "Wrong username or password, or the account is locked or disabled.")
     assert not offenders(d), offenders(d)  # the error text too
 
     d.find_element(By.ID, "password").send_keys(PASSWORD)

@@ -45,6 +45,16 @@ def detach(project: Project) -> None:
                        .values(project_id=None).execution_options(synchronize_session=False))
 
 
+def record_anonymous(addr: str, action: str, object_type: str, object_name: str,
+                     detail: str = "") -> AuditEvent:
+    """An event by someone not logged in (a failed login): no actor, only the address."""
+    event = AuditEvent(actor_id=None, actor_name="anonymous", action=action,
+                       object_type=object_type, object_name=object_name[:255],
+                       detail=detail[:2000], remote_addr=(addr or "")[:64])
+    db.session.add(event)
+    return event
+
+
 def query(project: Project | str | None = None, q: str = ""):
     """Events, newest first: all of them (project None) or one live project's."""
     stmt = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())

@@ -1,11 +1,13 @@
-"""Accounts: creation, login with throttling, disabling, password resets."""
+"""Accounts: creation, login with an atomic lockout, sessions, disabling, passwords."""
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal import validation
 from portal.extensions import db
@@ -13,9 +15,10 @@ from portal.models import Membership, Project, User, utcnow
 from portal.services import audit
 from portal.services.authz import require_admin
 from portal.services.context import Actor
-from portal.services.errors import Invalid, NotFound, Throttled
+from portal.services.errors import Invalid, NotFound
 
 MAX_LOCKOUT_SECONDS = 15 * 60
+_DUMMY_HASH: str | None = None
 
 
 def find(username: str) -> User | None:
@@ -74,36 +77,134 @@ def admin_exists() -> bool:
     return bool(db.session.scalar(select(func.count(User.id)).where(User.is_admin.is_(True))))
 
 
-def authenticate(username: str, password: str, addr: str = "") -> User | None:
-    """The user if the password is right. Repeated failures lock the account for a while.
+def _dummy_check(password: str) -> None:
+    """Check a password against a throw-away hash: the same work as a real check."""
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = generate_password_hash(secrets.token_hex(16))
+    check_password_hash(_DUMMY_HASH, password or "")
 
-    The lockout doubles with each further failure, up to 15 minutes, and a right
-    password during a lockout still gets Throttled, so guessing gains nothing.
+
+def _lockout_seconds(failures: int) -> int:
+    """The first lockout at the limit, doubling with each further failure, up to 15 minutes."""
+    excess = failures - current_app.config["LOGIN_MAX_FAILURES"]
+    return min(current_app.config["LOGIN_LOCKOUT_SECONDS"] * 2 ** min(excess, 16),
+               MAX_LOCKOUT_SECONDS)
+
+
+def _reserve_attempt(user: User, now) -> int | None:
+    """Count this attempt before any password is checked, atomically in SQL.
+
+    The UPDATE succeeds only while the account is not locked, and it holds the row (the
+    database on SQLite) until the commit, so parallel logins queue here: the attempt that
+    reaches the limit sets `locked_until` before the next one can count, and at most
+    LOGIN_MAX_FAILURES passwords are checked per lockout whatever the concurrency.
+    Returns the attempt's number, or None while the account is locked.
     """
-    user = find(username)
-    if user is None:
-        # Same cost as a real check, so timing does not reveal which names exist.
-        User(password_hash="").set_password(password or "x")
+    counted = db.session.execute(
+        update(User)
+        .where(User.id == user.id, or_(User.locked_until.is_(None), User.locked_until <= now))
+        .values(failed_logins=User.failed_logins + 1)
+        .execution_options(synchronize_session=False))
+    if counted.rowcount != 1:
+        db.session.rollback()
         return None
-    now = utcnow()
-    if user.locked_until and user.locked_until > now:
-        wait = int((user.locked_until - now).total_seconds()) + 1
-        raise Throttled(f"Too many failed logins. Try again in {wait} seconds.", wait)
-    if user.check_password(password):
-        if user.failed_logins:
-            user.failed_logins, user.locked_until = 0, None
-            db.session.commit()
-        return user
-    user.failed_logins += 1
-    limit = current_app.config["LOGIN_MAX_FAILURES"]
-    if user.failed_logins >= limit:
-        base = current_app.config["LOGIN_LOCKOUT_SECONDS"]
-        seconds = min(base * 2 ** (user.failed_logins - limit), MAX_LOCKOUT_SECONDS)
-        user.locked_until = now + timedelta(seconds=seconds)
-        audit.record(Actor(user, addr), "user.locked", "user", user.username,
-                     detail=f"{user.failed_logins} failed logins; locked {seconds}s")
+    count = db.session.scalar(select(User.failed_logins).where(User.id == user.id))
+    if count >= current_app.config["LOGIN_MAX_FAILURES"]:
+        db.session.execute(
+            update(User).where(User.id == user.id)
+            .values(locked_until=now + timedelta(seconds=_lockout_seconds(count)))
+            .execution_options(synchronize_session=False))
+    db.session.commit()
+    return count
+
+
+def authenticate(username: str, password: str, addr: str = "") -> User | None:
+    """The user if the password is right and the account enabled, else None.
+
+    Every failure looks the same to the caller (unknown name, wrong password, disabled,
+    locked), costs one password hash, and is recorded in the audit log without the
+    password. Repeated failures lock the account: the lockout doubles with each further
+    failure, up to 15 minutes, and during it no password is checked at all, so the right
+    one gains nothing.
+    """
+    name = username.strip()
+    user = find(name)
+    if user is None:
+        _dummy_check(password)
+        return _failed(name, addr, "no such user")
+    attempt = _reserve_attempt(user, utcnow())
+    if attempt is None:
+        _dummy_check(password)
+        return _failed(user.username, addr, "account locked")
+    if not user.check_password(password):
+        if attempt >= current_app.config["LOGIN_MAX_FAILURES"]:
+            audit.record_anonymous(addr, "user.locked", "user", user.username,
+                                   detail=f"{attempt} failed logins; locked "
+                                          f"{_lockout_seconds(attempt)}s")
+        return _failed(user.username, addr, "wrong password")
+    if user.disabled:
+        return _failed(user.username, addr, "account disabled")
+    db.session.execute(
+        update(User).where(User.id == user.id).values(failed_logins=0, locked_until=None)
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    return user
+
+
+def _failed(name: str, addr: str, why: str) -> None:
+    """One answer for every failed login; the audit row says why, never the password."""
+    audit.record_anonymous(addr, "user.login_failed", "user", name[:64], detail=why)
     db.session.commit()
     return None
+
+
+def by_session_id(session_id: str) -> User | None:
+    """The user of a session or remember cookie ("id:generation"), if it is still valid."""
+    user_id, sep, generation = (session_id or "").partition(":")
+    if not sep or not user_id.isdigit() or not generation.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or user.session_generation != int(generation):
+        return None
+    return user
+
+
+def _end_sessions(user: User) -> None:
+    """Bump the session generation: every session and remember cookie of `user` ends."""
+    db.session.flush()
+    db.session.execute(
+        update(User).where(User.id == user.id)
+        .values(session_generation=User.session_generation + 1)
+        .execution_options(synchronize_session=False))
+    db.session.expire(user, ["session_generation"])
+
+
+def logout(by: Actor) -> None:
+    """Logging out ends every session of the user, on every device."""
+    _end_sessions(by.user)
+    audit.record(by, "user.logout", "user", by.user.username)
+    db.session.commit()
+
+
+def logout_everywhere(by: Actor) -> None:
+    _end_sessions(by.user)
+    audit.record(by, "user.logout_everywhere", "user", by.user.username)
+    db.session.commit()
+
+
+def change_own_password(current: str, password: str, by: Actor) -> None:
+    """A user changes their own password: the current one is required. Other sessions end."""
+    user = by.user
+    if not user.check_password(current or ""):
+        raise Invalid("current_password", "That is not your current password.")
+    message = validation.password(password, current_app.config["PASSWORD_MIN_LENGTH"])
+    if message:
+        raise Invalid("password", message)
+    user.set_password(password)
+    _end_sessions(user)
+    audit.record(by, "user.change_password", "user", user.username)
+    db.session.commit()
 
 
 def set_disabled(user: User, disabled: bool, by: Actor) -> None:
@@ -111,6 +212,8 @@ def set_disabled(user: User, disabled: bool, by: Actor) -> None:
     if user.id == by.user.id and disabled:
         raise Invalid(None, "You cannot disable your own account.")
     user.disabled = disabled
+    if disabled:
+        _end_sessions(user)
     audit.record(by, "user.disable" if disabled else "user.enable", "user", user.username)
     db.session.commit()
 
@@ -122,6 +225,7 @@ def reset_password(user: User, password: str, by: Actor) -> None:
         raise Invalid("password", message)
     user.set_password(password)
     user.failed_logins, user.locked_until = 0, None
+    _end_sessions(user)
     audit.record(by, "user.reset_password", "user", user.username)
     db.session.commit()
 

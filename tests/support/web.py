@@ -34,7 +34,8 @@ class Web:
 
     def token(self) -> str:
         if self._token is None:
-            html = self._send("get", "/login").get_data(as_text=True)
+            # Logged in, /login moves on to the dashboard, whose page carries the token too.
+            html = self._send("get", "/login", follow_redirects=True).get_data(as_text=True)
             match = TOKEN.search(html)
             assert match, "no CSRF token on the login page"
             self._token = match.group(1) or match.group(2)
@@ -54,7 +55,10 @@ class Web:
             data.setdefault("csrf_token", self.token())
         if htmx:
             headers.update({"HX-Request": "true", "HX-Target": htmx if isinstance(htmx, str) else "target"})
-        return self._send("post", url, data=data, headers=headers, **kw)
+        response = self._send("post", url, data=data, headers=headers, **kw)
+        if url.startswith("/login") and (response.status_code == 302 or "HX-Redirect" in response.headers):
+            self._token = None  # a login rotates the CSRF token: use the new session's
+        return response
 
     def login(self, username: str, password: str):
         return self.post("/login", {"username": username, "password": password})
