@@ -131,15 +131,13 @@ def _probe(data: dict, prefix: str, errors: dict, port_names: set[str]) -> Probe
     return probe
 
 
-EDIT_SKIPS = ("name", "image", "tag", "replicas")  # not on the edit form: the app page changes them
-
-
 def parse(data: dict, name_fixed: str | None = None) -> AppSpec:
     """An AppSpec from the deploy form's data (WTForms `form.data` shape); raises
     SpecInvalid with a message for each wrong field.
 
-    With name_fixed (the edit form), the fields in EDIT_SKIPS are not read: the edit
-    takes the image and the replicas from the running Deployment."""
+    With name_fixed (the edit form), name, image, tag and replicas are not read (the edit
+    page does not show them): the edit takes the image and the replicas from the running
+    Deployment."""
     errors: dict[str, str] = {}
     editing = name_fixed is not None
     name = name_fixed or _text(data, "name")
