@@ -121,15 +121,18 @@ def _meta(app: str, name: str, namespace: str) -> dict:
 
 
 def _probe(p: ProbeSpec) -> dict | None:
+    """A probe with the values the API server would default (scheme, successThreshold)
+    written out: server-side apply then owns all of it, so an edit that drops the probe,
+    or changes its kind, removes it whole instead of leaving a defaulted `scheme` behind."""
     if p.kind == "http":
-        probe = {"httpGet": {"path": p.path or "/", "port": p.port}}
+        probe = {"httpGet": {"path": p.path or "/", "port": p.port, "scheme": "HTTP"}}
     elif p.kind == "tcp":
         probe = {"tcpSocket": {"port": p.port}}
     elif p.kind == "exec":
         probe = {"exec": {"command": shlex.split(p.command)}}
     else:
         return None
-    probe.update({"periodSeconds": 10, "timeoutSeconds": 2, "failureThreshold": 3})
+    probe.update({"periodSeconds": 10, "timeoutSeconds": 2, "successThreshold": 1, "failureThreshold": 3})
     return probe
 
 

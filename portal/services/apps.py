@@ -683,8 +683,58 @@ def _edit_body(spec: AppSpec, deploy: dict, ns: str) -> dict:
     for key in ("revisionHistoryLimit", "strategy"):
         if key in live:
             body["spec"][key] = live[key]
+
     body["metadata"]["resourceVersion"] = deploy["metadata"]["resourceVersion"]
     return body
+
+
+def _removals(deploy: dict, body: dict, name: str) -> list[tuple[str, object]]:
+    """(JSON pointer, live value) of what server-side apply on Kubernetes 1.20 cannot remove
+    by itself: a probe the form drops, or the valueFrom of an env var that becomes a plain
+    value, would stay behind as an empty struct, which the API then refuses."""
+    containers = deploy["spec"]["template"]["spec"]["containers"]
+    old = objects.app_container(deploy["spec"]["template"], name)
+    new = body["spec"]["template"]["spec"]["containers"][0]
+    base = f"/spec/template/spec/containers/{containers.index(old)}"
+    out: list[tuple[str, object]] = [(f"{base}/{key}", old[key]) for key in ("readinessProbe", "livenessProbe")
+                                     if key in old and key not in new]
+    plain = {e["name"] for e in new.get("env") or [] if "valueFrom" not in e}
+    out += [(f"{base}/env/{i}/valueFrom", e["valueFrom"]) for i, e in enumerate(old.get("env") or [])
+            if "valueFrom" in e and e.get("name") in plain]
+    return out
+
+
+def _apply_edit(kube, ns: str, name: str, deploy: dict, body: dict) -> dict:
+    """Apply the edit. What apply cannot remove (see _removals) goes first by a JSON patch
+    that holds the rollout (spec.paused) and checks the resourceVersion, so the two writes
+    make one rollout; if the apply then fails, the removed fields are put back."""
+    removals = _removals(deploy, body, name)
+    if not removals:
+        return kube.apply("deployments", ns, name, body)
+    pause = not deploy["spec"].get("paused")
+    ops = [{"op": "test", "path": "/metadata/resourceVersion", "value": deploy["metadata"]["resourceVersion"]}]
+    if pause:
+        ops.append({"op": "add", "path": "/spec/paused", "value": True})
+    ops += [{"op": "remove", "path": pointer} for pointer, _ in removals]
+    try:
+        first = kube.patch("deployments", ns, name, ops, how="json")
+    except kube_adapter.Invalid as error:  # the resourceVersion test failed: changed meanwhile
+        raise kube_adapter.Conflict(error.message) from error
+    body["metadata"]["resourceVersion"] = first["metadata"]["resourceVersion"]
+    try:
+        result = kube.apply("deployments", ns, name, body)
+    except kube_adapter.KubeError:
+        undo = [{"op": "add", "path": pointer, "value": value} for pointer, value in removals]
+        if pause:
+            undo.append({"op": "remove", "path": "/spec/paused"})
+        try:
+            kube.patch("deployments", ns, name, undo, how="json")
+        except kube_adapter.KubeError:
+            pass  # the apply's own error is the one to show
+        raise
+    if pause:
+        result = kube.patch("deployments", ns, name, {"spec": {"paused": None}})
+    return result
 
 
 def edit(project: Project, name: str, data: dict, token, by: Actor) -> tuple[AppSpec, str]:
@@ -715,7 +765,7 @@ def edit(project: Project, name: str, data: dict, token, by: Actor) -> tuple[App
             spec.replicas = clamped
         try:
             with _kube_errors("The Deployment was not changed: "):
-                kube.apply("deployments", ns, name, _edit_body(spec, deploy, ns))
+                _apply_edit(kube, ns, name, deploy, _edit_body(spec, deploy, ns))
             break
         except Conflict:
             continue

@@ -33,6 +33,11 @@ def running(kproject, login, web, apps_api):
     return kproject.name
 
 
+def errors_on(page: str) -> list[str]:
+    """Every message the page shows (beside a field or in the general area), for failures."""
+    return re.findall(r'class="error"[^>]*>(.*?)</', html.unescape(page), re.S)
+
+
 def edit_page(web, ns):
     response = web.get(f"/projects/{ns}/apps/web/edit")
     assert response.status_code == 200
@@ -58,21 +63,11 @@ def test_the_edit_page_saves_the_fields_it_shows(running, web, apps_api):
     assert not {"image", "tag", "name", "replicas"} & set(data)
     data.update({"env-0-value": "bonjour", "op": "save"})
     response = web.post(f"/projects/{ns}/apps/web/edit", data)
-    assert response.status_code == 302, html.unescape(text(response))[-3000:]
+    assert response.status_code == 302, errors_on(text(response))
     d = apps_api.read_namespaced_deployment("web", ns)
     c = d.spec.template.spec.containers[0]
     assert c.env[0].value == "bonjour" and c.image == "hummer/web:1.0" and d.spec.replicas == 2
     assert "web updated." in text(web.get(f"/projects/{ns}/apps/web"))
-
-
-def test_errors_of_fields_the_page_lacks_go_to_the_general_area(app):
-    from portal.apps.forms import EDIT_HIDDEN, AppForm, attach_errors
-    with app.test_request_context("/", method="POST"):
-        form = AppForm()
-        attach_errors(form, {"image": "Image is required.", "env-0-name": "Bad name.", "nowhere": "Odd."},
-                      EDIT_HIDDEN)
-        assert form.image.errors == [] and form.env[0].form.name.errors == ["Bad name."]
-        assert form.form_errors == ["Image is required.", "Odd."]
 
 
 def test_a_bad_edit_is_explained_on_the_page(running, web, apps_api):
@@ -103,7 +98,7 @@ def test_edit_keeps_what_kubectl_added(running, web, apps_api, kube_cluster):
     assert data["env-0-value"] == "hello"
     data.update({"env-0-value": "changed", "op": "save"})
     response = web.post(f"/projects/{ns}/apps/web/edit", data)
-    assert response.status_code == 302, html.unescape(text(response))[-3000:]
+    assert response.status_code == 302, errors_on(text(response))
 
     t = apps_api.read_namespaced_deployment("web", ns).spec.template
     by_name = {c.name: c for c in t.spec.containers}
@@ -117,13 +112,48 @@ def test_edit_keeps_what_kubectl_added(running, web, apps_api, kube_cluster):
 
 
 def test_a_removed_setting_is_removed(running, web, apps_api):
-    """Fields the form owns and no longer sends go: the apply owns them."""
+    """Fields the form owns and no longer sends go: the apply owns them. A probe whose kind
+    changes loses its old handler too (no defaulted scheme is left behind)."""
     ns = running
     data = form_data(edit_page(web, ns))
+    data.update({"op": "save", "liveness-kind": "http", "liveness-port": "8080", "liveness-path": "/alive"})
+    response = web.post(f"/projects/{ns}/apps/web/edit", data)
+    assert response.status_code == 302, errors_on(text(response))
+    assert apps_api.read_namespaced_deployment("web", ns).spec.template.spec.containers[0].liveness_probe.http_get
+    data = form_data(edit_page(web, ns))
+    data.update({"op": "save", "liveness-kind": "tcp", "liveness-port": "8080"})
+    response = web.post(f"/projects/{ns}/apps/web/edit", data)
+    assert response.status_code == 302, errors_on(text(response))
+    live = apps_api.read_namespaced_deployment("web", ns).spec.template.spec.containers[0].liveness_probe
+    assert live.tcp_socket.port == 8080 and live.http_get is None
+    # an env var from a secret, then a plain value again: no valueFrom is left behind
+    data = form_data(edit_page(web, ns))
+    data.update({"op": "save", "env-0-source": "secret", "env-0-secret": "db", "env-0-key": "pw"})
+    response = web.post(f"/projects/{ns}/apps/web/edit", data)
+    assert response.status_code == 302, errors_on(text(response))
+    data = form_data(edit_page(web, ns))
+    assert data["env-0-source"] == "secret"
+    data.update({"op": "save", "env-0-source": "plain", "env-0-value": "plain again"})
+    response = web.post(f"/projects/{ns}/apps/web/edit", data)
+    assert response.status_code == 302, errors_on(text(response))
+    env = apps_api.read_namespaced_deployment("web", ns).spec.template.spec.containers[0].env
+    assert env[0].value == "plain again" and env[0].value_from is None
+
+    revision = int(apps_api.read_namespaced_deployment("web", ns).metadata.annotations[
+        "deployment.kubernetes.io/revision"])
+    data = form_data(edit_page(web, ns))
     data.update({"op": "save", "env-0-name": "", "env-0-value": "", "readiness-kind": "none"})
-    assert web.post(f"/projects/{ns}/apps/web/edit", data).status_code == 302
-    c = apps_api.read_namespaced_deployment("web", ns).spec.template.spec.containers[0]
-    assert not c.env and c.readiness_probe is None
+    response = web.post(f"/projects/{ns}/apps/web/edit", data)
+    assert response.status_code == 302, errors_on(text(response))
+    d = apps_api.read_namespaced_deployment("web", ns)
+    c = d.spec.template.spec.containers[0]
+    assert not c.env and c.readiness_probe is None and not d.spec.paused
+    # one edit, one new revision (the probe's removal and the apply roll out together)
+    wait_for(lambda: apps_api.read_namespaced_deployment("web", ns).metadata.annotations[
+        "deployment.kubernetes.io/revision"] == str(revision + 1), what="the next revision")
+    ready(apps_api, ns, "web", 2)
+    assert int(apps_api.read_namespaced_deployment("web", ns).metadata.annotations[
+        "deployment.kubernetes.io/revision"]) == revision + 1
 
 
 def test_a_scale_does_not_stale_the_open_forms(running, web, apps_api, kube_cluster):
@@ -140,7 +170,7 @@ def test_a_scale_does_not_stale_the_open_forms(running, web, apps_api, kube_clus
 
     edit.update({"op": "save", "env-0-value": "after scale"})
     response = web.post(f"/projects/{ns}/apps/web/edit", edit)
-    assert response.status_code == 302, html.unescape(text(response))[-2000:]
+    assert response.status_code == 302, errors_on(text(response))
     response = web.post(f"/projects/{ns}/apps/web/image", {"image": "hummer/web", "tag": "2.0", "token": token})
     # the edit changed the template since the detail page was shown: that is a real conflict
     assert response.status_code == 409

@@ -82,3 +82,13 @@ def test_replicas_outside_the_autoscaling_range_are_explained(team, plan, login,
     response = web.post(f"/projects/{project.name}/apps/new", data, htmx="app-form")
     assert response.status_code == 422
     assert "from 2 to 5" in error_beside(text(response), "replicas")
+
+
+def test_errors_of_fields_the_page_lacks_go_to_the_general_area(app):
+    from portal.apps.forms import EDIT_HIDDEN, AppForm, attach_errors
+    with app.test_request_context("/", method="POST"):
+        form = AppForm()
+        attach_errors(form, {"image": "Image is required.", "env-0-name": "Bad name.", "nowhere": "Odd."},
+                      EDIT_HIDDEN)
+        assert not form.image.errors and list(form.env[0].form.name.errors) == ["Bad name."]
+        assert form.form_errors == ["Image is required.", "Odd."]
