@@ -684,7 +684,6 @@ def _edit_body(spec: AppSpec, deploy: dict, ns: str) -> dict:
         if key in live:
             body["spec"][key] = live[key]
 
-    body["metadata"]["resourceVersion"] = deploy["metadata"]["resourceVersion"]
     return body
 
 
@@ -706,21 +705,21 @@ def _removals(deploy: dict, body: dict, name: str) -> list[tuple[str, object]]:
 
 def _apply_edit(kube, ns: str, name: str, deploy: dict, body: dict) -> dict:
     """Apply the edit. What apply cannot remove (see _removals) goes first by a JSON patch
-    that holds the rollout (spec.paused) and checks the resourceVersion, so the two writes
-    make one rollout; if the apply then fails, the removed fields are put back."""
+    that holds the rollout (spec.paused) and tests that the pod template is still the one
+    read, so the two writes make one rollout; if the apply then fails, the removed fields
+    are put back."""
     removals = _removals(deploy, body, name)
     if not removals:
         return kube.apply("deployments", ns, name, body)
     pause = not deploy["spec"].get("paused")
-    ops = [{"op": "test", "path": "/metadata/resourceVersion", "value": deploy["metadata"]["resourceVersion"]}]
+    ops = [{"op": "test", "path": "/spec/template", "value": deploy["spec"]["template"]}]
     if pause:
         ops.append({"op": "add", "path": "/spec/paused", "value": True})
     ops += [{"op": "remove", "path": pointer} for pointer, _ in removals]
     try:
-        first = kube.patch("deployments", ns, name, ops, how="json")
-    except kube_adapter.Invalid as error:  # the resourceVersion test failed: changed meanwhile
+        kube.patch("deployments", ns, name, ops, how="json")
+    except kube_adapter.Invalid as error:  # the template test failed: changed meanwhile
         raise kube_adapter.Conflict(error.message) from error
-    body["metadata"]["resourceVersion"] = first["metadata"]["resourceVersion"]
     try:
         result = kube.apply("deployments", ns, name, body)
     except kube_adapter.KubeError:
@@ -741,10 +740,11 @@ def edit(project: Project, name: str, data: dict, token, by: Actor) -> tuple[App
     """Change env, ports, plan, probes, command, affinity and autoscaling of a running app;
     returns the spec and a note for the user ("" or what happened to the replicas).
 
-    The Deployment is changed by server-side apply of the fields the form owns, with the
-    resourceVersion read just before, after a check that what the form owns did not change
-    since the form was shown (a concurrent edit is a Conflict, and the form keeps what the
-    user typed; a scale meanwhile is not). Services and the HPA follow."""
+    The Deployment is changed by server-side apply of the fields the form owns, right after
+    a check that what the form owns did not change since the form was shown (a concurrent
+    edit is a Conflict, and the form keeps what the user typed; a scale or a status update
+    meanwhile is not: the apply carries no resourceVersion, which every status update
+    changes). Services and the HPA follow."""
     _require(project, by)
     spec = parse(data, name_fixed=name)
     kube = cluster.kube()

@@ -149,11 +149,12 @@ def test_a_removed_setting_is_removed(running, web, apps_api):
     c = d.spec.template.spec.containers[0]
     assert not c.env and c.readiness_probe is None and not d.spec.paused
     # one edit, one new revision (the probe's removal and the apply roll out together)
-    wait_for(lambda: apps_api.read_namespaced_deployment("web", ns).metadata.annotations[
-        "deployment.kubernetes.io/revision"] == str(revision + 1), what="the next revision")
-    ready(apps_api, ns, "web", 2)
-    assert int(apps_api.read_namespaced_deployment("web", ns).metadata.annotations[
-        "deployment.kubernetes.io/revision"]) == revision + 1
+    def rolled_out():
+        d = apps_api.read_namespaced_deployment_status("web", ns)
+        return ((d.status.observed_generation or 0) >= d.metadata.generation
+                and (d.status.updated_replicas or 0) == 2 and (d.status.ready_replicas or 0) == 2
+                and d.metadata.annotations["deployment.kubernetes.io/revision"])
+    assert int(wait_for(rolled_out, timeout=60, what="the edit rolled out")) == revision + 1
 
 
 def test_a_scale_does_not_stale_the_open_forms(running, web, apps_api, kube_cluster):
