@@ -139,8 +139,12 @@ def test_a_removed_setting_is_removed(running, web, apps_api):
     env = apps_api.read_namespaced_deployment("web", ns).spec.template.spec.containers[0].env
     assert env[0].value == "plain again" and env[0].value_from is None
 
-    revision = int(apps_api.read_namespaced_deployment("web", ns).metadata.annotations[
-        "deployment.kubernetes.io/revision"])
+    def rolled_out():
+        d = apps_api.read_namespaced_deployment_status("web", ns)
+        return ((d.status.observed_generation or 0) >= d.metadata.generation
+                and (d.status.updated_replicas or 0) == 2 and (d.status.ready_replicas or 0) == 2
+                and (d.status.replicas or 0) == 2 and d.metadata.annotations["deployment.kubernetes.io/revision"])
+    revision = int(wait_for(rolled_out, timeout=60, what="the earlier edits rolled out"))
     data = form_data(edit_page(web, ns))
     data.update({"op": "save", "env-0-name": "", "env-0-value": "", "readiness-kind": "none"})
     response = web.post(f"/projects/{ns}/apps/web/edit", data)
@@ -149,11 +153,6 @@ def test_a_removed_setting_is_removed(running, web, apps_api):
     c = d.spec.template.spec.containers[0]
     assert not c.env and c.readiness_probe is None and not d.spec.paused
     # one edit, one new revision (the probe's removal and the apply roll out together)
-    def rolled_out():
-        d = apps_api.read_namespaced_deployment_status("web", ns)
-        return ((d.status.observed_generation or 0) >= d.metadata.generation
-                and (d.status.updated_replicas or 0) == 2 and (d.status.ready_replicas or 0) == 2
-                and d.metadata.annotations["deployment.kubernetes.io/revision"])
     assert int(wait_for(rolled_out, timeout=60, what="the edit rolled out")) == revision + 1
 
 
