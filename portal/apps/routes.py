@@ -12,7 +12,7 @@ from portal.apps.forms import (EDIT_HIDDEN, ActionForm, AppForm, ConfirmForm, Im
 from portal.models import Role
 from portal.services import apps, authz, cluster, plans, projects
 from portal.services.errors import Conflict, Invalid
-from portal.web import actor, page_number, redirect_to, render
+from portal.web import actor, page_number, redirect_to, render, wants_fragment
 
 
 @bp.before_request
@@ -103,7 +103,8 @@ def new(name):
         form.form_errors.append("The form could not be read (its security token may have "
                                 "expired); reload the page and try again.")
     return render("apps/new.html", "apps/_form.html", project=project, role=role, form=form,
-                  yaml_text=yaml_text, status=status, editing=False, state=cluster.state())
+                  yaml_text=yaml_text, status=status, editing=False,
+                  state=None if wants_fragment() else cluster.state())
 
 
 # Detail -------------------------------------------------------------------------
