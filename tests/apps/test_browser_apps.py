@@ -100,7 +100,13 @@ def test_deploy_form_then_edit_an_env_value_in_the_browser(browser, kproject, ap
     Select(d.find_element(By.ID, "readiness-kind")).select_by_value("tcp")
     wait_for(d, lambda d: d.find_element(By.ID, "readiness-port").is_displayed()
              and not d.find_element(By.ID, "readiness-path").is_displayed(), 5, "tcp probe fields")
+    # the section's count follows what is set (hummer.js; the server renders the same count)
+    wait_for(d, lambda d: d.find_element(By.ID, "section-health-count").text == "1 set", 5, "count not 1")
     Select(d.find_element(By.ID, "readiness-kind")).select_by_value("none")
+    wait_for(d, lambda d: d.find_element(By.ID, "section-health-count").text == "0 set", 5, "count not 0")
+    d.find_element(By.CSS_SELECTOR, "#section-command > summary").click()
+    d.find_element(By.ID, "workdir").send_keys("/srv")
+    wait_for(d, lambda d: d.find_element(By.ID, "section-command-count").text == "1 set", 5, "command count")
 
     d.find_element(By.ID, "name").send_keys("greet")
     d.find_element(By.ID, "image").send_keys("hummer/hello")
