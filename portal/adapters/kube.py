@@ -46,6 +46,8 @@ from kubernetes.client import ApiClient, Configuration
 from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
+from portal.adapters.kube_objects import FIELD_MANAGER, app_container, template_fingerprint
+
 __all__ = [
     "KubeError", "NotConfigured", "Unavailable", "NotFound", "Conflict", "Invalid", "Forbidden",
     "Kube", "connect", "AppView", "PodView", "ReplicaSetView", "ServiceView", "HpaView",
@@ -162,6 +164,7 @@ class AppView:
     revision: int
     stalled: str          # the Progressing condition's message when the rollout stalled
     stopped_from: int     # replicas before "stop" (annotation), 0 when running
+    template_hash: str = ""  # the pod template's fingerprint: the image form's token
 
     @property
     def rolling(self) -> bool:
@@ -183,7 +186,8 @@ class AppView:
 
 def project_deployment(obj: dict) -> AppView:
     meta, spec, status = obj.get("metadata", {}), obj.get("spec", {}), obj.get("status", {})
-    containers = spec.get("template", {}).get("spec", {}).get("containers") or [{}]
+    template = spec.get("template") or {}
+    container = app_container(template, meta.get("name", ""))
     stalled = ""
     for cond in status.get("conditions") or []:
         if cond.get("type") == "Progressing" and cond.get("reason") == "ProgressDeadlineExceeded":
@@ -195,13 +199,13 @@ def project_deployment(obj: dict) -> AppView:
         stopped_from = 0
     return AppView(
         namespace=_intern(meta.get("namespace")), name=meta.get("name", ""), uid=meta.get("uid", ""),
-        rv=_rv(meta), image=_intern(containers[0].get("image")),
+        rv=_rv(meta), image=_intern(container.get("image")),
         desired=spec.get("replicas", 1) if spec.get("replicas") is not None else 1,
         ready=status.get("readyReplicas") or 0, updated=status.get("updatedReplicas") or 0,
         available=status.get("availableReplicas") or 0, generation=meta.get("generation") or 0,
         observed=status.get("observedGeneration") or 0, created=_created(meta),
         revision=int(annotations.get("deployment.kubernetes.io/revision", "0") or 0),
-        stalled=stalled, stopped_from=stopped_from)
+        stalled=stalled, stopped_from=stopped_from, template_hash=template_fingerprint(template))
 
 
 @dataclass(slots=True, frozen=True)
@@ -259,14 +263,14 @@ class ReplicaSetView:
 def project_replicaset(obj: dict) -> ReplicaSetView:
     meta, spec, status = obj.get("metadata", {}), obj.get("spec", {}), obj.get("status", {})
     labels = meta.get("labels") or {}
-    containers = spec.get("template", {}).get("spec", {}).get("containers") or [{}]
+    container = app_container(spec.get("template") or {}, labels.get(APP_LABEL, ""))
     owner = next((o.get("uid", "") for o in meta.get("ownerReferences") or []
                   if o.get("kind") == "Deployment"), "")
     return ReplicaSetView(
         namespace=_intern(meta.get("namespace")), name=meta.get("name", ""),
         app=_intern(labels.get(APP_LABEL)), rv=_rv(meta),
         revision=int((meta.get("annotations") or {}).get("deployment.kubernetes.io/revision", "0") or 0),
-        image=_intern(containers[0].get("image")), replicas=spec.get("replicas") or 0,
+        image=_intern(container.get("image")), replicas=spec.get("replicas") or 0,
         ready=status.get("readyReplicas") or 0, created=_created(meta), owner_uid=owner,
         template_hash=labels.get("pod-template-hash", ""))
 
@@ -305,6 +309,28 @@ class HpaView:
     target: int
     current_replicas: int
     current_cpu: int | None
+    desired_replicas: int = 0
+    conditions: tuple = ()  # (type, status, reason, message) as the HPA controller reports them
+
+    @property
+    def active(self) -> bool:
+        """False when the controller says it cannot scale (no metrics, say)."""
+        return not any(t in ("ScalingActive", "AbleToScale") and s == "False"
+                       for t, s, _, _ in self.conditions)
+
+
+HPA_CONDITIONS = "autoscaling.alpha.kubernetes.io/conditions"  # where autoscaling/v1 keeps them
+
+
+def _hpa_conditions(meta: dict) -> tuple:
+    try:
+        raw = json.loads((meta.get("annotations") or {}).get(HPA_CONDITIONS) or "[]")
+    except ValueError:
+        return ()
+    if not isinstance(raw, list):
+        return ()
+    return tuple((str(c.get("type", "")), str(c.get("status", "")), str(c.get("reason", "")),
+                  str(c.get("message", ""))[:MESSAGE_LIMIT]) for c in raw if isinstance(c, dict))
 
 
 def project_hpa(obj: dict) -> HpaView:
@@ -315,7 +341,8 @@ def project_hpa(obj: dict) -> HpaView:
         min=spec.get("minReplicas") or 1, max=spec.get("maxReplicas") or 1,
         target=spec.get("targetCPUUtilizationPercentage") or 0,
         current_replicas=status.get("currentReplicas") or 0,
-        current_cpu=status.get("currentCPUUtilizationPercentage"))
+        current_cpu=status.get("currentCPUUtilizationPercentage"),
+        desired_replicas=status.get("desiredReplicas") or 0, conditions=_hpa_conditions(meta))
 
 
 # kind -> (API prefix, plural, projection, namespaced app of an object)
@@ -617,11 +644,13 @@ class Kube:
         return self.request("GET", path(kind, namespace), query=query).get("items") or []
 
     def create(self, kind: str, namespace: str | None, body: dict, dry_run: bool = False,
-               exist_ok: bool = False) -> dict:
+               exist_ok: bool = False, manager: str | None = None) -> dict:
         """POST the object; with exist_ok a 409 counts as success (returns {} then)."""
+        query = {"dryRun": "All"} if dry_run else {}
+        if manager:
+            query["fieldManager"] = manager
         try:
-            result = self.request("POST", path(kind, namespace), body=body,
-                                  query={"dryRun": "All"} if dry_run else None)
+            result = self.request("POST", path(kind, namespace), body=body, query=query or None)
         except Conflict:
             if exist_ok:
                 return {}
@@ -630,9 +659,24 @@ class Kube:
             self._applied(kind, result)
         return result
 
-    def replace(self, kind: str, namespace: str, name: str, body: dict) -> dict:
+    def replace(self, kind: str, namespace: str, name: str, body: dict, manager: str | None = None) -> dict:
         """PUT: with metadata.resourceVersion set, a concurrent change gives Conflict."""
-        result = self.request("PUT", path(kind, namespace, name), body=body)
+        result = self.request("PUT", path(kind, namespace, name), body=body,
+                              query={"fieldManager": manager} if manager else None)
+        self._applied(kind, result)
+        return result
+
+    def apply(self, kind: str, namespace: str, name: str, body: dict,
+              manager: str = FIELD_MANAGER, force: bool = True) -> dict:
+        """Server-side apply (PATCH application/apply-patch+yaml; JSON is YAML): `body`
+        states every field `manager` owns. Fields it owned before and leaves out are
+        removed; fields other managers own (a sidecar, a nodeSelector added with kubectl)
+        stay. With force, fields it sets are taken over from other managers. Creates the
+        object when it does not exist. With metadata.resourceVersion in the body, a
+        concurrent change gives Conflict."""
+        result = self.request("PATCH", path(kind, namespace, name), body=json.dumps(body),
+                              content_type="application/apply-patch+yaml",
+                              query={"fieldManager": manager, "force": "true" if force else "false"})
         self._applied(kind, result)
         return result
 

@@ -10,8 +10,10 @@ exactly what is sent, and `kubectl apply -f` accepts it.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import yaml
 
@@ -24,6 +26,7 @@ RESTART_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
 QUOTA_NAME = "hummer-quota"
 LIMITS_NAME = "hummer-limits"
 EXTERNAL_SUFFIX = "-ext"
+FIELD_MANAGER = "hummer"   # server-side apply: the fields the portal's forms own
 
 
 @dataclass
@@ -118,15 +121,18 @@ def _meta(app: str, name: str, namespace: str) -> dict:
 
 
 def _probe(p: ProbeSpec) -> dict | None:
+    """A probe with the values the API server would default (scheme, successThreshold)
+    written out: server-side apply then owns all of it, so an edit that drops the probe,
+    or changes its kind, removes it whole instead of leaving a defaulted `scheme` behind."""
     if p.kind == "http":
-        probe = {"httpGet": {"path": p.path or "/", "port": p.port}}
+        probe = {"httpGet": {"path": p.path or "/", "port": p.port, "scheme": "HTTP"}}
     elif p.kind == "tcp":
         probe = {"tcpSocket": {"port": p.port}}
     elif p.kind == "exec":
         probe = {"exec": {"command": shlex.split(p.command)}}
     else:
         return None
-    probe.update({"periodSeconds": 10, "timeoutSeconds": 2, "failureThreshold": 3})
+    probe.update({"periodSeconds": 10, "timeoutSeconds": 2, "successThreshold": 1, "failureThreshold": 3})
     return probe
 
 
@@ -180,12 +186,13 @@ def pod_template(spec: AppSpec) -> dict:
 
 
 def deployment(spec: AppSpec, namespace: str, progress_deadline: int = 600) -> dict:
-    replicas = spec.min_replicas if spec.autoscale else spec.replicas
+    """The Deployment. Sent with server-side apply (field manager FIELD_MANAGER), so a
+    later apply of the same builder changes only these fields: what kubectl added stays."""
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": _meta(spec.name, spec.name, namespace),
         "spec": {
-            "replicas": replicas,
+            "replicas": spec.replicas,
             "selector": {"matchLabels": {APP_LABEL: spec.name}},
             "revisionHistoryLimit": 10,
             "progressDeadlineSeconds": progress_deadline,
@@ -273,6 +280,38 @@ def limit_range(project: str, cpu_request: str, memory_request: str, cpu_limit: 
 
 # Reading an app back (for the edit form) ----------------------------------------
 
+def app_container(template: dict, app: str) -> dict:
+    """The app's own container (named like the app), not a sidecar someone added."""
+    containers = (template.get("spec") or {}).get("containers") or [{}]
+    return next((c for c in containers if c.get("name") == app), containers[0])
+
+
+def _digest(data) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":"),
+                                     default=str).encode()).hexdigest()[:24]
+
+
+def _template_sans_restart(template: dict) -> dict:
+    meta = dict(template.get("metadata") or {})
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != RESTART_ANNOTATION}
+    meta["annotations"] = annotations
+    return {**template, "metadata": meta}
+
+
+def template_fingerprint(template: dict) -> str:
+    """A digest of the pod template (a restart's timestamp aside): the image form's and the
+    rollback buttons' token. A scale (kubectl, the HPA, stop, start) leaves it alone."""
+    return _digest(_template_sans_restart(template or {}))
+
+
+def form_fingerprint(deploy: dict, svcs: list[dict], scaler: dict | None) -> str:
+    """A digest of what the edit form owns: the pod template, and the ports, affinity and
+    autoscaling read back from the Services and HPA. Replicas are not in it."""
+    spec = spec_from_objects(deploy, svcs, scaler)
+    spec.replicas = 0
+    return _digest({"template": _template_sans_restart(deploy["spec"].get("template") or {}),
+                    "form": asdict(spec)})
+
 def _probe_back(probe: dict | None) -> ProbeSpec:
     if not probe:
         return ProbeSpec()
@@ -296,7 +335,7 @@ def spec_from_objects(deploy: dict, svcs: list[dict], scaler: dict | None) -> Ap
     """The AppSpec the live objects correspond to (what kubectl may have changed included)."""
     meta, dspec = deploy["metadata"], deploy["spec"]
     tmpl = dspec["template"]
-    c = tmpl["spec"]["containers"][0]
+    c = app_container(tmpl, meta["name"])
     image, tag = split_image(c.get("image", ""))
     res = c.get("resources") or {}
     exposure: dict[str, tuple[str, int | None]] = {}

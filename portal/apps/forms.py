@@ -42,6 +42,22 @@ class ProbeForm(Form):
     command = StringField("Command")
 
 
+class ReadinessForm(ProbeForm):
+    kind = SelectField("Readiness check", choices=PROBES, validate_choice=False, default="none",
+                       description="Traffic reaches a pod only while this passes.")
+
+
+class LivenessForm(ProbeForm):
+    kind = SelectField("Liveness check", choices=PROBES, validate_choice=False, default="none",
+                       description="The container is restarted when this fails.")
+
+
+# The autoscaling fields' defaults: the deploy form's, and the edit form's for an app without an HPA.
+AUTOSCALE_DEFAULTS = {"min_replicas": "1", "max_replicas": "3", "cpu_target": "80"}
+# Fields of AppForm the edit page does not render (the app's page changes them).
+EDIT_HIDDEN = ("name", "image", "tag", "replicas")
+
+
 class AppForm(FlaskForm):
     name = StringField("App name", description="Lower-case letters, digits and '-', starting with a letter.")
     image = StringField("Image", description="e.g. nginx or registry:5000/team/web")
@@ -57,23 +73,44 @@ class AppForm(FlaskForm):
     command = StringField("Command", description="overrides the image's entrypoint; shell-style quoting")
     args = StringField("Arguments")
     workdir = StringField("Working directory")
-    readiness = FormField(ProbeForm, label="Readiness")
-    liveness = FormField(ProbeForm, label="Liveness")
+    readiness = FormField(ReadinessForm, label="Readiness")
+    liveness = FormField(LivenessForm, label="Liveness")
     session_affinity = BooleanField("Session affinity (the same client keeps reaching the same pod)")
     autoscale = BooleanField("Autoscale on CPU (autoscaling/v1)")
-    min_replicas = StringField("Minimum replicas", default="1")
-    max_replicas = StringField("Maximum replicas", default="3")
-    cpu_target = StringField("CPU target %", default="80")
-    generation = HiddenField()
+    min_replicas = StringField("Minimum replicas", default=AUTOSCALE_DEFAULTS["min_replicas"])
+    max_replicas = StringField("Maximum replicas", default=AUTOSCALE_DEFAULTS["max_replicas"])
+    cpu_target = StringField("CPU target %", default=AUTOSCALE_DEFAULTS["cpu_target"])
+    token = HiddenField()   # a fingerprint of what the form owns (see services.apps._check)
 
     def set_plans(self, plans, default: str = "") -> None:
+        """The plan choices; a form not yet submitted starts on `default` (the default plan)."""
         self.plan.choices = [SelectChoice("", "Custom requests and limits")] + [
             SelectChoice(p.name, p.label) for p in plans]
-        if self.plan.data is None:
+        if default and not self.is_submitted():
             self.plan.data = default
 
+    def sections_set(self) -> dict[str, int]:
+        """How many settings are made in each collapsed section (shown in its summary)."""
+        probes = sum(1 for p in (self.readiness, self.liveness) if (p.form.kind.data or "none") != "none")
+        return {
+            "command": sum(1 for f in (self.command, self.args, self.workdir) if (f.data or "").strip()),
+            "health": probes,
+            "scaling": int(bool(self.session_affinity.data)) + int(bool(self.autoscale.data)),
+        }
 
-def form_from_spec(spec: AppSpec, generation: int) -> AppForm:
+    def section_errors(self) -> dict[str, bool]:
+        """Which collapsed sections hold an error: those open, so the message is seen."""
+        def bad(*fields):
+            return any(f.errors for f in fields)
+        return {
+            "command": bad(self.command, self.args, self.workdir),
+            "health": bad(*self.readiness.form, *self.liveness.form),
+            "scaling": bad(self.session_affinity, self.autoscale, self.min_replicas, self.max_replicas,
+                           self.cpu_target),
+        }
+
+
+def form_from_spec(spec: AppSpec, token: str) -> AppForm:
     data = {
         "name": spec.name, "image": spec.image, "tag": spec.tag, "replicas": str(spec.replicas),
         "plan": spec.plan, "cpu_request": spec.cpu_request, "memory_request": spec.memory_request,
@@ -88,9 +125,13 @@ def form_from_spec(spec: AppSpec, generation: int) -> AppForm:
         "liveness": {"kind": spec.liveness.kind, "path": spec.liveness.path,
                      "port": str(spec.liveness.port or ""), "command": spec.liveness.command},
         "session_affinity": spec.session_affinity, "autoscale": spec.autoscale,
-        "min_replicas": str(spec.min_replicas), "max_replicas": str(spec.max_replicas),
-        "cpu_target": str(spec.cpu_target), "generation": str(generation),
+        "token": token,
     }
+    if spec.autoscale:
+        data.update({"min_replicas": str(spec.min_replicas), "max_replicas": str(spec.max_replicas),
+                     "cpu_target": str(spec.cpu_target)})
+    else:
+        data.update(AUTOSCALE_DEFAULTS)
     return AppForm(formdata=None, data=data)
 
 
@@ -105,9 +146,10 @@ def _fields(form):
             yield f
 
 
-def attach_errors(form, errors: dict[str, str]) -> None:
-    """Each message beside the field whose id it names; unknown ids go to the top."""
-    by_id = {f.id: f for f in _fields(form)}
+def attach_errors(form, errors: dict[str, str], hidden=()) -> None:
+    """Each message beside the field whose id it names; ids of fields the page does not
+    show (`hidden`) or does not have go to the form's general error area at the top."""
+    by_id = {f.id: f for f in _fields(form) if f.id not in hidden}
     for field_id, message in errors.items():
         field = by_id.get(field_id)
         if field is not None:
@@ -123,12 +165,12 @@ class ScaleForm(FlaskForm):
 class ImageForm(FlaskForm):
     image = StringField("Image")
     tag = StringField("Tag")
-    generation = HiddenField()
+    token = HiddenField()   # the pod template's fingerprint, refreshed by the status poll
 
 
 class RollbackForm(FlaskForm):
     revision = HiddenField()
-    generation = HiddenField()
+    token = HiddenField()
 
 
 class ConfirmForm(FlaskForm):

@@ -7,12 +7,12 @@ from flask import Response, current_app, flash, request, url_for
 from flask_login import current_user, login_required
 
 from portal.apps import bp
-from portal.apps.forms import (ActionForm, AppForm, ConfirmForm, ImageForm, RollbackForm, ScaleForm,
-                               attach_errors, form_from_spec)
+from portal.apps.forms import (EDIT_HIDDEN, ActionForm, AppForm, ConfirmForm, ImageForm, RollbackForm,
+                               ScaleForm, attach_errors, form_from_spec)
 from portal.models import Role
 from portal.services import apps, authz, cluster, plans, projects, streams
 from portal.services.errors import Conflict, Invalid
-from portal.web import actor, page_number, redirect_to, render
+from portal.web import actor, page_number, redirect_to, render, wants_fragment
 
 
 @bp.before_request
@@ -25,13 +25,15 @@ def _project(name: str, need: Role = Role.VIEWER):
     return authz.get_project(current_user, name, need)
 
 
-def _fail(form, error: Invalid) -> None:
+def _fail(form, error: Invalid, hidden=()) -> None:
+    """The service's messages beside their fields; those of fields not on the page (or of
+    none) in the form's general error area."""
     if isinstance(error, apps.SpecInvalid):
-        attach_errors(form, error.errors)
+        attach_errors(form, error.errors, hidden)
         if error.summary or not error.errors:
             form.form_errors.append(error.message)
     else:
-        attach_errors(form, {error.field or "": error.message})
+        attach_errors(form, {error.field or "": error.message}, hidden)
 
 
 @bp.app_template_filter("age")
@@ -98,8 +100,11 @@ def new(name):
             status = 422
     elif form.errors:
         status = 400
+        form.form_errors.append("The form could not be read (its security token may have "
+                                "expired); reload the page and try again.")
     return render("apps/new.html", "apps/_form.html", project=project, role=role, form=form,
-                  yaml_text=yaml_text, status=status, editing=False)
+                  yaml_text=yaml_text, status=status, editing=False,
+                  state=None if wants_fragment() else cluster.state())
 
 
 # Detail -------------------------------------------------------------------------
@@ -111,7 +116,7 @@ def _detail_page(project, role, app_name, status=200, **forms):
     if not image_form.image.data:
         from portal.adapters.kube_objects import split_image
         image_form.image.data, image_form.tag.data = split_image(d.app.image)
-    image_form.generation.data = image_form.generation.data or d.app.generation
+    image_form.token.data = image_form.token.data or d.app.template_hash
     return render("apps/detail.html", "apps/_status.html", project=project, role=role, d=d,
                   action_form=ActionForm(formdata=None), can_change=role.at_least(Role.DEVELOPER),
                   status=status, **forms)
@@ -156,10 +161,10 @@ def image(name, app):
     if form.validate_on_submit():
         try:
             apps.set_image(project, app, form.image.data or "", form.tag.data or "",
-                           form.generation.data, by=actor())
+                           form.token.data, by=actor())
         except Conflict as error:
             form.form_errors.append(error.message)
-            form.generation.data = ""
+            form.token.data = ""
             return _detail_page(project, role, app, status=409, image_form=form)
         except Invalid as error:
             _fail(form, error)
@@ -174,7 +179,7 @@ def rollback(name, app):
     form = RollbackForm()
     if form.validate_on_submit():
         try:
-            number = apps.rollback(project, app, form.revision.data, form.generation.data, by=actor())
+            number = apps.rollback(project, app, form.revision.data, form.token.data, by=actor())
         except (Invalid, Conflict) as error:
             flash(error.message, "error")
             return _detail_page(project, role, app, status=error.status)
@@ -218,8 +223,8 @@ def edit(name, app):
     apps.get(project, app)
     status = 200
     if request.method == "GET":
-        spec, generation = apps.current_spec(project, app)
-        form = form_from_spec(spec, generation)
+        spec, token = apps.current_spec(project, app)
+        form = form_from_spec(spec, token)
         form.set_plans(plans.all_plans())
     else:
         form = _deploy_form()
@@ -230,17 +235,19 @@ def edit(name, app):
             form.env.append_entry()
         elif form.validate_on_submit():
             try:
-                apps.edit(project, app, form.data, form.generation.data, by=actor())
+                _, note = apps.edit(project, app, form.data, form.token.data, by=actor())
             except Conflict as error:
                 form.form_errors.append(error.message)
                 status = 409
             except Invalid as error:
-                _fail(form, error)
+                _fail(form, error, EDIT_HIDDEN)
                 status = 422
             else:
-                return _back(name, app, f"{app} updated.")
+                return _back(name, app, f"{app} updated.{' ' + note if note else ''}")
         else:
             status = 400
+            form.form_errors.append("The form could not be read (its security token may have "
+                                    "expired); reload the page and try again.")
     form.name.data = app
     return render("apps/edit.html", "apps/_form.html", project=project, role=role, form=form,
                   app_name=app, yaml_text=None, status=status, editing=True)

@@ -50,7 +50,8 @@ IMAGE_NAME_MAX = 255              # distribution's NameTotalLengthMax (registry 
 TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
 SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]{1,253}", re.ASCII)
 SECRET_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", re.ASCII)
-CONFLICT_MESSAGE = "This app was changed meanwhile by someone else; reload to see the change, then apply yours again."
+CONFLICT_MESSAGE = ("This app's settings were changed meanwhile (by someone else, or with kubectl); "
+                    "reload to see the change, then apply yours again.")
 
 
 class SpecInvalid(Invalid):
@@ -183,18 +184,26 @@ def _probe(data: dict, prefix: str, errors: dict, port_names: set[str]) -> Probe
 
 def parse(data: dict, name_fixed: str | None = None) -> AppSpec:
     """An AppSpec from the deploy form's data (WTForms `form.data` shape); raises
-    SpecInvalid with a message for each wrong field."""
+    SpecInvalid with a message for each wrong field.
+
+    With name_fixed (the edit form), name, image, tag and replicas are not read (the edit
+    page does not show them): the edit takes the image and the replicas from the running
+    Deployment."""
     errors: dict[str, str] = {}
+    editing = name_fixed is not None
     name = name_fixed or _text(data, "name")
-    if name_fixed is None:
+    replicas: int | None = 0
+    if editing:
+        image, tag = "", ""
+    else:
         message = check_app_name(name)
         if message:
             errors["name"] = message
-    image, tag, image_errors = check_image(_text(data, "image"), _text(data, "tag"))
-    errors.update(image_errors)
-    replicas = _int(data.get("replicas", 1), 0, REPLICAS_MAX)
-    if replicas is None:
-        errors["replicas"] = f"Replicas must be a whole number from 0 to {REPLICAS_MAX}."
+        image, tag, image_errors = check_image(_text(data, "image"), _text(data, "tag"))
+        errors.update(image_errors)
+        replicas = _int(data.get("replicas", 1), 0, REPLICAS_MAX)
+        if replicas is None:
+            errors["replicas"] = f"Replicas must be a whole number from 0 to {REPLICAS_MAX}."
     spec = AppSpec(name=name, image=image, tag=tag, replicas=replicas or 0)
 
     # resources: a plan, or custom requests and limits
@@ -324,6 +333,10 @@ def parse(data: dict, name_fixed: str | None = None) -> AppSpec:
             errors["max_replicas"] = "The maximum must not be below the minimum (min ≤ max)."
         if target is None:
             errors["cpu_target"] = "The CPU target is a percentage from 1 to 100."
+        if not editing and replicas is not None and lo is not None and hi is not None and lo <= hi \
+                and not lo <= replicas <= hi:
+            errors["replicas"] = (f"With autoscaling from {lo} to {hi} replicas, start with a number "
+                                  f"from {lo} to {hi}; the autoscaler keeps it in that range.")
         spec.min_replicas, spec.max_replicas, spec.cpu_target = lo or 1, hi or 1, target or 80
     if errors:
         raise SpecInvalid(errors)
@@ -364,23 +377,28 @@ def get(project: Project, name: str) -> kube_adapter.AppView:
     return app
 
 
-def _fresh(kube, project: Project, name: str, generation: str | int | None) -> dict:
-    """The Deployment as it is now; Conflict when its spec changed since the form was shown."""
+def _check(token, actual: str) -> None:
+    """Conflict when what the form owns changed since the form was shown. The token is a
+    fingerprint of the pod template (and, for the edit form, its other fields), not the
+    generation: a scale (kubectl, the HPA, the portal's scale, stop, start) bumps that."""
+    if token not in (None, "") and str(token) != actual:
+        raise Conflict(CONFLICT_MESSAGE)
+
+
+def _fresh(kube, project: Project, name: str, token) -> dict:
+    """The Deployment as it is now; Conflict when its pod template changed since the form was shown."""
     with _kube_errors():
         deploy = kube.get("deployments", project.name, name)
-    if generation not in (None, "") and str(deploy["metadata"].get("generation")) != str(generation):
-        raise Conflict(CONFLICT_MESSAGE)
+    _check(token, objects.template_fingerprint(deploy["spec"].get("template") or {}))
     return deploy
 
 
-def _update(kube, project: Project, name: str, generation, mutate, what: str = "") -> dict:
-    """GET, mutate, PUT with that resourceVersion. A 409 caused only by a status update
-    (the generation is still the one the form was shown at) is retried; a change of the
-    spec meanwhile is a Conflict for the user."""
-    expected = generation
+def _update(kube, project: Project, name: str, token, mutate, what: str = "") -> dict:
+    """GET, check the token, mutate, PUT with that resourceVersion. A 409 caused by a change
+    outside the pod template (a status update, a scale) is retried; a change of the template
+    meanwhile is a Conflict for the user."""
     for _ in range(4):
-        deploy = _fresh(kube, project, name, expected)
-        expected = deploy["metadata"].get("generation")
+        deploy = _fresh(kube, project, name, token)
         mutate(deploy)
         deploy.pop("status", None)
         try:
@@ -521,9 +539,8 @@ def deploy(project: Project, data: dict, by: Actor) -> AppSpec:
             projects.provision(project)  # a project made while no cluster was configured
     created: list[dict] = []
     for obj in objects.app_objects(spec, ns, _deadline()):
-        kind = objects.KIND_PLURAL[obj["kind"]]
         try:
-            kube.create(kind, ns, obj)
+            _create(kube, ns, obj)
         except kube_adapter.KubeError as error:
             undone = _undo(kube, ns, created)
             what = f"Creating the {obj['kind']} {obj['metadata']['name']} failed"
@@ -544,6 +561,20 @@ def deploy(project: Project, data: dict, by: Actor) -> AppSpec:
         created.append(obj)
     _record(by, "app.deploy", project, spec.name, detail=spec.image_ref)
     return spec
+
+
+def _create(kube, ns: str, obj: dict) -> dict:
+    """One object of a new app, owned by the `hummer` field manager. The Deployment goes by
+    server-side apply (so that the edit form's later applies own exactly these fields), after
+    a check that no app of that name exists: apply alone would change an existing one."""
+    kind, name = objects.KIND_PLURAL[obj["kind"]], obj["metadata"]["name"]
+    if obj["kind"] != "Deployment":
+        return kube.create(kind, ns, obj, manager=objects.FIELD_MANAGER)
+    try:
+        kube.get(kind, ns, name)
+    except kube_adapter.NotFound:
+        return kube.apply(kind, ns, name, obj)
+    raise kube_adapter.Conflict(f"A Deployment named {name} exists already.")
 
 
 def _undo(kube, ns: str, created: list[dict]) -> str:
@@ -575,7 +606,7 @@ def scale(project: Project, name: str, replicas, by: Actor) -> kube_adapter.AppV
     return get(project, name)
 
 
-def set_image(project: Project, name: str, image: str, tag: str, generation, by: Actor) -> None:
+def set_image(project: Project, name: str, image: str, tag: str, token, by: Actor) -> None:
     """A rolling update to another image or tag."""
     _require(project, by)
     repo, tag, errors = check_image(image.strip(), tag.strip())
@@ -586,19 +617,19 @@ def set_image(project: Project, name: str, image: str, tag: str, generation, by:
     before = {}
 
     def mutate(deploy):
-        container = deploy["spec"]["template"]["spec"]["containers"][0]
+        container = objects.app_container(deploy["spec"]["template"], name)
         before.setdefault("image", container["image"])
         container["image"] = ref
-    _update(kube, project, name, generation, mutate)
+    _update(kube, project, name, token, mutate)
     old = before["image"]
     _record(by, "app.image", project, name, detail=f"{old} -> {ref}")
 
 
-def rollback(project: Project, name: str, revision, generation, by: Actor) -> int:
+def rollback(project: Project, name: str, revision, token, by: Actor) -> int:
     """Copy the chosen revision's pod template into the Deployment (kubectl rollout undo)."""
     _require(project, by)
     kube = cluster.kube()
-    deploy = _fresh(kube, project, name, generation)
+    deploy = _fresh(kube, project, name, token)
     number = _int(revision, 1, 10 ** 9)
     with _kube_errors():
         sets = kube.list("replicasets", project.name, labels=f"{objects.APP_LABEL}={name}")
@@ -618,7 +649,7 @@ def rollback(project: Project, name: str, revision, generation, by: Actor) -> in
 
     def mutate(fresh):
         fresh["spec"]["template"] = template
-    _update(kube, project, name, deploy["metadata"].get("generation"), mutate)
+    _update(kube, project, name, objects.template_fingerprint(deploy["spec"]["template"]), mutate)
     _record(by, "app.rollback", project, name,
             detail=f"revision {current} -> template of revision {number}")
     return number
@@ -685,45 +716,126 @@ def delete(project: Project, name: str, confirm: str, by: Actor) -> list[str]:
     return gone
 
 
-def current_spec(project: Project, name: str) -> tuple[AppSpec, int]:
-    """The app as it runs now, for the edit form, with the generation the form carries."""
-    kube = cluster.kube()
+def _read_app(kube, ns: str, name: str) -> tuple[dict, list[dict], dict | None]:
+    selector = f"{objects.APP_LABEL}={name}"
     with _kube_errors():
-        deploy = kube.get("deployments", project.name, name)
-        svcs = kube.list("services", project.name, labels=f"{objects.APP_LABEL}={name}")
-        scalers = kube.list("horizontalpodautoscalers", project.name, labels=f"{objects.APP_LABEL}={name}")
-    return objects.spec_from_objects(deploy, svcs, scalers[0] if scalers else None), \
-        deploy["metadata"].get("generation", 0)
+        deploy = kube.get("deployments", ns, name)
+        svcs = kube.list("services", ns, labels=selector)
+        scalers = kube.list("horizontalpodautoscalers", ns, labels=selector)
+    return deploy, svcs, (scalers[0] if scalers else None)
 
 
-def edit(project: Project, name: str, data: dict, generation, by: Actor) -> AppSpec:
-    """Change env, ports, plan, probes, command, affinity and autoscaling of a running app.
+def current_spec(project: Project, name: str) -> tuple[AppSpec, str]:
+    """The app as it runs now, for the edit form, with the token the form carries (a
+    fingerprint of what the form owns)."""
+    deploy, svcs, scaler = _read_app(cluster.kube(), project.name, name)
+    return objects.spec_from_objects(deploy, svcs, scaler), objects.form_fingerprint(deploy, svcs, scaler)
 
-    The Deployment is replaced with the resourceVersion read just before, after a check
-    that its spec did not change since the form was shown: a concurrent edit is a
-    Conflict, and the form keeps what the user typed. Services and the HPA follow."""
+
+def _edit_body(spec: AppSpec, deploy: dict, ns: str) -> dict:
+    """What the `hummer` field manager applies: the builder's Deployment, with the image,
+    the container's name and the rollout settings the form does not show taken from the
+    live object. Everything else in the live object (a sidecar, a nodeSelector, a label,
+    terminationGracePeriodSeconds) belongs to other managers and is not touched."""
+    live = deploy["spec"]
+    old = objects.app_container(live["template"], spec.name)
+    body = objects.deployment(spec, ns, live.get("progressDeadlineSeconds") or _deadline())
+    body["spec"]["template"]["spec"]["containers"][0]["name"] = old.get("name") or spec.name
+    for key in ("revisionHistoryLimit", "strategy"):
+        if key in live:
+            body["spec"][key] = live[key]
+
+    return body
+
+
+def _removals(deploy: dict, body: dict, name: str) -> list[tuple[str, object]]:
+    """(JSON pointer, live value) of what server-side apply on Kubernetes 1.20 cannot remove
+    by itself: a probe the form drops, or the valueFrom of an env var that becomes a plain
+    value, would stay behind as an empty struct, which the API then refuses."""
+    containers = deploy["spec"]["template"]["spec"]["containers"]
+    old = objects.app_container(deploy["spec"]["template"], name)
+    new = body["spec"]["template"]["spec"]["containers"][0]
+    base = f"/spec/template/spec/containers/{containers.index(old)}"
+    out: list[tuple[str, object]] = [(f"{base}/{key}", old[key]) for key in ("readinessProbe", "livenessProbe")
+                                     if key in old and key not in new]
+    plain = {e["name"] for e in new.get("env") or [] if "valueFrom" not in e}
+    out += [(f"{base}/env/{i}/valueFrom", e["valueFrom"]) for i, e in enumerate(old.get("env") or [])
+            if "valueFrom" in e and e.get("name") in plain]
+    return out
+
+
+def _apply_edit(kube, ns: str, name: str, deploy: dict, body: dict) -> dict:
+    """Apply the edit. What apply cannot remove (see _removals) goes first by a JSON patch
+    that holds the rollout (spec.paused) and tests that the pod template is still the one
+    read, so the two writes make one rollout; if the apply then fails, the removed fields
+    are put back."""
+    removals = _removals(deploy, body, name)
+    if not removals:
+        return kube.apply("deployments", ns, name, body)
+    pause = not deploy["spec"].get("paused")
+    ops = [{"op": "test", "path": "/spec/template", "value": deploy["spec"]["template"]}]
+    if pause:
+        ops.append({"op": "add", "path": "/spec/paused", "value": True})
+    ops += [{"op": "remove", "path": pointer} for pointer, _ in removals]
+    try:
+        kube.patch("deployments", ns, name, ops, how="json")
+    except kube_adapter.Invalid as error:  # the template test failed: changed meanwhile
+        raise kube_adapter.Conflict(error.message) from error
+    try:
+        result = kube.apply("deployments", ns, name, body)
+    except kube_adapter.KubeError:
+        undo = [{"op": "add", "path": pointer, "value": value} for pointer, value in removals]
+        if pause:
+            undo.append({"op": "remove", "path": "/spec/paused"})
+        try:
+            kube.patch("deployments", ns, name, undo, how="json")
+        except kube_adapter.KubeError:
+            pass  # the apply's own error is the one to show
+        raise
+    if pause:
+        result = kube.patch("deployments", ns, name, {"spec": {"paused": None}})
+    return result
+
+
+def edit(project: Project, name: str, data: dict, token, by: Actor) -> tuple[AppSpec, str]:
+    """Change env, ports, plan, probes, command, affinity and autoscaling of a running app;
+    returns the spec and a note for the user ("" or what happened to the replicas).
+
+    The Deployment is changed by server-side apply of the fields the form owns, right after
+    a check that what the form owns did not change since the form was shown (a concurrent
+    edit is a Conflict, and the form keeps what the user typed; a scale or a status update
+    meanwhile is not: the apply carries no resourceVersion, which every status update
+    changes). Services and the HPA follow."""
     _require(project, by)
     spec = parse(data, name_fixed=name)
     kube = cluster.kube()
-
-    def mutate(deploy):
-        old_container = deploy["spec"]["template"]["spec"]["containers"][0]
-        spec.image, spec.tag = objects.split_image(old_container["image"])
-        template = objects.pod_template(spec)
-        template["spec"]["containers"][0]["name"] = old_container["name"]
-        kept = {k: v for k, v in (deploy["spec"]["template"]["metadata"].get("annotations") or {}).items()
-                if k != objects.PLAN_ANNOTATION}
-        if kept:
-            template["metadata"].setdefault("annotations", {}).update(kept)
-        deploy["spec"]["template"] = template
-        if spec.autoscale:
-            deploy["spec"]["replicas"] = max(spec.min_replicas, min(deploy["spec"].get("replicas") or 1,
-                                                                    spec.max_replicas))
-    _update(kube, project, name, generation, mutate, "The Deployment was not changed: ")
+    ns = project.name
+    note = ""
+    for _ in range(4):
+        deploy, svcs, scaler = _read_app(kube, ns, name)
+        _check(token, objects.form_fingerprint(deploy, svcs, scaler))
+        old = objects.app_container(deploy["spec"]["template"], name)
+        spec.image, spec.tag = objects.split_image(old.get("image", ""))
+        current = deploy["spec"].get("replicas")
+        spec.replicas = 1 if current is None else current
+        note = ""
+        if spec.autoscale and not spec.min_replicas <= spec.replicas <= spec.max_replicas:
+            clamped = max(spec.min_replicas, min(spec.replicas, spec.max_replicas))
+            note = (f"Replicas went from {spec.replicas} to {clamped}, inside the autoscaling range "
+                    f"{spec.min_replicas}–{spec.max_replicas}.")
+            spec.replicas = clamped
+        try:
+            with _kube_errors("The Deployment was not changed: "):
+                _apply_edit(kube, ns, name, deploy, _edit_body(spec, deploy, ns))
+            break
+        except Conflict:
+            continue
+    else:
+        raise Conflict(CONFLICT_MESSAGE)
     with _kube_errors("The Deployment was changed, but its Service or autoscaler was not: "):
         _reconcile(kube, project.name, spec)
     _record(by, "app.edit", project, name, detail="env, ports, resources, probes")
-    return spec
+    return spec, note
 
 
 def _reconcile(kube, ns: str, spec: AppSpec) -> None:
@@ -738,9 +850,9 @@ def _reconcile(kube, ns: str, spec: AppSpec) -> None:
         svc["spec"]["ports"] = new["spec"]["ports"]
         svc["spec"]["sessionAffinity"] = new["spec"]["sessionAffinity"]
         svc.pop("status", None)
-        kube.replace("services", ns, svc_name, svc)
+        kube.replace("services", ns, svc_name, svc, manager=objects.FIELD_MANAGER)
     for svc in wanted.values():
-        kube.create("services", ns, svc)
+        kube.create("services", ns, svc, manager=objects.FIELD_MANAGER)
     scaler = objects.hpa(spec, ns)
     existing = kube.list("horizontalpodautoscalers", ns, labels=selector)
     if scaler is None:
@@ -748,9 +860,9 @@ def _reconcile(kube, ns: str, spec: AppSpec) -> None:
             kube.delete("horizontalpodautoscalers", ns, h["metadata"]["name"])
     elif existing:
         existing[0]["spec"] = scaler["spec"]
-        kube.replace("horizontalpodautoscalers", ns, spec.name, existing[0])
+        kube.replace("horizontalpodautoscalers", ns, spec.name, existing[0], manager=objects.FIELD_MANAGER)
     else:
-        kube.create("horizontalpodautoscalers", ns, scaler)
+        kube.create("horizontalpodautoscalers", ns, scaler, manager=objects.FIELD_MANAGER)
 
 
 # --------------------------------------------------------------------------- logs

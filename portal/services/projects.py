@@ -134,9 +134,14 @@ QUOTA_KEYS = ("requests.cpu", "requests.memory", "pods")
 
 
 def _apply_quota(kube, project: Project) -> None:
+    """The project's ResourceQuota: none while the project has no quota (an empty one
+    would only clutter `kubectl get quota`), deleted again when the quota is cleared."""
     body = objects.resource_quota(project.name, project.quota_cpu, project.quota_memory,
                                   project.quota_pods)
     hard = body["spec"]["hard"]
+    if not hard:
+        kube.delete("resourcequotas", project.name, objects.QUOTA_NAME)
+        return
     try:
         kube.patch("resourcequotas", project.name, objects.QUOTA_NAME,
                    {"spec": {"hard": {k: hard.get(k) for k in QUOTA_KEYS}}})

@@ -142,3 +142,51 @@ def test_projections_are_slim(kube, kube_namespace):
     pod = kube.pods(kube_namespace, "slim")[0]
     assert not hasattr(pod, "__dict__")  # slots only
     assert isinstance(pod, k.PodView) and pod.app == "slim"
+
+
+def test_server_side_apply_changes_only_what_its_manager_owns(kube, kube_namespace):
+    ns = kube_namespace
+    two = spec("ssa", env=[objects.EnvSpec("A", "1"), objects.EnvSpec("B", "2")])
+    created = kube.apply("deployments", ns, "ssa", objects.deployment(two, ns))
+    assert ("hummer", "Apply") in {(m["manager"], m["operation"]) for m in created["metadata"]["managedFields"]}
+    assert kube.app(ns, "ssa") is not None  # read-your-writes, as for create
+    # someone else's field, set by another manager
+    kube.patch("deployments", ns, "ssa", {"spec": {"template": {"spec": {"nodeSelector": {"disk": "ssd"}}}}})
+    one = spec("ssa", env=[objects.EnvSpec("A", "changed")])
+    live = kube.apply("deployments", ns, "ssa", objects.deployment(one, ns))
+    pod = live["spec"]["template"]["spec"]
+    assert pod["containers"][0]["env"] == [{"name": "A", "value": "changed"}]  # B, owned by hummer, went
+    assert pod["nodeSelector"] == {"disk": "ssd"}                           # the other manager's stayed
+    stale = objects.deployment(one, ns)
+    stale["metadata"]["resourceVersion"] = created["metadata"]["resourceVersion"]
+    with pytest.raises(k.Conflict):
+        kube.apply("deployments", ns, "ssa", stale)
+
+
+def test_the_hpa_projection_reads_its_conditions():
+    conditions = ('[{"type": "AbleToScale", "status": "True", "reason": "SucceededGetScale", "message": "ok"},'
+                  ' {"type": "ScalingActive", "status": "False", "reason": "FailedGetResourceMetric",'
+                  ' "message": "no metrics"}]')
+    obj = {"metadata": {"name": "web", "namespace": "p", "labels": {k.APP_LABEL: "web"},
+                        "annotations": {k.HPA_CONDITIONS: conditions}},
+           "spec": {"minReplicas": 2, "maxReplicas": 5, "targetCPUUtilizationPercentage": 70},
+           "status": {"currentReplicas": 2, "desiredReplicas": 3}}
+    view = k.project_hpa(obj)
+    assert (view.current_replicas, view.desired_replicas) == (2, 3)
+    assert view.conditions[1] == ("ScalingActive", "False", "FailedGetResourceMetric", "no metrics")
+    assert not view.active
+    obj["metadata"]["annotations"][k.HPA_CONDITIONS] = "not json"
+    assert k.project_hpa(obj).conditions == () and k.project_hpa(obj).active
+
+
+def test_fingerprints_ignore_replicas_and_restarts_but_not_the_template():
+    body = objects.deployment(spec(), "ns")
+    base = objects.template_fingerprint(body["spec"]["template"])
+    form = objects.form_fingerprint(body, [], None)
+    body["spec"]["replicas"] = 7
+    body["spec"]["template"]["metadata"]["annotations"] = {objects.RESTART_ANNOTATION: "2026-01-01T00:00:00Z"}
+    assert objects.template_fingerprint(body["spec"]["template"]) == base
+    assert objects.form_fingerprint(body, [], None) == form
+    body["spec"]["template"]["spec"]["containers"][0]["image"] = "hummer/web:2.0"
+    assert objects.template_fingerprint(body["spec"]["template"]) != base
+    assert objects.form_fingerprint(body, [], None) != form

@@ -11,10 +11,15 @@ from kubernetes import client
 
 from portal.extensions import db
 from portal.models import AuditEvent
-from tests.apps.conftest import deploy_form, wait_for
+from tests.apps.conftest import deploy_form, form_data, wait_for
 from tests.support.web import error_beside, text
 
 pytestmark = pytest.mark.kube
+
+
+def token_on(web, ns, app="web"):
+    """The image form's token on the app's page (a fingerprint of the pod template)."""
+    return form_data(text(web.get(f"/projects/{ns}/apps/{app}")), "image-form")["token"]
 
 
 def audited(action):
@@ -65,9 +70,8 @@ def test_scale(running, web, apps_api, core_api):
 
 def test_change_image_shows_progress_until_complete_then_roll_back(running, web, apps_api):
     ns = running
-    generation = apps_api.read_namespaced_deployment("web", ns).metadata.generation
     response = web.post(f"/projects/{ns}/apps/web/image", {"image": "hummer/web", "tag": "2.0",
-                                                           "generation": str(generation)})
+                                                           "token": token_on(web, ns)})
     assert response.status_code == 302
     assert apps_api.read_namespaced_deployment("web", ns).spec.template.spec.containers[0].image == "hummer/web:2.0"
     # the status fragment (polled every 2 s by the page) follows the rollout to its end
@@ -82,8 +86,8 @@ def test_change_image_shows_progress_until_complete_then_roll_back(running, web,
     assert audited("app.image").detail == "hummer/web:1.0 -> hummer/web:2.0"
     page = text(web.get(f"/projects/{ns}/apps/web"))
     assert "Roll back to 1" in page
-    generation = apps_api.read_namespaced_deployment("web", ns).metadata.generation
-    response = web.post(f"/projects/{ns}/apps/web/rollback", {"revision": "1", "generation": str(generation)})
+    token = re.search(r'name="revision" value="1">\s*<input type="hidden" name="token" value="([^"]+)"', page).group(1)
+    response = web.post(f"/projects/{ns}/apps/web/rollback", {"revision": "1", "token": token})
     assert response.status_code == 302
     d = apps_api.read_namespaced_deployment("web", ns)
     assert d.spec.template.spec.containers[0].image == "hummer/web:1.0"
@@ -111,11 +115,11 @@ def test_missing_image_stalls_and_the_page_says_so(app, running, web, apps_api, 
 
 def test_conflicting_image_change_keeps_what_was_typed(running, web, apps_api):
     ns = running
-    old = apps_api.read_namespaced_deployment("web", ns).metadata.generation
+    old = token_on(web, ns)
     apps_api.patch_namespaced_deployment("web", ns, {"spec": {"template": {"spec": {"containers": [
         {"name": "web", "image": "hummer/web:1.1"}]}}}})  # someone else, meanwhile
     response = web.post(f"/projects/{ns}/apps/web/image", {"image": "hummer/web", "tag": "9.9",
-                                                           "generation": str(old)})
+                                                           "token": old})
     assert response.status_code == 409
     page = html.unescape(text(response))
     assert "changed meanwhile" in page and "reload" in page and 'value="9.9"' in page
@@ -146,9 +150,8 @@ def test_edit_env_ports_plan_probes_and_a_concurrent_edit(running, web, apps_api
     ns = running
     page = text(web.get(f"/projects/{ns}/apps/web/edit"))
     assert 'value="GREETING"' in page and 'value="8080"' in page
-    generation = apps_api.read_namespaced_deployment("web", ns).metadata.generation
     data = deploy_form("web", **{
-        "op": "save", "generation": str(generation), "plan": "", "cpu_request": "200m", "cpu_limit": "1",
+        "op": "save", "token": form_data(page)["token"], "plan": "", "cpu_request": "200m", "cpu_limit": "1",
         "memory_request": "64Mi", "memory_limit": "128Mi", "env-0-value": "bonjour",
         "ports-1-name": "admin", "ports-1-container_port": "9000", "ports-1-exposure": "external",
         "readiness-kind": "tcp", "readiness-port": "9000", "autoscale": "y", "min_replicas": "1",
@@ -163,7 +166,7 @@ def test_edit_env_ports_plan_probes_and_a_concurrent_edit(running, web, apps_api
     hpa = client.AutoscalingV1Api(kube_api).read_namespaced_horizontal_pod_autoscaler("web", ns)
     assert hpa.spec.max_replicas == 4
     assert audited("app.edit") is not None
-    # the form was shown at `generation`; since then the spec changed: 409, nothing lost
+    # the form was shown with `token`; since then the template changed: 409, nothing lost
     data["env-0-value"] = "hallo"
     response = web.post(f"/projects/{ns}/apps/web/edit", data)
     assert response.status_code == 409
@@ -171,7 +174,7 @@ def test_edit_env_ports_plan_probes_and_a_concurrent_edit(running, web, apps_api
     assert "changed meanwhile" in page and 'value="hallo"' in page and 'value="admin"' in page
     assert apps_api.read_namespaced_deployment("web", ns).spec.template.spec.containers[0].env[0].value == "bonjour"
     # a bad value is explained beside the row's field
-    data.update({"generation": str(apps_api.read_namespaced_deployment("web", ns).metadata.generation),
+    data.update({"token": form_data(text(web.get(f"/projects/{ns}/apps/web/edit")))["token"],
                  "ports-1-container_port": "8080", "ports-1-name": "dup"})
     response = web.post(f"/projects/{ns}/apps/web/edit", data)
     assert response.status_code == 422

@@ -61,3 +61,87 @@ def test_deploy_scale_and_read_logs(browser, kproject, kubelet):
     kubelet.write_log(ns, pod, "hello", "a line written just now")
     wait_for(d, lambda d: "a line written just now" in d.find_element(By.ID, "log-lines").text, 20,
              "the followed line never arrived")
+
+
+def log_in(d, username="dev"):
+    from tests.conftest import PASSWORD
+    d.get(d.base + "/login")
+    find(d, By.NAME, "username").send_keys(username)
+    d.find_element(By.NAME, "password").send_keys(PASSWORD)
+    d.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait_for(d, lambda d: "/login" not in d.current_url)
+
+
+def test_deploy_form_then_edit_an_env_value_in_the_browser(browser, kproject, apps_api):
+    from selenium.webdriver.support.ui import Select
+    d = browser
+    ns = kproject.name
+    log_in(d)
+    d.get(f"{d.base}/projects/{ns}/apps/new")
+    # the default plan is chosen; the advanced sections are folded, each with its count
+    assert Select(find(d, By.ID, "plan")).first_selected_option.get_attribute("value") == "small"
+    for section in ("command", "health", "scaling"):
+        details = d.find_element(By.ID, f"section-{section}")
+        assert details.get_attribute("open") is None
+        assert d.find_element(By.ID, f"section-{section}-count").text == "0 set"
+    assert not d.find_element(By.ID, "workdir").is_displayed()
+    # the env source decides which fields show
+    assert d.find_element(By.ID, "env-0-value").is_displayed()
+    assert not d.find_element(By.ID, "env-0-secret").is_displayed()
+    Select(d.find_element(By.ID, "env-0-source")).select_by_value("secret")
+    wait_for(d, lambda d: d.find_element(By.ID, "env-0-secret").is_displayed()
+             and d.find_element(By.ID, "env-0-key").is_displayed()
+             and not d.find_element(By.ID, "env-0-value").is_displayed(), 5, "secret fields not shown")
+    Select(d.find_element(By.ID, "env-0-source")).select_by_value("plain")
+    wait_for(d, lambda d: d.find_element(By.ID, "env-0-value").is_displayed(), 5, "value field not back")
+    # health checks: opened, the probe's kind decides which of its fields show
+    d.find_element(By.CSS_SELECTOR, "#section-health > summary").click()
+    assert not d.find_element(By.ID, "readiness-port").is_displayed()
+    Select(d.find_element(By.ID, "readiness-kind")).select_by_value("tcp")
+    wait_for(d, lambda d: d.find_element(By.ID, "readiness-port").is_displayed()
+             and not d.find_element(By.ID, "readiness-path").is_displayed(), 5, "tcp probe fields")
+    # the section's count follows what is set (hummer.js; the server renders the same count)
+    wait_for(d, lambda d: d.find_element(By.ID, "section-health-count").text == "1 set", 5, "count not 1")
+    Select(d.find_element(By.ID, "readiness-kind")).select_by_value("none")
+    wait_for(d, lambda d: d.find_element(By.ID, "section-health-count").text == "0 set", 5, "count not 0")
+    d.find_element(By.CSS_SELECTOR, "#section-command > summary").click()
+    d.find_element(By.ID, "workdir").send_keys("/srv")
+    wait_for(d, lambda d: d.find_element(By.ID, "section-command-count").text == "1 set", 5, "command count")
+
+    d.find_element(By.ID, "name").send_keys("greet")
+    d.find_element(By.ID, "image").send_keys("hummer/hello")
+    d.find_element(By.ID, "ports-0-container_port").send_keys("8080")
+    d.find_element(By.ID, "env-0-name").send_keys("GREETING")
+    d.find_element(By.ID, "env-0-value").send_keys("hello")
+    d.find_element(By.CSS_SELECTOR, "#app-form button[value=deploy]").click()
+    wait_for(d, lambda d: d.current_url.endswith("/apps/greet"), 20, "not on the app page")
+
+    find(d, By.LINK_TEXT, "Edit").click()
+    wait_for(d, lambda d: d.current_url.endswith("/apps/greet/edit"), 20, "not on the edit page")
+    value = find(d, By.ID, "env-0-value")
+    assert value.get_attribute("value") == "hello"
+    value.clear()
+    value.send_keys("bonjour")
+    d.find_element(By.CSS_SELECTOR, "#app-form button[value=save]").click()
+    wait_for(d, lambda d: d.current_url.endswith("/apps/greet"), 20, "the save did not come back to the app page")
+    wait_for(d, lambda d: "greet updated." in d.find_element(By.ID, "flashes").text, 20)
+    env = apps_api.read_namespaced_deployment("greet", ns).spec.template.spec.containers[0].env
+    assert [(e.name, e.value) for e in env] == [("GREETING", "bonjour")]
+
+
+def test_an_edit_error_is_shown_in_the_browser(browser, kproject, login, web, apps_api):
+    from tests.apps.conftest import deploy_form
+    ns = kproject.name
+    login("dev")
+    assert web.post(f"/projects/{ns}/apps/new", deploy_form("oops", replicas=1)).status_code == 302
+    d = browser
+    log_in(d)
+    d.get(f"{d.base}/projects/{ns}/apps/oops/edit")
+    name = find(d, By.ID, "env-0-name")
+    name.clear()
+    name.send_keys("1BAD")
+    d.find_element(By.CSS_SELECTOR, "#app-form button[value=save]").click()
+    error = find(d, By.ID, "env-0-name-error")
+    assert "not starting with a digit" in error.text and error.is_displayed()
+    assert d.current_url.endswith("/apps/oops/edit")
+    assert apps_api.read_namespaced_deployment("oops", ns).spec.template.spec.containers[0].env[0].name == "GREETING"

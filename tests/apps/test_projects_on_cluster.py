@@ -34,7 +34,10 @@ def test_create_quota_and_delete_on_the_cluster(kube_app, kube_cluster, kube_api
     assert ns.metadata.labels["app.kubernetes.io/managed-by"] == "hummer"
     limits = core.read_namespaced_limit_range("hummer-limits", name).spec.limits[0]
     assert limits.default_request == {"cpu": "100m", "memory": "128Mi"} and limits.default["memory"] == "256Mi"
-    assert core.read_namespaced_resource_quota("hummer-quota", name).spec.hard in (None, {})
+    # no quota yet: no (empty) ResourceQuota either
+    with pytest.raises(client.ApiException) as missing:
+        core.read_namespaced_resource_quota("hummer-quota", name)
+    assert missing.value.status == 404
 
     response = web.post(f"/projects/{name}/quota", {"quota_cpu": "lots", "quota_memory": "4Gi", "quota_pods": "20"})
     assert response.status_code == 422
@@ -49,6 +52,13 @@ def test_create_quota_and_delete_on_the_cluster(kube_app, kube_cluster, kube_api
                                                 "quota_pods": ""}).status_code == 302
     assert core.read_namespaced_resource_quota("hummer-quota", name).spec.hard == {"requests.memory": "4Gi"}
     assert project_row(name).quota_memory == "4Gi"
+    # cleared altogether: the ResourceQuota goes; set again: it comes back
+    assert web.post(f"/projects/{name}/quota", {"quota_cpu": "", "quota_memory": "",
+                                                "quota_pods": ""}).status_code == 302
+    assert [q.metadata.name for q in core.list_namespaced_resource_quota(name).items] == []
+    assert web.post(f"/projects/{name}/quota", {"quota_cpu": "", "quota_memory": "4Gi",
+                                                "quota_pods": ""}).status_code == 302
+    assert core.read_namespaced_resource_quota("hummer-quota", name).spec.hard == {"requests.memory": "4Gi"}
 
     wait_for(lambda: kube_cluster.service_account_ready(name), what="service account")
     assert web.post(f"/projects/{name}/apps/new", deploy_form("web", replicas=1)).status_code == 302
