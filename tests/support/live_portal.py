@@ -56,7 +56,7 @@ class LivePortal:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUMMER_")}
         env.update(HUMMER_DATABASE_URL=database_url,
                    HUMMER_INSTANCE_PATH=str(tmp_path / f"instance-{self.port}"),
-                   HUMMER_SECRET_KEY="live-portal-test")
+                   HUMMER_SECRET_KEY="live-portal-test-" + "k" * 32)
         env.update(settings)
         self.log_path = tmp_path / f"gunicorn-{self.port}.log"
         with open(self.log_path, "wb") as log:
