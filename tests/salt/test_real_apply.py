@@ -13,12 +13,23 @@ import shutil
 import subprocess
 
 import pytest
+import requests
+import sqlalchemy as sa
 import yaml
+
+from tests.support.kube_fixtures import wait_for
+from tests.support.live_portal import REPO, Client, live_portal
+from tests.support.processes import die_with_parent, free_port
 
 MINION = "hm-master"
 SLS = ["common.config", "registry.config", "docker.config", "nfs.server.config", "kubernetes.master.config",
        "monitoring.influxdb.config", "monitoring.grafana.config", "monitoring.telegraf.config", "portal.config"]
 HTPASSWD_HASH = "$2y$05$exampleexampleexampleeu0aJ5zSR3QyVNNDXyv9BZw9lyx9gqS6"
+
+
+# Where nginx (as the portal formula renders its site) and the portal behind it listen in
+# these tests: free loopback ports, chosen once for the module's apply.
+WEB = {"nginx": free_port(), "portal": free_port()}
 
 
 def redirected(root) -> dict:
@@ -49,7 +60,9 @@ def redirected(root) -> dict:
                          "kubelet_token": f"{r}/etc/telegraf/kubelet.token"}},
         "portal": {"pkg": off, "group": "root", "env_file": f"{r}/etc/hummer/hummer.env",
                    "unit_file": f"{r}/etc/systemd/system/hummer.service",
-                   "nginx": {"site": f"{r}/etc/nginx/sites-available/hummer",
+                   "src_dir": str(REPO), "bind": f"127.0.0.1:{WEB['portal']}",
+                   "nginx": {"address": "127.0.0.1", "port": WEB["nginx"],
+                             "site": f"{r}/etc/nginx/sites-available/hummer",
                              "enabled_link": f"{r}/etc/nginx/sites-enabled/hummer",
                              "default_site": f"{r}/etc/nginx/sites-enabled/default"}},
     }}
@@ -178,20 +191,108 @@ def test_nginx_limits_bodies_slow_clients_and_streams_like_the_portal(applied):
             assert f"proxy_set_header {header};" in block, header
 
 
-def test_nginx_accepts_the_rendered_site(applied, tmp_path):
-    """`nginx -t` on the site as Salt wrote it, inside a minimal main configuration."""
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
-    if not nginx:
-        pytest.skip("nginx is not installed (Debian's nginx package); the directives are checked above")
-    root, *_ = applied
+def _nginx() -> str:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    assert os.path.exists(nginx), "nginx is not installed: ./hummer test installs Debian's nginx package"
+    return nginx
+
+
+def _nginx_main_conf(root, tmp_path):
+    """A minimal main configuration around the site exactly as Salt wrote it."""
     temp = "\n".join(f"  {kind}_temp_path {tmp_path}/{kind};" for kind in ("client_body", "proxy", "fastcgi",
                                                                             "uwsgi", "scgi"))
     conf = tmp_path / "nginx.conf"
-    conf.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+    conf.write_text(f"user root;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
                     f"http {{\n  access_log off;\n{temp}\n  include {root}/etc/nginx/sites-available/hummer;\n}}\n")
-    p = subprocess.run([nginx, "-t", "-q", "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(conf)],
+    return conf
+
+
+def test_nginx_accepts_the_rendered_site(applied, tmp_path):
+    """`nginx -t` on the site as Salt wrote it, inside a minimal main configuration."""
+    root, *_ = applied
+    conf = _nginx_main_conf(root, tmp_path)
+    p = subprocess.run([_nginx(), "-t", "-q", "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(conf)],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
     assert p.returncode == 0, p.stdout
+
+
+@pytest.fixture
+def behind_nginx(applied, database_url, tmp_path):
+    """The real nginx with the site Salt rendered, in front of a real gunicorn started with
+    the limits and proxy count of the environment file Salt rendered."""
+    root, *_ = applied
+    env = dict(line.split("=", 1) for line in (root / "etc/hummer/hummer.env").read_text().splitlines()
+               if line and not line.startswith("#"))
+    settings = {k.removeprefix("HUMMER_"): v for k, v in env.items()
+                if k.startswith(("HUMMER_MAX_", "HUMMER_PROXY_COUNT", "HUMMER_LOG_STREAMS_"))}
+    assert settings["PROXY_COUNT"] == "1"
+    conf = _nginx_main_conf(root, tmp_path)
+    with live_portal(database_url, tmp_path, workers=1, threads=4, port=WEB["portal"], **settings):
+        proc = subprocess.Popen([_nginx(), "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(conf),
+                                 "-g", "daemon off;"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent)
+        base = f"http://127.0.0.1:{WEB['nginx']}"
+        try:
+            def up() -> bool:
+                assert proc.poll() is None, (tmp_path / "error.log").read_text()
+                try:
+                    return requests.get(base + "/healthz", timeout=5).status_code == 200
+                except requests.RequestException:
+                    return False
+            wait_for(up, timeout=60, interval=0.2, what="nginx to pass /healthz to the portal")
+            yield base, database_url
+        finally:
+            proc.terminate()
+            proc.wait(20)
+
+
+def test_nginx_in_front_holds_slow_clients_refuses_big_bodies_and_forwards_the_address(behind_nginx):
+    import socket
+    import time
+
+    base, database_url = behind_nginx
+    # Static files come from nginx itself, with the portal's own CSS.
+    css = requests.get(base + "/static/hummer.css", timeout=10)
+    assert css.status_code == 200 and css.text == (REPO / "portal/static/hummer.css").read_text()
+    # A body over the portal's limit is refused by nginx before gunicorn reads it.
+    big = requests.post(base + "/login", data=b"u=" + b"x" * (2 * 1024 * 1024), timeout=30,
+                        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert big.status_code == 413
+    # The portal records the address nginx saw, not what the client claims.
+    client = Client(base)
+    client.session.headers.update({"X-Forwarded-For": "203.0.113.9", "X-Real-IP": "203.0.113.10"})
+    assert client.login("nobody-behind-nginx", "wrong-password").status_code == 401
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            addrs = set(conn.scalars(sa.text(
+                "SELECT remote_addr FROM audit_event WHERE object_name = 'nobody-behind-nginx'")))
+    finally:
+        engine.dispose()
+    assert addrs == {"127.0.0.1"}, addrs
+    # Slowloris: 12 connections that send half a request and then dribble, more than the
+    # portal's 4 threads; every health probe through nginx still answers at once.
+    slow = []
+    try:
+        for _ in range(12):
+            s = socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1])), timeout=5)
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            slow.append(s)
+        worst = 0.0
+        for _ in range(20):
+            for s in slow:
+                try:
+                    s.sendall(b"a")
+                except OSError:  # nginx dropped it (client_header_timeout): as it should
+                    pass
+            started = time.monotonic()
+            assert requests.get(base + "/healthz", timeout=10).status_code == 200
+            worst = max(worst, time.monotonic() - started)
+        print(f"slowest /healthz through nginx with {len(slow)} slow clients: {worst * 1000:.0f} ms")
+        assert worst < 5, worst
+    finally:
+        for s in slow:
+            s.close()
 
 
 def test_an_injected_failure_stops_a_real_run_before_anything_is_written(salt_env, tmp_path):

@@ -50,8 +50,8 @@ class Client:
 
 class LivePortal:
     def __init__(self, database_url: str, tmp_path: Path, workers: int, threads: int,
-                 settings: dict[str, str]):
-        self.port = free_port()
+                 settings: dict[str, str], port: int | None = None):
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUMMER_")}
         env.update(HUMMER_DATABASE_URL=database_url,
@@ -96,10 +96,11 @@ class LivePortal:
 
 @contextmanager
 def live_portal(database_url: str, tmp_path: Path, workers: int = 2, threads: int = 4,
-                **settings: str):
-    """gunicorn on the database, with HUMMER_<NAME> settings given as NAME="value"."""
+                port: int | None = None, **settings: str):
+    """gunicorn on the database (on `port`, or a free one), with HUMMER_<NAME> settings
+    given as NAME="value"."""
     portal = LivePortal(database_url, tmp_path, workers, threads,
-                        {f"HUMMER_{k}": str(v) for k, v in settings.items()})
+                        {f"HUMMER_{k}": str(v) for k, v in settings.items()}, port)
     try:
         portal.wait_ready()
         yield portal

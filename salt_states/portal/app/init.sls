@@ -46,8 +46,12 @@ portal-app-requirements-cmd-run:
   cmd.run:
     - name: >-
         {{ portal.venv }}/bin/pip install --quiet -r {{ portal.src_dir }}/requirements.txt
-        && cp {{ portal.src_dir }}/requirements.txt {{ portal.venv }}/.hummer-requirements.txt
-    - unless: cmp -s {{ portal.src_dir }}/requirements.txt {{ portal.venv }}/.hummer-requirements.txt
+        -c {{ portal.src_dir }}/constraints.txt
+        && cat {{ portal.src_dir }}/requirements.txt {{ portal.src_dir }}/constraints.txt
+        > {{ portal.venv }}/.hummer-requirements.txt
+    - unless: >-
+        cat {{ portal.src_dir }}/requirements.txt {{ portal.src_dir }}/constraints.txt
+        | cmp -s - {{ portal.venv }}/.hummer-requirements.txt
     - require:
       - cmd: portal-app-venv-cmd-run
 {%- if not opts.get('test') %}
