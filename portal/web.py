@@ -42,12 +42,13 @@ def render(page_template: str, fragment_template: str | None = None, status: int
     return response
 
 
-def redirect_to(url: str):
+def redirect_to(url: str, htmx_header: str = "HX-Location"):
     """After a change: a plain redirect, or for htmx an HX-Location so the page, not the
-    swapped element, moves to `url` (and the URL lands in history)."""
+    swapped element, moves to `url` (and the URL lands in history). HX-Redirect instead
+    loads the whole document anew."""
     if request.htmx:
         response = make_response("", 200)
-        response.headers["HX-Location"] = url
+        response.headers[htmx_header] = url
         return response
     return redirect(url)
 

@@ -77,9 +77,8 @@ def server(tmp_path_factory):
         yield server
 
 
-@pytest.fixture
-def portal(server, tmp_path, password_hash):
-    url = server.url(f"hummer_{os.getpid()}_{int(time.time() * 1000) % 10**8}")
+def migrate_with_ann(url: str, tmp_path, password_hash) -> None:
+    """The real migrations on the private server's database, and one user, ann."""
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "x" * 32,
                       "INSTANCE_PATH": str(tmp_path / "migrate")})
     with app.app_context():
@@ -88,6 +87,12 @@ def portal(server, tmp_path, password_hash):
         db.session.commit()
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def portal(server, tmp_path, password_hash):
+    url = server.url(f"hummer_{os.getpid()}_{int(time.time() * 1000) % 10**8}")
+    migrate_with_ann(url, tmp_path, password_hash)
     with gunicorn(url, tmp_path) as base:
         yield base
 
@@ -153,14 +158,7 @@ def test_a_frozen_database_costs_seconds_not_the_whole_freeze(server, portal):
 def test_a_stopped_database_answers_503_at_once(tmp_path_factory, password_hash, tmp_path):
     with PrivateMariaDB(tmp_path_factory.mktemp("stopped-mariadb")) as own:
         url = own.url("hummer")
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "x" * 32,
-                          "INSTANCE_PATH": str(tmp_path / "migrate")})
-        with app.app_context():
-            upgrade()
-            db.session.add(User(username="ann", password_hash=password_hash))
-            db.session.commit()
-            db.session.remove()
-            db.engine.dispose()
+        migrate_with_ann(url, tmp_path, password_hash)
         with gunicorn(url, tmp_path) as base:
             session = logged_in(base)
             own.stop()

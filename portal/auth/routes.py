@@ -1,7 +1,7 @@
 import re
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, g, make_response, redirect, request, session, url_for
+from flask import current_app, flash, g, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from portal.auth import bp
@@ -42,11 +42,7 @@ def _new_document(url: str):
     """After a login the whole document must be loaded anew: its <body> carries the CSRF
     token for htmx (hx-headers), which the login rotated and which HX-Location (a swap of
     the body's content) would leave stale. So htmx gets HX-Redirect, a full page load."""
-    if request.htmx:
-        response = make_response("", 200)
-        response.headers["HX-Redirect"] = url
-        return response
-    return redirect(url)
+    return redirect_to(url, htmx_header="HX-Redirect")
 
 
 def _rotate_csrf_token() -> None:

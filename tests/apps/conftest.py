@@ -12,6 +12,7 @@ from portal.extensions import db
 from portal.models import ResourcePlan, Role
 from portal.services import projects
 from tests.support.kube_fixtures import delete_namespace, wait_for  # noqa: F401 (wait_for: used by the tests)
+from tests.support.web import text
 
 
 @pytest.fixture
@@ -116,3 +117,22 @@ def form_data(page: str, form_id: str = "app-form") -> dict:
     reader = _FormReader(form_id)
     reader.feed(page)
     return reader.data
+
+
+def ready(apps_api, ns, name, count):
+    def probe():
+        d = apps_api.read_namespaced_deployment_status(name, ns)
+        s = d.status
+        return (d.spec.replicas == count and (s.ready_replicas or 0) == count and (s.updated_replicas or 0) == count
+                and (s.replicas or 0) == count and (s.observed_generation or 0) >= d.metadata.generation)
+    wait_for(probe, timeout=60, what=f"{name} at {count} ready")
+
+
+@pytest.fixture
+def running(kproject, login, web, apps_api):
+    """An app 'web' (hummer/web:1.0, 2 replicas) running, and the developer logged in."""
+    login("dev")
+    response = web.post(f"/projects/{kproject.name}/apps/new", deploy_form("web", replicas=2))
+    assert response.status_code == 302, text(response)[-2000:]
+    ready(apps_api, kproject.name, "web", 2)
+    return kproject.name

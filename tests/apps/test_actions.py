@@ -11,7 +11,7 @@ from kubernetes import client
 
 from portal.extensions import db
 from portal.models import AuditEvent
-from tests.apps.conftest import deploy_form, form_data, wait_for
+from tests.apps.conftest import deploy_form, form_data, ready, wait_for
 from tests.support.web import error_beside, text
 
 pytestmark = pytest.mark.kube
@@ -25,25 +25,6 @@ def token_on(web, ns, app="web"):
 def audited(action):
     db.session.expire_all()
     return db.session.scalar(db.select(AuditEvent).filter_by(action=action))
-
-
-def ready(apps_api, ns, name, count):
-    def probe():
-        d = apps_api.read_namespaced_deployment_status(name, ns)
-        s = d.status
-        return (d.spec.replicas == count and (s.ready_replicas or 0) == count and (s.updated_replicas or 0) == count
-                and (s.replicas or 0) == count and (s.observed_generation or 0) >= d.metadata.generation)
-    wait_for(probe, timeout=60, what=f"{name} at {count} ready")
-
-
-@pytest.fixture
-def running(kproject, login, web, apps_api):
-    """An app 'web' (hummer/web:1.0, 2 replicas) running, and the developer logged in."""
-    login("dev")
-    response = web.post(f"/projects/{kproject.name}/apps/new", deploy_form("web", replicas=2))
-    assert response.status_code == 302, text(response)[-2000:]
-    ready(apps_api, kproject.name, "web", 2)
-    return kproject.name
 
 
 def test_detail_page_ids_are_unique(running, web):

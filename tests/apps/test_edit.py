@@ -10,27 +10,10 @@ import re
 import pytest
 from kubernetes import client
 
-from tests.apps.conftest import deploy_form, form_data, wait_for
+from tests.apps.conftest import deploy_form, form_data, ready, wait_for
 from tests.support.web import error_beside, text
 
 pytestmark = pytest.mark.kube
-
-
-def ready(apps_api, ns, name, count):
-    def probe():
-        d = apps_api.read_namespaced_deployment_status(name, ns)
-        return d.spec.replicas == count and (d.status.ready_replicas or 0) == count
-    wait_for(probe, timeout=60, what=f"{name} at {count} ready")
-
-
-@pytest.fixture
-def running(kproject, login, web, apps_api):
-    """An app 'web' (2 replicas, env GREETING=hello) and the developer logged in."""
-    login("dev")
-    response = web.post(f"/projects/{kproject.name}/apps/new", deploy_form("web", replicas=2))
-    assert response.status_code == 302, text(response)[-2000:]
-    ready(apps_api, kproject.name, "web", 2)
-    return kproject.name
 
 
 def errors_on(page: str) -> list[str]:
