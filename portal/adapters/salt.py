@@ -41,7 +41,7 @@ import yaml
 
 __all__ = [
     "SaltError", "SaltUnavailable", "SaltAuthError", "SaltBadRequest",
-    "SaltAPI", "EventStream", "render_cluster_pillar", "write_cluster_pillar",
+    "SaltAPI", "EventStream", "exact_minion_id", "render_cluster_pillar", "write_cluster_pillar",
     "parse_state_key", "summarize_orchestration", "run_id_of",
 ]
 
@@ -74,6 +74,16 @@ class SaltBadRequest(SaltError):
 
 _HTML_NOISE = re.compile(r"<(style|script|head)\b.*?</\1>", re.S | re.I)
 _HTML_TAG = re.compile(r"<[^>]+>")
+
+
+MINION_ID = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,253}[A-Za-z0-9])?\Z")
+
+
+def exact_minion_id(minion_id: str) -> str:
+    """The id itself, or SaltBadRequest: no glob character (*?[]!), no space, nothing but an id."""
+    if not isinstance(minion_id, str) or not MINION_ID.match(minion_id):
+        raise SaltBadRequest(f"Refused to pass {str(minion_id)[:60]!r} to Salt: not one exact minion id.")
+    return minion_id
 
 
 def _trim(text: str, limit: int = BODY_LIMIT) -> str:
@@ -226,14 +236,30 @@ class SaltAPI:
         """{"minions": [...], "minions_pre": [...], "minions_rejected": [...], "minions_denied": [...]}"""
         return self.wheel("key.list_all")
 
+    # key.accept/reject/delete take `match` as a glob ("*" is every key): these use the
+    # _dict variants, which move exactly the name given, from the one state the key is in,
+    # and refuse a name with a glob character or outside the minion id allow-list.
+    def _key_state(self, minion_id: str, states: tuple[str, ...]) -> str:
+        name = exact_minion_id(minion_id)
+        keys = self.keys() or {}
+        for state in states:
+            if name in (keys.get(state) or []):
+                return state
+        raise SaltBadRequest(f"The Salt master has no key {name!r} in {' or '.join(states)}.")
+
     def accept_key(self, minion_id: str, include_rejected: bool = False) -> dict:
-        return self.wheel("key.accept", match=minion_id, include_rejected=include_rejected)
+        state = self._key_state(minion_id, ("minions_pre", "minions_rejected")[:2 if include_rejected else 1])
+        return self.wheel("key.accept_dict", match={state: [minion_id]},
+                          include_rejected=state == "minions_rejected")
 
     def reject_key(self, minion_id: str, include_accepted: bool = False) -> dict:
-        return self.wheel("key.reject", match=minion_id, include_accepted=include_accepted)
+        state = self._key_state(minion_id, ("minions_pre", "minions")[:2 if include_accepted else 1])
+        return self.wheel("key.reject_dict", match={state: [minion_id]},
+                          include_accepted=state == "minions")
 
     def delete_key(self, minion_id: str) -> dict:
-        return self.wheel("key.delete", match=minion_id)
+        state = self._key_state(minion_id, ("minions", "minions_pre", "minions_rejected", "minions_denied"))
+        return self.wheel("key.delete_dict", match={state: [minion_id]})
 
     # Orchestration.
     def orchestrate_async(self, mods: str, pillar: dict | None = None, test: bool = False) -> dict:

@@ -42,6 +42,7 @@ Notes on salt-ssh 3008.4 (salt/client/ssh/__init__.py, shell.py, roster/flat.py)
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import pwd
@@ -57,9 +58,15 @@ from typing import Any
 
 import yaml
 
-__all__ = ["SaltSSHError", "SSHAuthError", "SSHUnreachable", "SSHHostKeyChanged", "SSHNoPython",
+__all__ = ["SaltSSHError", "SSHAuthError", "SSHUnreachable", "SSHHostKeyChanged", "SSHNoPython", "UnsafeTarget",
            "SaltSSHStateFailed", "SaltSSHNoAnswer", "Target", "SaltSSH", "parse_state_key"]
 
+# The allow-list every roster value is checked against just before salt-ssh runs (check_target).
+SAFE_MINION_ID = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,253}[A-Za-z0-9])?\Z")
+SAFE_USER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}\Z")
+SAFE_HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
+SAFE_IPV4 = re.compile(r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}\Z")
+SAFE_IPV6 = re.compile(r"[0-9A-Fa-f:.]{2,45}\Z")
 REMOTE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 TEXT_LIMIT = 2000
 
@@ -89,6 +96,18 @@ class SSHHostKeyChanged(SaltSSHError):
 
 class SSHNoPython(SaltSSHError):
     """The host has no python3, which salt-ssh needs."""
+
+
+class UnsafeTarget(SaltSSHError):
+    """A roster value (host, port, user, minion id) is outside the allow-list; nothing was run.
+
+    salt-ssh 3008.4 joins its ssh command into one string and splits it on spaces, so a
+    value with a space, a quote or an option (`-oProxyCommand=...`) would become ssh options
+    and run commands on the portal's host. `field` names the value refused."""
+
+    def __init__(self, message: str, field: str):
+        super().__init__(message)
+        self.field = field
 
 
 class SaltSSHStateFailed(SaltSSHError):
@@ -137,6 +156,40 @@ def parse_state_key(key: str) -> dict:
     if len(parts) != 4:
         return {"module": "", "id": key, "name": key, "function": ""}
     return {"module": parts[0], "id": parts[1], "name": parts[2], "function": parts[3]}
+
+
+def check_target(target: Target) -> None:
+    """Refuse (UnsafeTarget) any host, port, user or minion id outside the allow-list.
+
+    host: a plain IPv4 address, an IPv6 address without a zone id, or an RFC 1123 host name;
+    port: an int 1-65535; user: a POSIX user name; minion id: letters, digits, '.', '_', '-'."""
+    host = target.host if isinstance(target.host, str) else ""
+    if not _safe_host(host):
+        raise UnsafeTarget(f"Refused to run salt-ssh: {host[:80]!r} is not a plain IP address or host name.", "host")
+    port = target.port
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise UnsafeTarget(f"Refused to run salt-ssh: the port {str(port)[:20]!r} is not 1-65535.", "port")
+    if not isinstance(target.user, str) or not SAFE_USER.match(target.user):
+        raise UnsafeTarget(f"Refused to run salt-ssh: {str(target.user)[:40]!r} is not a user name.", "user")
+    if not isinstance(target.minion_id, str) or not SAFE_MINION_ID.match(target.minion_id):
+        raise UnsafeTarget(f"Refused to run salt-ssh: {str(target.minion_id)[:80]!r} is not a minion id.",
+                           "minion_id")
+
+
+def _safe_host(host: str) -> bool:
+    if SAFE_IPV4.match(host):
+        return True
+    if ":" in host:
+        if not SAFE_IPV6.match(host):
+            return False
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return False
+        return True
+    if not host or len(host) > 253 or host.replace(".", "").isdigit():
+        return False
+    return all(SAFE_HOST_LABEL.match(label) for label in host.split("."))
 
 
 # --------------------------------------------------------------------------- the client
@@ -262,6 +315,7 @@ class SaltSSH:
 
     def run(self, target: Target, args: list[str], timeout: float = 600, wipe: bool = False) -> Any:
         """Run `salt-ssh ... ID ARGS`; return what the host returned (parsed JSON), unclassified."""
+        check_target(target)  # before anything is written or spawned
         self.prepare()
         if not target.private_key and not target.password:
             raise SSHAuthError(f"Give a private key or a password to log in to {target.where}.")

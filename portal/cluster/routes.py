@@ -7,7 +7,7 @@ from portal.cluster.forms import RolesForm, SettingsForm, SSHHostForm
 from portal.extensions import db
 from portal.forms import attach
 from portal.projects.forms import EmptyForm
-from portal.services import bootstrap, hosts
+from portal.services import bootstrap, hosts, wizard
 from portal.services.errors import Invalid, Unavailable
 from portal.web import actor, redirect_to, render
 
@@ -17,6 +17,14 @@ from portal.web import actor, redirect_to, render
 def require_admin():
     if not current_user.is_admin:
         abort(403, "Only an administrator may set up the cluster.")
+
+
+@bp.context_processor
+def wizard_context():
+    """Every wizard page: the steps and where the setup stands, and whether Salt is configured."""
+    steps = wizard.steps()
+    return {"wizard_steps": steps, "wizard_current": wizard.current(steps),
+            "salt_missing": "" if bootstrap.salt_configured() else bootstrap.SALT_NOT_CONFIGURED}
 
 
 def _salt_state():
@@ -70,8 +78,8 @@ def settings():
 
 def _nodes_page(error: str = "", status: int = 200, ssh_form: SSHHostForm | None = None):
     salt, salt_error = _salt_state()
-    if salt_error and ssh_form is None:
-        status = 503
+    if salt_error and ssh_form is None and bootstrap.salt_configured():
+        status = 503  # configured but not answering; not configured: the page says how, with a 200
     return render("cluster/nodes.html", "cluster/_nodes.html", salt=salt, salt_error=salt_error,
                   nodes={n.minion_id: n for n in bootstrap.nodes()},
                   problems=bootstrap.role_problems(), roles=bootstrap.ROLES, action_form=EmptyForm(),
@@ -104,7 +112,11 @@ def add_host():
 
 @bp.route("/keys/<minion_id>/<any(accept, reject):action>", methods=["POST"])
 def key(minion_id, action):
-    (bootstrap.accept_key if action == "accept" else bootstrap.reject_key)(minion_id, by=actor())
+    try:
+        (bootstrap.accept_key if action == "accept" else bootstrap.reject_key)(minion_id, by=actor())
+    except (Invalid, Unavailable) as error:
+        db.session.rollback()
+        return _nodes_page(error.message, error.status)
     flash(f"Key of {minion_id} {action}ed.", "success")
     return redirect_to(url_for("cluster.nodes"))
 
@@ -113,10 +125,11 @@ def key(minion_id, action):
 def roles(minion_id):
     form = RolesForm()
     try:
-        bootstrap.set_roles(minion_id, form.roles.data or [], form.address.data or "", by=actor())
-    except Invalid as error:
-        return _nodes_page(error.message, 422)
-    flash(f"Roles of {minion_id} saved.", "success")
+        row = bootstrap.set_roles(minion_id, form.roles.data or [], form.address.data or "", by=actor())
+    except (Invalid, Unavailable) as error:
+        db.session.rollback()
+        return _nodes_page(error.message, error.status)
+    flash(f"Roles of {minion_id} saved." if row is not None else f"{minion_id} removed from the plan.", "success")
     return redirect_to(url_for("cluster.nodes"))
 
 
@@ -125,7 +138,7 @@ def preflight():
     results, error = None, ""
     if request.method == "POST":
         try:
-            results = bootstrap.preflight()
+            results = bootstrap.preflight(by=actor())
         except (Invalid, Unavailable) as exc:
             error = exc.message
     return render("cluster/preflight.html", "cluster/_preflight.html", results=results, error=error,

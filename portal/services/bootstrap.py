@@ -9,7 +9,6 @@ follows it again from that page's process (ensure_followed).
 """
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
@@ -23,12 +22,12 @@ from datetime import datetime, timedelta
 from flask import Flask, current_app
 from sqlalchemy import or_, select, update
 
-from portal import validation
 from portal.adapters import kube as kube_adapter
 from portal.adapters import salt as salt_adapter
 from portal.extensions import db
 from portal.models import AuditEvent, ClusterNode, ClusterSettings, ProvisioningRun, RunStep, utcnow
 from portal.services import audit
+from portal.services import cluster_checks as checks
 from portal.services import cluster as cluster_service
 from portal.services.authz import require_admin
 from portal.services.context import Actor
@@ -39,17 +38,27 @@ log = logging.getLogger(__name__)
 ROLES = ("master", "node", "registry", "nfs", "monitoring", "portal")
 ORCHESTRATIONS = {"plan": "orch.cluster", "apply": "orch.cluster",
                   "add_node": "orch.add_node", "remove_node": "orch.remove_node"}
-VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+SALT_NOT_CONFIGURED = ("Salt is not configured: set HUMMER_SALT_API_URL, HUMMER_SALT_API_USER "
+                       "and HUMMER_SALT_API_PASSWORD to the salt-api of your Salt master (see the "
+                       "README's configuration table), then restart the portal.")
 JOB_TAG = re.compile(r"^salt/job/(?P<jid>[^/]+)/(?P<kind>new|prog|ret)(?:/(?P<minion>[^/]+))?")
 
 
 # Salt ---------------------------------------------------------------------------
 
+def salt_configured() -> bool:
+    return bool(current_app.config.get("SALT_API_URL"))
+
+
+def minion_id_checked(value: str, field: str | None = "minion_id") -> str:
+    """The minion id, or Invalid when Salt (or the portal's pillar) could not take it."""
+    return checks.minion_id(value, field)
+
+
 def salt() -> salt_adapter.SaltAPI:
     cfg = current_app.config
     if not cfg.get("SALT_API_URL"):
-        raise Unavailable("Salt is not configured: set HUMMER_SALT_API_URL, HUMMER_SALT_API_USER "
-                          "and HUMMER_SALT_API_PASSWORD to the salt-api of your Salt master.")
+        raise Unavailable(SALT_NOT_CONFIGURED)
     return salt_adapter.SaltAPI(cfg["SALT_API_URL"], cfg["SALT_API_USER"],
                                 cfg["SALT_API_PASSWORD"], eauth=cfg["SALT_API_EAUTH"], timeout=120)
 
@@ -75,36 +84,19 @@ def settings() -> ClusterSettings:
     return row
 
 
-def _network(field: str, value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    try:
-        return ipaddress.ip_network(value.strip(), strict=True)
-    except ValueError as error:
-        raise Invalid(field, f"'{value}' is not a network in CIDR notation such as 10.0.1.0/24 ({error}).")
-
-
 def save_settings(values: dict, by: Actor) -> ClusterSettings:
+    """Check every field (portal/services/cluster_checks.py) before anything is stored."""
     require_admin(by.user)
-    name = (values.get("name") or "").strip()
-    message = validation.dns_label(name, "Cluster name")
-    if message:
-        raise Invalid("name", message)
-    version = (values.get("kubernetes_version") or "").strip()
-    if not VERSION.match(version):
-        raise Invalid("kubernetes_version", "Give a Kubernetes version such as 1.30.4.")
-    pod = _network("pod_cidr", values.get("pod_cidr") or "")
-    service = _network("service_cidr", values.get("service_cidr") or "")
-    if pod.overlaps(service):
-        raise Invalid("service_cidr", f"The service network {service} overlaps the pod network {pod}.")
-    port = values.get("registry_port")
-    if not isinstance(port, int) or not 1 <= port <= 65535:
-        raise Invalid("registry_port", "The registry port must be between 1 and 65535.")
-    export = (values.get("nfs_export") or "").strip()
-    if not export.startswith("/") or " " in export:
-        raise Invalid("nfs_export", "The NFS export must be an absolute path without spaces, such as /hummer.")
+    name = checks.name(values.get("name"))
+    version = checks.kubernetes_version(values.get("kubernetes_version"))
+    pod, service = checks.networks(values.get("pod_cidr"), values.get("service_cidr"))
+    port = checks.registry_port(values.get("registry_port"))
+    export = checks.nfs_export(values.get("nfs_export"))
     row = settings()
     row.name, row.kubernetes_version = name, version
-    row.pod_cidr, row.service_cidr = str(pod), str(service)
+    row.pod_cidr, row.service_cidr = pod, service
     row.registry_port, row.nfs_export = port, export
+    _check_pillar()
     audit.record(by, "cluster.settings", "cluster", name,
                  detail=f"k8s {version} pods {pod} services {service} registry :{port} nfs {export}")
     db.session.commit()
@@ -143,37 +135,90 @@ def _address(grains: dict) -> str:
     return addrs[0] if addrs else "127.0.0.1"
 
 
+def _key_waiting(api: salt_adapter.SaltAPI, minion_id: str, states: tuple[str, ...], doing: str) -> None:
+    """Invalid unless the master holds a key of exactly this id in one of `states`."""
+    minion_id_checked(minion_id, None)
+    keys = salt_call(api.keys) or {}
+    if not any(minion_id in (keys.get(state) or []) for state in states):
+        where = " or ".join({"minions_pre": "waiting", "minions_rejected": "rejected"}[s] for s in states)
+        raise Invalid(None, f"Cannot {doing} {minion_id}: the Salt master has no {where} key of that id "
+                            "(reload the page: it may have been accepted, rejected or deleted meanwhile).")
+
+
 def accept_key(minion_id: str, by: Actor) -> None:
+    """Accept exactly one waiting (or rejected) key; never a pattern."""
     require_admin(by.user)
-    salt_call(salt().accept_key, minion_id, include_rejected=True)
+    api = salt()
+    _key_waiting(api, minion_id, ("minions_pre", "minions_rejected"), "accept")
+    salt_call(api.accept_key, minion_id, include_rejected=True)
     audit.record(by, "cluster.key_accept", "minion", minion_id)
     db.session.commit()
 
 
 def reject_key(minion_id: str, by: Actor) -> None:
+    """Reject exactly one waiting key; never a pattern, never an accepted key."""
     require_admin(by.user)
-    salt_call(salt().reject_key, minion_id, include_accepted=False)
+    api = salt()
+    _key_waiting(api, minion_id, ("minions_pre",), "reject")
+    salt_call(api.reject_key, minion_id, include_accepted=False)
     audit.record(by, "cluster.key_reject", "minion", minion_id)
     db.session.commit()
 
 
-def set_roles(minion_id: str, roles: list[str], address: str, by: Actor) -> ClusterNode:
-    """Give an accepted minion its roles; no roles takes it out of the cluster's plan."""
+def set_roles(minion_id: str, roles: list[str], address: str, by: Actor) -> ClusterNode | None:
+    """Give a minion the master has accepted its roles; no roles takes it out of the cluster's plan.
+
+    Only minions Salt reports as accepted get roles (Salt must be configured); the
+    address is the one given (an IP address) or else the minion's own, from its grains.
+    A row Salt does not know (any more) can only lose its roles: it is deleted."""
     require_admin(by.user)
-    unknown = sorted(set(roles) - set(ROLES))
-    if unknown:
-        raise Invalid("roles", f"Unknown role(s) {', '.join(unknown)}; choose from {', '.join(ROLES)}.")
     row = db.session.scalar(select(ClusterNode).where(ClusterNode.minion_id == minion_id))
-    if row is None:
-        row = ClusterNode(minion_id=minion_id)
-        db.session.add(row)
-    row.roles = ",".join(r for r in ROLES if r in roles)
+    if roles or row is None:  # a stored row, whatever its id, can always be taken out
+        checks.minion_id(minion_id, None)
+    unknown = sorted({str(r)[:40] for r in roles} - set(ROLES))
+    if unknown:
+        raise Invalid("roles", f"Unknown role(s) {', '.join(unknown[:5])}; choose from {', '.join(ROLES)}.")
     if address:
-        row.address = address
-    audit.record(by, "cluster.roles", "node", minion_id, detail=row.roles or "(none)")
+        address = checks.ip_address(address)
+    accepted = False
+    if roles or row is None or salt_configured():
+        api = salt()  # Unavailable (503) when Salt is not configured: nothing is stored
+        accepted = minion_id in (salt_call(api.keys) or {}).get("minions", [])
+        if not accepted and roles:
+            raise Invalid(None, f"The Salt master has not accepted a minion {minion_id}: only accepted minions "
+                                "get roles. Accept its key on this page first.")
+        if not accepted and row is None:
+            raise NotFound(f"No node or accepted minion '{minion_id}'.")
+        if roles and not address and (row is None or not row.address):
+            grains = salt_call(api.local, minion_id, "grains.item", ["ipv4"], timeout=10)
+            address = _address(grains.get(minion_id) if isinstance(grains, dict) else {})
+    if row is not None and not roles and not accepted:
+        db.session.delete(row)  # a node Salt does not know: out of the plan and the table
+        result = None
+    else:
+        if row is None:
+            row = ClusterNode(minion_id=minion_id)
+            db.session.add(row)
+        row.roles = ",".join(r for r in ROLES if r in roles)
+        if address:
+            row.address = address
+        result = row
+    db.session.flush()
+    _check_pillar()
+    audit.record(by, "cluster.roles", "node", minion_id,
+                 detail=(result.roles or "(none)") if result is not None else "(removed: unknown to Salt)")
     db.session.commit()
     write_pillar()
-    return row
+    return result
+
+
+def _check_pillar() -> None:
+    """Render the pillar from what is about to be committed; Invalid (nothing stored) if it cannot be."""
+    try:
+        salt_adapter.render_cluster_pillar(pillar_data())
+    except ValueError as error:
+        db.session.rollback()
+        raise Invalid(None, f"The cluster pillar could not take this: {error}") from error
 
 
 def role_problems(rows: list[ClusterNode] | None = None) -> list[str]:
@@ -219,8 +264,19 @@ NODE_PORTS = (10250,)
 SUPPORTED = {"Debian": ("12",), "Ubuntu": ("22.04", "24.04")}
 
 
-def preflight() -> list[dict]:
-    """Check every node through Salt; each row: node, check, ok, detail, fix."""
+def preflight(by: Actor | None = None) -> list[dict]:
+    """Check every node through Salt; each row: node, check, ok, detail, fix.
+
+    The outcome is recorded (cluster.preflight): the wizard's step bar reads it."""
+    results = _preflight()
+    failed = sum(not r["ok"] for r in results)
+    audit.record(by, "cluster.preflight", "cluster", settings().name,
+                 detail="all passed" if not failed else f"{failed} of {len(results)} failed")
+    db.session.commit()
+    return results
+
+
+def _preflight() -> list[dict]:
     rows = [n for n in nodes() if n.role_list]
     if not rows:
         raise Invalid(None, "Give the nodes their roles first.")

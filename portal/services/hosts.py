@@ -36,7 +36,7 @@ from portal.extensions import db
 from portal.models import ClusterNode, ProvisioningRun, RunStep, utcnow
 from portal.services import audit
 from portal.services.authz import require_admin
-from portal.services.bootstrap import ACTIVE, beat_interval, heartbeat_now, salt, salt_call
+from portal.services.bootstrap import ACTIVE, beat_interval, heartbeat_now, minion_id_checked, salt, salt_call
 from portal.services.context import Actor
 from portal.services.errors import Invalid, Unavailable
 
@@ -46,26 +46,40 @@ KIND = "ssh_host"
 ORCHESTRATION = "salt-ssh minion"
 STEPS = ("connect", "minion", "key")
 KEY_WAIT_SECONDS = 60
-MINION_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$")
-HOST_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-SSH_USER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
+HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
+SSH_USER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}\Z")
+ADDRESS_CHARS = re.compile(r"^[A-Za-z0-9.:\[\]-]+$")  # no '%' (a zone id), no space, quote or shell text
 REPO = Path(__file__).resolve().parents[2]
 
 
 # Checks -------------------------------------------------------------------------
 
 def _address(value: str) -> str:
-    value = value.strip()
+    """A plain IPv4 address, an IPv6 address without a zone id, or an RFC 1123 host name.
+
+    salt-ssh 3008.4 builds its ssh command as one string and splits it on spaces, so
+    nothing but these characters may ever reach it (an IPv6 zone id may hold anything)."""
+    value = (value or "").strip()
     if not value:
         raise Invalid("address", "Give the host's IP address or DNS name.")
+    refused = (f"'{value[:80]}' is neither an IP address nor a DNS name such as node3.example.org "
+               "(an IPv6 address without a %zone).")
+    if len(value) > 253 or not ADDRESS_CHARS.match(value):
+        raise Invalid("address", refused)
+    bare = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+    if ":" in bare:
+        try:
+            return str(ipaddress.IPv6Address(bare))
+        except ValueError:
+            raise Invalid("address", refused) from None
     try:
-        return str(ipaddress.ip_address(value.strip("[]")))
+        return str(ipaddress.IPv4Address(bare))
     except ValueError:
         pass
-    name = value.rstrip(".")
-    if len(name) > 253 or not all(HOST_LABEL.match(label) for label in name.split(".")) \
+    name = bare[:-1] if bare.endswith(".") else bare
+    if not name or not all(HOST_LABEL.match(label) for label in name.split(".")) \
             or name.replace(".", "").isdigit():
-        raise Invalid("address", f"'{value}' is neither an IP address nor a DNS name such as node3.example.org.")
+        raise Invalid("address", refused)
     return name
 
 
@@ -102,10 +116,7 @@ def _minion_id(value: str) -> str:
     value = (value or "").strip()
     if not value:
         raise Invalid("minion_id", "Give the minion id the host will have, such as k8s-node3.")
-    if not MINION_ID.match(value):
-        raise Invalid("minion_id", "A minion id is letters, digits, '.', '-' and '_' (at most 253), "
-                                   "starting and ending with a letter or digit.")
-    return value
+    return minion_id_checked(value, "minion_id")
 
 
 def _taken(minion_id: str, keys: dict) -> str | None:
@@ -174,7 +185,8 @@ def add_host(values: dict, by: Actor) -> ProvisioningRun:
     port = _port(values.get("port"))
     user = (values.get("user") or "").strip()
     if not SSH_USER.match(user):
-        raise Invalid("user", "Give the SSH user: letters, digits, '.', '_' or '-', such as root.")
+        raise Invalid("user", "Give the SSH user: letters, digits, '.', '_' or '-' (at most 32, not starting "
+                              "with '-' or a digit), such as root.")
     key, password = _credentials(values.get("private_key") or "", values.get("password") or "")
     minion_id = _minion_id(values.get("minion_id") or "")
     if db.session.scalar(select(ClusterNode).where(ClusterNode.minion_id == minion_id)) is not None:
@@ -196,6 +208,10 @@ def add_host(values: dict, by: Actor) -> ProvisioningRun:
     pillar = minion_pillar(minion_id, master, master_ports(api))
     target = salt_ssh.Target(minion_id=minion_id, host=address, port=port, user=user,
                              private_key=key, password=password)
+    try:
+        salt_ssh.check_target(target)  # the adapter checks again just before salt-ssh runs
+    except salt_ssh.UnsafeTarget as error:
+        raise Invalid({"host": "address"}.get(error.field, error.field), error.message) from error
     ssh = ssh_client()
     run = ProvisioningRun(run_id=f"hummer-{uuid.uuid4().hex[:12]}", kind=KIND, orchestration=ORCHESTRATION,
                           target=minion_id, units_total=len(STEPS), started_by=by.user.username,

@@ -42,8 +42,8 @@ def test_settings_defaults_are_the_original_guides(admin):
 
 def test_without_salt_pages_explain_instead_of_failing(admin):
     response = admin.get("/cluster/nodes")
-    assert response.status_code == 503
-    assert "Salt is not configured: set HUMMER_SALT_API_URL" in text(response)
+    assert response.status_code == 200
+    assert "Salt is not configured" in text(response) and "HUMMER_SALT_API_URL" in text(response)
     assert admin.get("/cluster").status_code == 200
     response = admin.post("/cluster/runs", {"kind": "plan"})
     assert response.status_code == 422 and "Exactly one node must be the master" in text(response)

@@ -51,3 +51,35 @@ def test_wizard_from_nodes_through_plan_and_apply(salt_portal, make_user, salt_e
             assert d.find_element(By.ID, "run-status").text == "succeeded", d.find_element(By.ID, "run-progress").text
             nodes_seen = {td.text for td in d.find_elements(By.CSS_SELECTOR, "#run-progress tbody td:first-child")}
             assert {m, n1, n2} <= nodes_seen
+
+
+def test_without_salt_the_wizard_says_so_and_disables_what_needs_it(app, make_user):
+    """A blank install, no Salt: the banner at once, the Salt actions disabled with the reason."""
+    make_user("root", admin=True)
+    with browsing(app) as d:
+        base = d.base
+        d.get(base + "/login")
+        d.find_element(By.ID, "username").send_keys("root")
+        d.find_element(By.ID, "password").send_keys(PASSWORD)
+        d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait_for(d, lambda d: d.find_elements(By.LINK_TEXT, "Cluster"))
+        d.find_element(By.LINK_TEXT, "Cluster").click()
+        banner = wait_for(d, lambda d: d.find_element(By.ID, "salt-missing"))
+        assert banner.is_displayed() and "HUMMER_SALT_API_URL" in banner.text
+        current = d.find_element(By.CSS_SELECTOR, "nav.wizard [aria-current=step]")
+        assert current.text.startswith("1 Cluster")
+        for kind in ("plan", "apply"):
+            button = d.find_element(By.CSS_SELECTOR, f"button[value='{kind}']")
+            assert not button.is_enabled()
+            reason = d.find_element(By.ID, button.get_attribute("aria-describedby"))
+            assert reason.is_displayed() and "Needs Salt, which is not configured" in reason.text
+        d.find_element(By.LINK_TEXT, "2 Nodes").click()
+        wait_for(d, lambda d: d.find_elements(By.ID, "ssh-host"))
+        assert "Salt is not configured." in d.find_element(By.ID, "salt-missing").text
+        submit = d.find_element(By.CSS_SELECTOR, "#ssh-host button[type=submit]")
+        assert not submit.is_enabled()
+        assert "Needs Salt" in d.find_element(By.ID, "ssh-host-reason").text
+        d.find_element(By.LINK_TEXT, "3 Preflight").click()
+        run_checks = wait_for(d, lambda d: d.find_element(By.CSS_SELECTOR, "form[action='/cluster/preflight'] button"))
+        assert not run_checks.is_enabled()
+        assert d.find_element(By.CSS_SELECTOR, "nav.wizard [aria-current=step]").text.startswith("3 Preflight")
