@@ -107,6 +107,7 @@ ACTION_WORDS = {
     "cluster.key_accept": "accepted the key of",
     "cluster.key_reject": "rejected the key of",
     "cluster.roles": "set the roles of",
+    "cluster.preflight": "ran the preflight checks",
     "cluster.plan": "started a plan (dry run)",
     "cluster.apply": "started an apply",
     "cluster.add_node": "started adding a node",
