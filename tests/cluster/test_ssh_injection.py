@@ -13,6 +13,8 @@ import pytest
 
 from portal.extensions import db
 from portal.models import AuditEvent, ProvisioningRun
+from tests.conftest import PASSWORD
+from tests.support.live_portal import live_portal
 from tests.support.salt_harness import REPO
 from tests.support.web import error_beside, text
 
@@ -63,6 +65,36 @@ def test_option_injection_is_refused_beside_the_field(salt_portal, admin, sshd, 
     assert db.session.scalar(db.select(ProvisioningRun)) is None  # no run, so no salt-ssh started
     assert db.session.scalar(db.select(AuditEvent).filter_by(action="cluster.ssh_host")) is None
     assert not (portal_dir / MARKER).exists()
+    assert sshd.log().count("Connection from") == seen and "Accepted" not in sshd.log()
+
+
+def test_option_injection_through_a_real_gunicorn(app, salt_env, database_url, make_user, sshd, tmp_path):
+    """The same payloads, sent by a client to the portal as production serves it (gunicorn in
+    its own working directory, pointed at the real salt-api): every one is refused, no run
+    is recorded, sshd is never reached, and no marker file appears where ssh would run."""
+    make_user("root", admin=True)
+    private, public = sshd.client_key("admin")
+    sshd.authorize(public)
+    here = tmp_path / "gunicorn-cwd"
+    here.mkdir()
+    seen = sshd.log().count("Connection from")
+    with live_portal(database_url, tmp_path, workers=1, threads=4, cwd=here,
+                     SALT_API_URL=salt_env.api_url, SALT_API_USER=salt_env.api_user,
+                     SALT_API_PASSWORD=salt_env.api_password, SALT_API_EAUTH=salt_env.eauth,
+                     SALT_PILLAR_FILE=str(salt_env.cluster_pillar_path), SALT_DRY_RUN="1") as portal:
+        client = portal.client()
+        assert client.login("root", PASSWORD).status_code == 302
+        token = client.token("/cluster/nodes")
+        for field, value in CASES:
+            form = {"address": "127.0.0.1", "port": str(sshd.port), "user": "root", "private_key": private,
+                    "password": "", "minion_id": "hm-inject", "csrf_token": token}
+            form[field] = value
+            response = client.post("/cluster/hosts", form)
+            assert response.status_code == 422, (field, value, response.text[:500])
+            assert error_beside(response.text, field), (field, value)
+    db.session.expire_all()
+    assert db.session.scalar(db.select(ProvisioningRun)) is None
+    assert not (here / MARKER).exists() and not (REPO / MARKER).exists()
     assert sshd.log().count("Connection from") == seen and "Accepted" not in sshd.log()
 
 

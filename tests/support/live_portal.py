@@ -50,7 +50,7 @@ class Client:
 
 class LivePortal:
     def __init__(self, database_url: str, tmp_path: Path, workers: int, threads: int,
-                 settings: dict[str, str], port: int | None = None):
+                 settings: dict[str, str], port: int | None = None, cwd: Path | None = None):
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUMMER_")}
@@ -58,13 +58,16 @@ class LivePortal:
                    HUMMER_INSTANCE_PATH=str(tmp_path / f"instance-{self.port}"),
                    HUMMER_SECRET_KEY="live-portal-test-" + "k" * 32)
         env.update(settings)
+        if cwd:  # the process's working directory elsewhere: the code still comes from REPO
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
         self.log_path = tmp_path / f"gunicorn-{self.port}.log"
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
+                [sys.executable, "-m", "gunicorn", "--config", str(REPO / "gunicorn.conf.py"),
+                 "--bind", f"127.0.0.1:{self.port}",
                  "--workers", str(workers), "--threads", str(threads), "--timeout", "120",
                  "--backlog", "256", "wsgi:app"],
-                cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                cwd=cwd or REPO, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True, close_fds=True, preexec_fn=die_with_parent)
 
     def log(self) -> str:
@@ -96,11 +99,11 @@ class LivePortal:
 
 @contextmanager
 def live_portal(database_url: str, tmp_path: Path, workers: int = 2, threads: int = 4,
-                port: int | None = None, **settings: str):
-    """gunicorn on the database (on `port`, or a free one), with HUMMER_<NAME> settings
-    given as NAME="value"."""
+                port: int | None = None, cwd: Path | None = None, **settings: str):
+    """gunicorn on the database (on `port`, or a free one; in `cwd`, or the repository),
+    with HUMMER_<NAME> settings given as NAME="value"."""
     portal = LivePortal(database_url, tmp_path, workers, threads,
-                        {f"HUMMER_{k}": str(v) for k, v in settings.items()}, port)
+                        {f"HUMMER_{k}": str(v) for k, v in settings.items()}, port, cwd)
     try:
         portal.wait_ready()
         yield portal
