@@ -9,8 +9,7 @@ from selenium.webdriver.support.ui import Select
 
 from portal.extensions import db
 from portal.models import AuditEvent, ResourcePlan, Role, User
-from tests.conftest import PASSWORD
-from tests.support.browser import browsing, find, htmx_idle, wait_for
+from tests.support.browser import browsing, find, htmx_idle, log_in as browser_log_in, wait_for
 from tests.support.contrast import offenders
 
 pytestmark = pytest.mark.browser
@@ -85,12 +84,7 @@ def screenshot(d, path):
 
 
 def log_in(d, username: str):
-    d.get(d.base + "/login")
-    wait_for(d, lambda d: d.execute_script("return !!window.htmx"))
-    d.find_element(By.ID, "username").send_keys(username)
-    d.find_element(By.ID, "password").send_keys(PASSWORD)
-    d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait_for(d, lambda d: not d.current_url.endswith("/login"), message="login failed")
+    browser_log_in(d, username)
     wait_for(d, settled, timeout=30)
 
 

@@ -69,18 +69,13 @@ def test_only_owners_get_suggestions(web, login, crowd, who, status):
 def test_the_datalist_fills_as_the_owner_types(app, crowd):
     from selenium.webdriver.common.by import By
 
-    from tests.conftest import PASSWORD
-    from tests.support.browser import browsing, find, htmx_idle, wait_for
+    from tests.support.browser import browsing, find, htmx_idle, log_in, wait_for
 
     def suggested(d):
         return [o.get_attribute("value") for o in d.find_elements(By.CSS_SELECTOR, "#usernames option")]
 
     with browsing(app) as d:
-        d.get(d.base + "/login")
-        find(d, By.ID, "username").send_keys("olivia")
-        d.find_element(By.ID, "password").send_keys(PASSWORD)
-        d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        wait_for(d, lambda d: "/login" not in d.current_url)
+        log_in(d, "olivia")
         d.get(d.base + "/projects/alpha/members")
         field = find(d, By.ID, "username")
         field.send_keys("sa")

@@ -3,7 +3,7 @@ a reload, scale it, and read its logs (including a line followed live over SSE).
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.support.browser import browsing, find as find_element, wait_for
+from tests.support.browser import browsing, find as find_element, log_in, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.kube]
 
@@ -19,14 +19,9 @@ def find(d, by, selector, timeout=20):
 
 
 def test_deploy_scale_and_read_logs(browser, kproject, kubelet):
-    from tests.conftest import PASSWORD
     d = browser
     ns = kproject.name
-    d.get(d.base + "/login")
-    find(d, By.NAME, "username").send_keys("dev")
-    d.find_element(By.NAME, "password").send_keys(PASSWORD)
-    d.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    wait_for(d, lambda d: "/login" not in d.current_url)
+    log_in(d, "dev")
 
     d.get(f"{d.base}/projects/{ns}/apps/new")
     find(d, By.ID, "name").send_keys("hello")
@@ -63,20 +58,11 @@ def test_deploy_scale_and_read_logs(browser, kproject, kubelet):
              "the followed line never arrived")
 
 
-def log_in(d, username="dev"):
-    from tests.conftest import PASSWORD
-    d.get(d.base + "/login")
-    find(d, By.NAME, "username").send_keys(username)
-    d.find_element(By.NAME, "password").send_keys(PASSWORD)
-    d.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    wait_for(d, lambda d: "/login" not in d.current_url)
-
-
 def test_deploy_form_then_edit_an_env_value_in_the_browser(browser, kproject, apps_api):
     from selenium.webdriver.support.ui import Select
     d = browser
     ns = kproject.name
-    log_in(d)
+    log_in(d, "dev")
     d.get(f"{d.base}/projects/{ns}/apps/new")
     # the default plan is chosen; the advanced sections are folded, each with its count
     assert Select(find(d, By.ID, "plan")).first_selected_option.get_attribute("value") == "small"
@@ -135,7 +121,7 @@ def test_an_edit_error_is_shown_in_the_browser(browser, kproject, login, web, ap
     login("dev")
     assert web.post(f"/projects/{ns}/apps/new", deploy_form("oops", replicas=1)).status_code == 302
     d = browser
-    log_in(d)
+    log_in(d, "dev")
     d.get(f"{d.base}/projects/{ns}/apps/oops/edit")
     name = find(d, By.ID, "env-0-name")
     name.clear()

@@ -2,8 +2,7 @@
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.conftest import PASSWORD
-from tests.support.browser import browsing, wait_for
+from tests.support.browser import browsing, log_in, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -15,10 +14,7 @@ def test_wizard_from_nodes_through_plan_and_apply(salt_portal, make_user, salt_e
     roles = {m: ["master", "registry", "nfs"], n1: ["node", "monitoring"], n2: ["node", "portal"]}
     with browsing(app) as d:
         base = d.base
-        d.get(base + "/login")
-        d.find_element(By.ID, "username").send_keys("root")
-        d.find_element(By.ID, "password").send_keys(PASSWORD)
-        d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        log_in(d, "root")
         wait_for(d, lambda d: d.find_elements(By.LINK_TEXT, "Cluster"))
         d.find_element(By.LINK_TEXT, "Cluster").click()
         wait_for(d, lambda d: d.find_elements(By.LINK_TEXT, "2 Nodes"))
@@ -57,11 +53,7 @@ def test_without_salt_the_wizard_says_so_and_disables_what_needs_it(app, make_us
     """A blank install, no Salt: the banner at once, the Salt actions disabled with the reason."""
     make_user("root", admin=True)
     with browsing(app) as d:
-        base = d.base
-        d.get(base + "/login")
-        d.find_element(By.ID, "username").send_keys("root")
-        d.find_element(By.ID, "password").send_keys(PASSWORD)
-        d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        log_in(d, "root")
         wait_for(d, lambda d: d.find_elements(By.LINK_TEXT, "Cluster"))
         d.find_element(By.LINK_TEXT, "Cluster").click()
         banner = wait_for(d, lambda d: d.find_element(By.ID, "salt-missing"))

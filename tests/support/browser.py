@@ -82,6 +82,18 @@ def find(driver, by, selector, timeout: float = 10):
                     message=f"no element {selector!r}")[0]
 
 
+def log_in(driver, username: str, password: str | None = None):
+    """Log in through the login form, as a person does, and wait until the portal moves on."""
+    from selenium.webdriver.common.by import By
+
+    from tests.conftest import PASSWORD
+    driver.get(driver.base + "/login")
+    find(driver, By.ID, "username").send_keys(username)
+    driver.find_element(By.ID, "password").send_keys(PASSWORD if password is None else password)
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait_for(driver, lambda d: "/login" not in d.current_url, message=f"{username} could not log in")
+
+
 def csp_violations(driver) -> list[str]:
     """Console messages since the last call that report a Content-Security-Policy violation."""
     return [entry["message"] for entry in driver.get_log("browser")
