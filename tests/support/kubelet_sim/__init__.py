@@ -36,5 +36,5 @@ from .podstate import Knobs, PodState, Step
 from .rest import ApiError, Rest
 from .sim import DEFAULTS, POD_CIDR, KubeletSim, default_job_rule
 
-__all__ = ["ApiError", "DEFAULTS", "EVENT_QUEUE", "KUBELET_VERSION", "Knobs", "KubeletSim", "POD_CIDR",
+__all__ = ["DEFAULTS", "EVENT_QUEUE", "KUBELET_VERSION", "POD_CIDR", "ApiError", "Knobs", "KubeletSim",
            "PodState", "Rest", "Step", "default_job_rule"]

@@ -7,7 +7,8 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 from .podstate import rfc3339
 from .rest import ApiError, Rest

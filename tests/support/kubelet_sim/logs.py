@@ -8,7 +8,7 @@ import time
 
 def rfc3339nano(ts_ns: int) -> str:
     sec, ns = divmod(ts_ns, 1_000_000_000)
-    base = datetime.datetime.fromtimestamp(sec, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    base = datetime.datetime.fromtimestamp(sec, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{base}.{ns:09d}Z"
 
 
@@ -71,7 +71,7 @@ class LogStore:
         with self.cond:
             entry = self.get(key, create=True)
             entry.counter += 1
-            ns, pod, container = key
+            _, pod, container = key
             entry.lines.append((ts_ns or time.time_ns(), f"{pod} {container} line {entry.counter}: {template}"))
             self.cond.notify_all()
 

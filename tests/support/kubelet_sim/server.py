@@ -24,7 +24,7 @@ class KubeletServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, addr, sim: "KubeletSim", node: str, ctx: ssl.SSLContext):
+    def __init__(self, addr, sim: KubeletSim, node: str, ctx: ssl.SSLContext):
         self.sim = sim
         self.node = node
         self.ctx = ctx

@@ -6,7 +6,7 @@ import json
 import logging
 import socket
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from .rest import ApiError, Rest
 
