@@ -2,7 +2,7 @@
 
 Starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler (the
 real binaries, built once by scripts/build-kube.sh) on free loopback ports in a
-temporary directory, plus the simulated kubelet (tests/support/kubelet_sim.py),
+temporary directory, plus the simulated kubelet (tests/support/kubelet_sim/),
 which is the only stand-in: it registers nodes and moves pods through their
 lifecycle, and serves their logs to the API server.
 
