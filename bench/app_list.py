@@ -4,7 +4,7 @@
                              [--workers 2] [--threads 4] [--clients 8]
 
 Starts a real test cluster (tests/support/kube_cluster.py). The portal is made and driven
-from outside only (bench/common.py): `flask db upgrade` and `create-admin`, then gunicorn
+from outside only (bench/_portal.py): `flask db upgrade` and `create-admin`, then gunicorn
 (tests/support/live_portal.py, with HUMMER_KUBECONFIG pointing at the cluster), a plan and a
 project "bench" made through HTTP, and the N apps x P pods deployed through the deploy form.
 When every pod is Ready, that gunicorn is stopped and a fresh one started, and it prints:
@@ -47,7 +47,7 @@ from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import (access_log, create_plan, create_project, login, new_connection_session,  # noqa: E402
+from bench._portal import (access_log, create_plan, create_project, login, new_connection_session,  # noqa: E402
                           pct, portal, prepare_database, timed_get, token_of, wait_for)
 from tests.support.kube_cluster import KubeCluster  # noqa: E402
 

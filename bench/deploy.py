@@ -3,7 +3,7 @@ beside `kubectl apply -f` of the same YAML plus `kubectl rollout status`.
 
     python bench/deploy.py [--replicas 5] [--runs 6] [--ready-delay 2]
 
-The portal runs under gunicorn (tests/support/live_portal.py, through bench/common.py);
+The portal runs under gunicorn (tests/support/live_portal.py, through bench/_portal.py);
 its project "portal" is made through HTTP, so the portal creates its namespace, its
 LimitRange (from the default plan) and, with the quota set on the project's page, its
 ResourceQuota. The kubectl side's namespace gets copies of that ResourceQuota and
@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import (create_plan, create_project, login, portal, post_form, prepare_database,  # noqa: E402
+from bench._portal import (create_plan, create_project, login, portal, post_form, prepare_database,  # noqa: E402
                           token_of, wait_for)
 from tests.support.kube_cluster import KubeCluster  # noqa: E402
 

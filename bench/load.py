@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from bench.common import pct, portal  # noqa: E402
+from bench._portal import pct, portal  # noqa: E402
 
 PASSWORD = "bench-password-1"
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')

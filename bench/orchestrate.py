@@ -4,7 +4,7 @@
 
 For each size N it starts a real salt-master, salt-api and N salt-minions on
 127.0.0.1 (tests/support/salt_harness.py) and the portal under gunicorn
-(tests/support/live_portal.py, through bench/common.py) on a database of its own,
+(tests/support/live_portal.py, through bench/_portal.py) on a database of its own,
 pointed at that salt-api. Through HTTP, as an administrator: the cluster settings,
 then the roles of the N minions (one master+registry+nfs, one node+monitoring, one
 node+portal, the rest nodes), which makes the portal write the cluster pillar the
@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from bench.common import login, portal, post_form, prepare_database, tree_cpu, wait_for  # noqa: E402
+from bench._portal import login, portal, post_form, prepare_database, tree_cpu, wait_for  # noqa: E402
 from tests.support.salt_harness import SaltEnv  # noqa: E402
 
 SETTINGS = {"name": "bench", "kubernetes_version": "1.30.4", "pod_cidr": "172.16.0.0/16",
