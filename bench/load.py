@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from bench.app_list import gunicorn, pct  # noqa: E402
+from bench._portal import pct, portal  # noqa: E402
 
 PASSWORD = "bench-password-1"
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -126,12 +126,11 @@ def run_backend(name: str, args) -> list[tuple]:
             url = stack.enter_context(databases.mariadb_database())
         t0 = time.monotonic()
         setup_database(url, tmp, args.sessions, args.members)
-        env = {"HUMMER_DATABASE_URL": url, "HUMMER_INSTANCE_PATH": str(tmp),
-               "HUMMER_SECRET_KEY": "bench-" + "k" * 32,
-               # every session logs in from 127.0.0.1: the per-address limits would stop the
-               # 50 logins; the logged-in browsing measured here is not rate-limited anyway
-               "HUMMER_LOGIN_RATE_LIMIT": "10000 per minute", "HUMMER_ANONYMOUS_RATE_LIMIT": "10000 per minute"}
-        base, _ = stack.enter_context(gunicorn(env, args.workers, args.threads))
+        # every session logs in from 127.0.0.1: the per-address limits would stop the
+        # 50 logins; the logged-in browsing measured here is not rate-limited anyway
+        base = stack.enter_context(portal(url, tmp, args.workers, args.threads,
+                                          LOGIN_RATE_LIMIT="10000 per minute",
+                                          ANONYMOUS_RATE_LIMIT="10000 per minute")).base
         sessions = [login(base, f"user{i:03d}") for i in range(args.sessions)]
         print(f"{name}: data and {args.sessions} logins ready in {time.monotonic() - t0:.1f} s; "
               f"browsing for {args.seconds} s ...", flush=True)

@@ -55,7 +55,7 @@ mkdir -p .go/src/k8s.io
 [ -e .go/src/k8s.io/kubernetes ] || ln -s "$srcdir" .go/src/k8s.io/kubernetes
 # A previous build without rsync leaves an empty generator behind.
 if [ -d _output ] && find _output -type f -size 0 -name '*gen*' | grep -q .; then rm -rf _output; fi
-log "building $BINS from $srcdir (about 10 minutes on 2 cores)"
+log "building $BINS from $srcdir (about 8 minutes on 2 cores)"
 start=$(date +%s)
 make WHAT="cmd/kube-apiserver cmd/kube-controller-manager cmd/kube-scheduler cmd/kubectl" >&2
 mkdir -p "$out"

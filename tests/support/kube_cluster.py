@@ -62,7 +62,8 @@ def find_bin_dir(build: bool = True) -> Path:
 
     $HUMMER_KUBE_BIN_DIR wins; then the newest complete cache under
     $HUMMER_CACHE/kubernetes/*/bin; then (if build) scripts/build-kube.sh,
-    which builds once (about 10-15 minutes) and prints the directory.
+    which builds once (about 8 minutes of make on 2 cores, plus the source
+    download) and prints the directory.
     """
     env = os.environ.get("HUMMER_KUBE_BIN_DIR")
     if env:
