@@ -8,7 +8,8 @@ import time
 import pytest
 
 from portal.adapters import kube as k
-from portal.adapters import kube_objects as objects
+from portal.adapters.kube import objects
+from portal.domain.apps import AppSpec, EnvSpec, PortSpec, ProbeSpec, VolumeMountSpec
 from tests.apps.conftest import wait_for
 from tests.support.kube_cluster import free_port, write_kubeconfig
 
@@ -21,8 +22,8 @@ def kube(kube_cluster):
 
 
 def spec(name="web", **kw):
-    return objects.AppSpec(name=name, image="hummer/web", tag="1.0", replicas=1,
-                           ports=[objects.PortSpec("http", "TCP", 8080, "internal")], **kw)
+    return AppSpec(name=name, image="hummer/web", tag="1.0", replicas=1,
+                           ports=[PortSpec("http", "TCP", 8080, "internal")], **kw)
 
 
 def test_connect_is_once_per_process_and_kubeconfig(kube_cluster, kube):
@@ -80,12 +81,12 @@ def test_builders_survive_a_server_side_dry_run(kube, kube_namespace):
     s = spec("full", command="/bin/web -x", args="'a b'", workdir="/srv", session_affinity=True,
              autoscale=True, min_replicas=1, max_replicas=3, cpu_request="100m", memory_request="64Mi",
              cpu_limit="1", memory_limit="128Mi",
-             env=[objects.EnvSpec("A", "1"), objects.EnvSpec("B", secret="s", key="k")],
-             readiness=objects.ProbeSpec("http", "/ready", 8080), liveness=objects.ProbeSpec("exec", command="true"),
-             volumes=[objects.VolumeMountSpec("data", "claim", "/data")])
-    s.ports.append(objects.PortSpec("dns", "UDP", 53, "external", 30053))
+             env=[EnvSpec("A", "1"), EnvSpec("B", secret="s", key="k")],
+             readiness=ProbeSpec("http", "/ready", 8080), liveness=ProbeSpec("exec", command="true"),
+             volumes=[VolumeMountSpec("data", "claim", "/data")])
+    s.ports.append(PortSpec("dns", "UDP", 53, "external", 30053))
     for obj in objects.app_objects(s, kube_namespace):
-        kube.create(objects.KIND_PLURAL[obj["kind"]], kube_namespace, obj, dry_run=True)
+        kube.create(k.plural_of(obj), kube_namespace, obj, dry_run=True)
     assert kube.list("deployments", kube_namespace) == []
     back = objects.spec_from_objects(objects.deployment(s, kube_namespace), objects.services(s, kube_namespace),
                                      objects.hpa(s, kube_namespace))
@@ -136,7 +137,7 @@ def test_a_write_is_visible_in_this_process_at_once(kube, kube_namespace):
     assert kube.app(kube_namespace, "mine").desired == 5
 
 
-def test_projections_are_slim(kube, kube_namespace):
+def test_views_are_slim(kube, kube_namespace):
     kube.create("deployments", kube_namespace, objects.deployment(spec("slim"), kube_namespace))
     wait_for(lambda: kube.pods(kube_namespace, "slim"), what="a pod")
     pod = kube.pods(kube_namespace, "slim")[0]
@@ -146,13 +147,13 @@ def test_projections_are_slim(kube, kube_namespace):
 
 def test_server_side_apply_changes_only_what_its_manager_owns(kube, kube_namespace):
     ns = kube_namespace
-    two = spec("ssa", env=[objects.EnvSpec("A", "1"), objects.EnvSpec("B", "2")])
+    two = spec("ssa", env=[EnvSpec("A", "1"), EnvSpec("B", "2")])
     created = kube.apply("deployments", ns, "ssa", objects.deployment(two, ns))
     assert ("hummer", "Apply") in {(m["manager"], m["operation"]) for m in created["metadata"]["managedFields"]}
     assert kube.app(ns, "ssa") is not None  # read-your-writes, as for create
     # someone else's field, set by another manager
     kube.patch("deployments", ns, "ssa", {"spec": {"template": {"spec": {"nodeSelector": {"disk": "ssd"}}}}})
-    one = spec("ssa", env=[objects.EnvSpec("A", "changed")])
+    one = spec("ssa", env=[EnvSpec("A", "changed")])
     live = kube.apply("deployments", ns, "ssa", objects.deployment(one, ns))
     pod = live["spec"]["template"]["spec"]
     assert pod["containers"][0]["env"] == [{"name": "A", "value": "changed"}]  # B, owned by hummer, went
@@ -163,7 +164,7 @@ def test_server_side_apply_changes_only_what_its_manager_owns(kube, kube_namespa
         kube.apply("deployments", ns, "ssa", stale)
 
 
-def test_the_hpa_projection_reads_its_conditions():
+def test_the_hpa_view_reads_its_conditions():
     conditions = ('[{"type": "AbleToScale", "status": "True", "reason": "SucceededGetScale", "message": "ok"},'
                   ' {"type": "ScalingActive", "status": "False", "reason": "FailedGetResourceMetric",'
                   ' "message": "no metrics"}]')
@@ -171,12 +172,12 @@ def test_the_hpa_projection_reads_its_conditions():
                         "annotations": {k.HPA_CONDITIONS: conditions}},
            "spec": {"minReplicas": 2, "maxReplicas": 5, "targetCPUUtilizationPercentage": 70},
            "status": {"currentReplicas": 2, "desiredReplicas": 3}}
-    view = k.project_hpa(obj)
+    view = k.view_of_hpa(obj)
     assert (view.current_replicas, view.desired_replicas) == (2, 3)
     assert view.conditions[1] == ("ScalingActive", "False", "FailedGetResourceMetric", "no metrics")
     assert not view.active
     obj["metadata"]["annotations"][k.HPA_CONDITIONS] = "not json"
-    assert k.project_hpa(obj).conditions == () and k.project_hpa(obj).active
+    assert k.view_of_hpa(obj).conditions == () and k.view_of_hpa(obj).active
 
 
 def test_fingerprints_ignore_replicas_and_restarts_but_not_the_template():
