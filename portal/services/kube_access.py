@@ -112,7 +112,10 @@ def state(may_set_up: bool = False) -> State:
 def start_caches(app) -> bool:
     """Start filling this process's watch caches now, so that a worker's first app page
     does not wait for them (gunicorn.conf.py calls this when a worker starts). Returns
-    at once; False (and a log line) when no cluster is configured or it cannot be read."""
+    at once; False (and a log line) when no cluster is configured or it cannot be read.
+    Under TESTING only when KUBE_START_CACHES says so."""
+    if app.testing and not app.config.get("KUBE_START_CACHES"):
+        return False
     with app.app_context():
         try:
             if not configured():
