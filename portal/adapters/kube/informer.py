@@ -93,8 +93,6 @@ class Informer:
         """The views of one group: an app's objects, or the Events of one object."""
         return list(self.by_group.get((namespace, key), {}).values())
 
-    of_app = of_group
-
     def get(self, namespace: str, name: str):
         return self.objects.get((namespace, name))
 
