@@ -628,16 +628,16 @@ def rollback(project: Project, name: str, revision, token, by: Actor) -> int:
     target = None
     for rs in sets:
         owners = {o.get("uid") for o in rs["metadata"].get("ownerReferences") or []}
-        rev = (rs["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision")
+        rev = (rs["metadata"].get("annotations") or {}).get(kube_adapter.REVISION_ANNOTATION)
         if deploy["metadata"]["uid"] in owners and rev == str(number):
             target = rs
     if target is None:
         raise Invalid("revision", f"There is no revision {revision} of {name} to roll back to.")
-    current = (deploy["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision")
+    current = (deploy["metadata"].get("annotations") or {}).get(kube_adapter.REVISION_ANNOTATION)
     if current == str(number):
         raise Invalid("revision", f"Revision {number} is the one running.")
     template = target["spec"]["template"]
-    template["metadata"].get("labels", {}).pop("pod-template-hash", None)
+    template["metadata"].get("labels", {}).pop(kube_adapter.POD_TEMPLATE_HASH, None)
 
     def mutate(fresh):
         fresh["spec"]["template"] = template

@@ -18,8 +18,9 @@ from portal.adapters.kube.errors import (MESSAGE_LIMIT, Conflict, Forbidden, Inv
                                          NotFound, Unavailable)
 from portal.adapters.kube.informer import Informer
 from portal.adapters.kube.kinds import CACHED, KINDS, path, plural_of
-from portal.adapters.kube.labels import (APP_LABEL, FIELD_MANAGER, HPA_CONDITIONS, MANAGED, PLAN_ANNOTATION,
-                                         PROJECT_LABEL, RESTART_ANNOTATION, STOP_ANNOTATION)
+from portal.adapters.kube.labels import (APP_LABEL, FIELD_MANAGER, HPA_CONDITIONS, MANAGED, NAME_LABEL,
+                                         PLAN_ANNOTATION, POD_TEMPLATE_HASH, PROJECT_LABEL, RESTART_ANNOTATION,
+                                         REVISION_ANNOTATION, STOP_ANNOTATION)
 from portal.adapters.kube.views import (AppView, EventView, HpaView, PodView, ReplicaSetView, ServiceView,
                                         parse_time, view_of_deployment, view_of_event, view_of_hpa, view_of_pod,
                                         view_of_replicaset, view_of_service)
@@ -29,7 +30,7 @@ __all__ = [
     "KubeError", "NotConfigured", "Unavailable", "NotFound", "Conflict", "Invalid", "Forbidden", "MESSAGE_LIMIT",
     "Informer", "KINDS", "CACHED", "path", "plural_of", "objects",
     "APP_LABEL", "PROJECT_LABEL", "MANAGED", "STOP_ANNOTATION", "PLAN_ANNOTATION", "RESTART_ANNOTATION",
-    "HPA_CONDITIONS", "FIELD_MANAGER",
+    "HPA_CONDITIONS", "FIELD_MANAGER", "NAME_LABEL", "POD_TEMPLATE_HASH", "REVISION_ANNOTATION",
     "AppView", "PodView", "ReplicaSetView", "ServiceView", "HpaView", "EventView", "parse_time",
     "view_of_deployment", "view_of_pod", "view_of_replicaset", "view_of_service", "view_of_hpa", "view_of_event",
 ]
