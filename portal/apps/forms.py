@@ -10,7 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, FieldList, Form, FormField, HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 
-from portal.adapters.kube_objects import AppSpec
+from portal.domain.apps import AppSpec
 
 PROTOCOLS = [SelectChoice("TCP", "TCP"), SelectChoice("UDP", "UDP")]
 EXPOSURES = [SelectChoice("internal", "Internal (ClusterIP)"), SelectChoice("external", "External (NodePort)")]

@@ -10,7 +10,7 @@ from portal.apps import bp
 from portal.apps.forms import (EDIT_HIDDEN, ActionForm, AppForm, ConfirmForm, ImageForm, RollbackForm,
                                ScaleForm, attach_errors, form_from_spec)
 from portal.models import Role
-from portal.services import apps, authz, cluster, plans, projects, streams
+from portal.services import apps, authz, kube_access, plans, projects, streams
 from portal.services.errors import Conflict, Invalid
 from portal.web import actor, page_number, redirect_to, render, wants_fragment
 
@@ -60,7 +60,7 @@ def age(timestamp: str) -> str:
 def index(name):
     project, role = _project(name)
     q, wanted = request.args.get("q", "").strip(), request.args.get("status", "").strip()
-    state = cluster.state(may_set_up=current_user.is_admin)
+    state = kube_access.state(may_set_up=current_user.is_admin)
     page = None
     if state.ok:
         page = apps.listing(project, q, wanted, page_number(), current_app.config["PAGE_SIZE"])
@@ -104,7 +104,7 @@ def new(name):
                                 "expired); reload the page and try again.")
     return render("apps/new.html", "apps/_form.html", project=project, role=role, form=form,
                   yaml_text=yaml_text, status=status, editing=False,
-                  state=None if wants_fragment() else cluster.state())
+                  state=None if wants_fragment() else kube_access.state())
 
 
 # Detail -------------------------------------------------------------------------
@@ -114,7 +114,7 @@ def _detail_page(project, role, app_name, status=200, **forms):
     forms.setdefault("scale_form", ScaleForm(formdata=None, data={"replicas": d.app.desired}))
     image_form = forms.setdefault("image_form", ImageForm(formdata=None))
     if not image_form.image.data:
-        from portal.adapters.kube_objects import split_image
+        from portal.domain.apps import split_image
         image_form.image.data, image_form.tag.data = split_image(d.app.image)
     image_form.token.data = image_form.token.data or d.app.template_hash
     return render("apps/detail.html", "apps/_status.html", project=project, role=role, d=d,

@@ -8,7 +8,7 @@ from portal.models import Role
 from portal.projects import bp
 from portal.projects.forms import (DeleteForm, EmptyForm, MemberForm, ProjectForm, QuotaForm, RenameForm,
                                    RoleForm)
-from portal.services import apps, audit, authz, cluster, projects, users
+from portal.services import apps, audit, authz, kube_access, projects, users
 from portal.services.errors import Invalid, ServiceError
 from portal.web import actor, paginate, redirect_to, render
 
@@ -50,7 +50,7 @@ def create():
 def detail(name):
     project, role = _project(name)
     recent = db.session.scalars(audit.query(project).limit(5))
-    state = cluster.state(may_set_up=current_user.is_admin)
+    state = kube_access.state(may_set_up=current_user.is_admin)
     app_page = apps.listing(project, per_page=5) if state.ok else None
     return render("projects/detail.html", project=project, role=role, state=state, app_page=app_page,
                   may_deploy=role.at_least(Role.DEVELOPER),

@@ -22,11 +22,11 @@ from sqlalchemy import select
 
 from portal import validation
 from portal.adapters import kube as kube_adapter
-from portal.adapters import kube_objects as objects
-from portal.adapters.kube_objects import AppSpec, EnvSpec, PortSpec, ProbeSpec
+from portal.adapters.kube import objects
+from portal.domain.apps import AppSpec, EnvSpec, PortSpec, ProbeSpec, split_image
 from portal.extensions import db
 from portal.models import Project, ResourcePlan, Role
-from portal.services import audit, authz, cluster
+from portal.services import audit, authz, kube_access
 from portal.services.context import Actor
 from portal.services.errors import Conflict, Invalid, NotFound, Unavailable
 
@@ -155,7 +155,7 @@ def check_image(image: str, tag: str) -> tuple[str, str, dict[str, str]]:
     return repo, tag, errors
 
 
-def _probe(data: dict, prefix: str, errors: dict, port_names: set[str]) -> ProbeSpec:
+def _probe(data: dict, prefix: str, errors: dict) -> ProbeSpec:
     kind = _text(data, "kind") or "none"
     if kind not in ("none", "http", "tcp", "exec"):
         errors[f"{prefix}-kind"] = "Choose none, HTTP, TCP or exec."
@@ -314,9 +314,8 @@ def parse(data: dict, name_fixed: str | None = None) -> AppSpec:
     if spec.workdir and not spec.workdir.startswith("/") and "workdir" not in errors:
         errors["workdir"] = "The working directory is an absolute path, starting with '/'."
 
-    names = {p.name for p in spec.ports}
-    spec.readiness = _probe(data.get("readiness") or {}, "readiness", errors, names)
-    spec.liveness = _probe(data.get("liveness") or {}, "liveness", errors, names)
+    spec.readiness = _probe(data.get("readiness") or {}, "readiness", errors)
+    spec.liveness = _probe(data.get("liveness") or {}, "liveness", errors)
     spec.session_affinity = bool(data.get("session_affinity"))
 
     # autoscaling (autoscaling/v1: CPU only)
@@ -369,7 +368,7 @@ def _require(project: Project, by: Actor, need: Role = Role.DEVELOPER) -> None:
 
 
 def get(project: Project, name: str) -> kube_adapter.AppView:
-    kube = cluster.kube()
+    kube = kube_access.kube()
     with _kube_errors():
         app = kube.app(project.name, name)
     if app is None:
@@ -446,7 +445,7 @@ class Page:
 
 def listing(project: Project, q: str = "", status: str = "", page: int = 1, per_page: int = 20) -> Page:
     """One page of the project's apps from the watch cache, filtered on the server."""
-    kube = cluster.kube()
+    kube = kube_access.kube()
     with _kube_errors():
         apps = kube.apps(project.name)
     q = q.strip().lower()
@@ -473,7 +472,7 @@ class Detail:
 
 def detail(project: Project, name: str) -> Detail:
     app = get(project, name)
-    kube = cluster.kube()
+    kube = kube_access.kube()
     with _kube_errors():
         pods = sorted(kube.pods(project.name, name), key=lambda p: p.name)
         revisions = sorted((r for r in kube.replicasets(project.name, name) if r.owner_uid == app.uid),
@@ -485,22 +484,15 @@ def detail(project: Project, name: str) -> Detail:
 
 
 def events(project: Project, name: str, limit: int = 20) -> list[dict]:
-    """Recent events of the app, its ReplicaSets and (some of) its pods, newest first."""
+    """Recent events of the app, its ReplicaSets and (some of) its pods, newest first,
+    from the watch-fed cache of Events (no API call)."""
     d = detail(project, name)
-    kube = cluster.kube()
+    kube = kube_access.kube()
     names = [name] + [r.name for r in d.revisions[:3]] + [p.name for p in d.pods[:10]]
-    found = []
     with _kube_errors():
-        for obj in names:
-            for e in kube.list("events", project.name, fields=f"involvedObject.name={obj}"):
-                found.append({
-                    "at": e.get("lastTimestamp") or e.get("eventTime") or
-                          (e.get("metadata") or {}).get("creationTimestamp") or "",
-                    "type": e.get("type", ""), "reason": e.get("reason", ""),
-                    "object": f"{e['involvedObject'].get('kind', '')}/{obj}",
-                    "message": e.get("message", ""), "count": e.get("count") or 1})
-    found.sort(key=lambda e: e["at"], reverse=True)
-    return found[:limit]
+        found = kube.events(project.name, names)
+    return [{"at": e.at, "type": e.type, "reason": e.reason, "object": f"{e.kind}/{e.object}",
+             "message": e.message, "count": e.count} for e in found[:limit]]
 
 
 # --------------------------------------------------------------------------- deploy
@@ -529,7 +521,7 @@ def deploy(project: Project, data: dict, by: Actor) -> AppSpec:
     steps before it are removed and the error says which step failed."""
     _require(project, by)
     spec = parse(data)
-    kube = cluster.kube()
+    kube = kube_access.kube()
     ns = project.name
     with _kube_errors():
         try:
@@ -567,9 +559,9 @@ def _create(kube, ns: str, obj: dict) -> dict:
     """One object of a new app, owned by the `hummer` field manager. The Deployment goes by
     server-side apply (so that the edit form's later applies own exactly these fields), after
     a check that no app of that name exists: apply alone would change an existing one."""
-    kind, name = objects.KIND_PLURAL[obj["kind"]], obj["metadata"]["name"]
+    kind, name = kube_adapter.plural_of(obj), obj["metadata"]["name"]
     if obj["kind"] != "Deployment":
-        return kube.create(kind, ns, obj, manager=objects.FIELD_MANAGER)
+        return kube.create(kind, ns, obj, manager=kube_adapter.FIELD_MANAGER)
     try:
         kube.get(kind, ns, name)
     except kube_adapter.NotFound:
@@ -581,7 +573,7 @@ def _undo(kube, ns: str, created: list[dict]) -> str:
     gone = []
     for obj in reversed(created):
         try:
-            kube.delete(objects.KIND_PLURAL[obj["kind"]], ns, obj["metadata"]["name"])
+            kube.delete(kube_adapter.plural_of(obj), ns, obj["metadata"]["name"])
             gone.append(f"{obj['kind']} {obj['metadata']['name']}")
         except kube_adapter.KubeError:
             return "Some of what was created before may be left; delete the app to clean up."
@@ -596,7 +588,7 @@ def scale(project: Project, name: str, replicas, by: Actor) -> kube_adapter.AppV
     if count is None:
         raise Invalid("replicas", f"Replicas must be a whole number from 0 to {REPLICAS_MAX}.")
     app = get(project, name)
-    kube = cluster.kube()
+    kube = kube_access.kube()
     with _kube_errors():
         if kube.hpas(project.name, name):
             raise Invalid("replicas", "Autoscaling manages this app's replicas; change its minimum "
@@ -613,7 +605,7 @@ def set_image(project: Project, name: str, image: str, tag: str, token, by: Acto
     if errors:
         raise SpecInvalid(errors)
     ref = repo if "@" in repo else f"{repo}:{tag}"
-    kube = cluster.kube()
+    kube = kube_access.kube()
     before = {}
 
     def mutate(deploy):
@@ -628,24 +620,24 @@ def set_image(project: Project, name: str, image: str, tag: str, token, by: Acto
 def rollback(project: Project, name: str, revision, token, by: Actor) -> int:
     """Copy the chosen revision's pod template into the Deployment (kubectl rollout undo)."""
     _require(project, by)
-    kube = cluster.kube()
+    kube = kube_access.kube()
     deploy = _fresh(kube, project, name, token)
     number = _int(revision, 1, 10 ** 9)
     with _kube_errors():
-        sets = kube.list("replicasets", project.name, labels=f"{objects.APP_LABEL}={name}")
+        sets = kube.list("replicasets", project.name, labels=f"{kube_adapter.APP_LABEL}={name}")
     target = None
     for rs in sets:
         owners = {o.get("uid") for o in rs["metadata"].get("ownerReferences") or []}
-        rev = (rs["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision")
+        rev = (rs["metadata"].get("annotations") or {}).get(kube_adapter.REVISION_ANNOTATION)
         if deploy["metadata"]["uid"] in owners and rev == str(number):
             target = rs
     if target is None:
         raise Invalid("revision", f"There is no revision {revision} of {name} to roll back to.")
-    current = (deploy["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision")
+    current = (deploy["metadata"].get("annotations") or {}).get(kube_adapter.REVISION_ANNOTATION)
     if current == str(number):
         raise Invalid("revision", f"Revision {number} is the one running.")
     template = target["spec"]["template"]
-    template["metadata"].get("labels", {}).pop("pod-template-hash", None)
+    template["metadata"].get("labels", {}).pop(kube_adapter.POD_TEMPLATE_HASH, None)
 
     def mutate(fresh):
         fresh["spec"]["template"] = template
@@ -660,8 +652,8 @@ def restart(project: Project, name: str, by: Actor) -> None:
     get(project, name)
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     with _kube_errors():
-        cluster.kube().patch("deployments", project.name, name, {
-            "spec": {"template": {"metadata": {"annotations": {objects.RESTART_ANNOTATION: now}}}}})
+        kube_access.kube().patch("deployments", project.name, name, {
+            "spec": {"template": {"metadata": {"annotations": {kube_adapter.RESTART_ANNOTATION: now}}}}})
     _record(by, "app.restart", project, name)
 
 
@@ -672,8 +664,8 @@ def stop(project: Project, name: str, by: Actor) -> None:
     if app.desired == 0:
         raise Invalid(None, f"{name} is stopped already.")
     with _kube_errors():
-        cluster.kube().patch("deployments", project.name, name, {
-            "metadata": {"annotations": {objects.STOP_ANNOTATION: str(app.desired)}},
+        kube_access.kube().patch("deployments", project.name, name, {
+            "metadata": {"annotations": {kube_adapter.STOP_ANNOTATION: str(app.desired)}},
             "spec": {"replicas": 0}})
     _record(by, "app.stop", project, name, detail=f"{app.desired} -> 0")
 
@@ -685,8 +677,8 @@ def start(project: Project, name: str, by: Actor) -> None:
         raise Invalid(None, f"{name} is running already.")
     count = app.stopped_from or 1
     with _kube_errors():
-        cluster.kube().patch("deployments", project.name, name, {
-            "metadata": {"annotations": {objects.STOP_ANNOTATION: None}},
+        kube_access.kube().patch("deployments", project.name, name, {
+            "metadata": {"annotations": {kube_adapter.STOP_ANNOTATION: None}},
             "spec": {"replicas": count}})
     _record(by, "app.start", project, name, detail=f"0 -> {count}")
 
@@ -697,10 +689,10 @@ def delete(project: Project, name: str, confirm: str, by: Actor) -> list[str]:
     if confirm.strip() != name:
         raise Invalid("confirm", f"Type the app name '{name}' to confirm.")
     get(project, name)
-    kube = cluster.kube()
+    kube = kube_access.kube()
     gone = []
     with _kube_errors():
-        selector = f"{objects.APP_LABEL}={name}"
+        selector = f"{kube_adapter.APP_LABEL}={name}"
         for kind in ("horizontalpodautoscalers", "services"):
             for obj in kube.list(kind, project.name, labels=selector):
                 if kube.delete(kind, project.name, obj["metadata"]["name"]):
@@ -708,16 +700,13 @@ def delete(project: Project, name: str, confirm: str, by: Actor) -> list[str]:
         kube.delete("deployments", project.name, name, propagation="Foreground")
         gone.append(f"Deployment {name}")
         # pods and ReplicaSets go with the Deployment; drop them from this process's view now
-        for kind in ("replicasets", "pods"):
-            informer = kube.informers[kind]
-            for view in informer.of_app(project.name, name):
-                informer.forget(project.name, view.name)
+        kube.forget_app(project.name, name)
     _record(by, "app.delete", project, name, detail=", ".join(gone))
     return gone
 
 
 def _read_app(kube, ns: str, name: str) -> tuple[dict, list[dict], dict | None]:
-    selector = f"{objects.APP_LABEL}={name}"
+    selector = f"{kube_adapter.APP_LABEL}={name}"
     with _kube_errors():
         deploy = kube.get("deployments", ns, name)
         svcs = kube.list("services", ns, labels=selector)
@@ -728,7 +717,7 @@ def _read_app(kube, ns: str, name: str) -> tuple[dict, list[dict], dict | None]:
 def current_spec(project: Project, name: str) -> tuple[AppSpec, str]:
     """The app as it runs now, for the edit form, with the token the form carries (a
     fingerprint of what the form owns)."""
-    deploy, svcs, scaler = _read_app(cluster.kube(), project.name, name)
+    deploy, svcs, scaler = _read_app(kube_access.kube(), project.name, name)
     return objects.spec_from_objects(deploy, svcs, scaler), objects.form_fingerprint(deploy, svcs, scaler)
 
 
@@ -808,14 +797,14 @@ def edit(project: Project, name: str, data: dict, token, by: Actor) -> tuple[App
     changes). Services and the HPA follow."""
     _require(project, by)
     spec = parse(data, name_fixed=name)
-    kube = cluster.kube()
+    kube = kube_access.kube()
     ns = project.name
     note = ""
     for _ in range(4):
         deploy, svcs, scaler = _read_app(kube, ns, name)
         _check(token, objects.form_fingerprint(deploy, svcs, scaler))
         old = objects.app_container(deploy["spec"]["template"], name)
-        spec.image, spec.tag = objects.split_image(old.get("image", ""))
+        spec.image, spec.tag = split_image(old.get("image", ""))
         current = deploy["spec"].get("replicas")
         spec.replicas = 1 if current is None else current
         note = ""
@@ -839,7 +828,7 @@ def edit(project: Project, name: str, data: dict, token, by: Actor) -> tuple[App
 
 
 def _reconcile(kube, ns: str, spec: AppSpec) -> None:
-    selector = f"{objects.APP_LABEL}={spec.name}"
+    selector = f"{kube_adapter.APP_LABEL}={spec.name}"
     wanted = {s["metadata"]["name"]: s for s in objects.services(spec, ns)}
     for svc in kube.list("services", ns, labels=selector):
         svc_name = svc["metadata"]["name"]
@@ -850,9 +839,9 @@ def _reconcile(kube, ns: str, spec: AppSpec) -> None:
         svc["spec"]["ports"] = new["spec"]["ports"]
         svc["spec"]["sessionAffinity"] = new["spec"]["sessionAffinity"]
         svc.pop("status", None)
-        kube.replace("services", ns, svc_name, svc, manager=objects.FIELD_MANAGER)
+        kube.replace("services", ns, svc_name, svc, manager=kube_adapter.FIELD_MANAGER)
     for svc in wanted.values():
-        kube.create("services", ns, svc, manager=objects.FIELD_MANAGER)
+        kube.create("services", ns, svc, manager=kube_adapter.FIELD_MANAGER)
     scaler = objects.hpa(spec, ns)
     existing = kube.list("horizontalpodautoscalers", ns, labels=selector)
     if scaler is None:
@@ -860,9 +849,9 @@ def _reconcile(kube, ns: str, spec: AppSpec) -> None:
             kube.delete("horizontalpodautoscalers", ns, h["metadata"]["name"])
     elif existing:
         existing[0]["spec"] = scaler["spec"]
-        kube.replace("horizontalpodautoscalers", ns, spec.name, existing[0], manager=objects.FIELD_MANAGER)
+        kube.replace("horizontalpodautoscalers", ns, spec.name, existing[0], manager=kube_adapter.FIELD_MANAGER)
     else:
-        kube.create("horizontalpodautoscalers", ns, scaler, manager=objects.FIELD_MANAGER)
+        kube.create("horizontalpodautoscalers", ns, scaler, manager=kube_adapter.FIELD_MANAGER)
 
 
 # --------------------------------------------------------------------------- logs
@@ -884,7 +873,7 @@ def _split_ts(line: str) -> tuple[str, str]:
 
 def logs(project: Project, name: str, pod: str | None = None, tail: int = 200) -> list[tuple[str, str, str]]:
     """(timestamp, pod, line) of one pod, or of all the app's pods merged by time."""
-    kube = cluster.kube()
+    kube = kube_access.kube()
     out = []
     for pod_name in _pods_for_logs(project, name, pod):
         try:
@@ -905,7 +894,7 @@ def follow(project: Project, name: str, pod: str | None = None, max_seconds: int
     """(pod, line) as the pods print them. The streams open now (so the caller needs no
     app context while iterating); closing the iterator closes them; after max_seconds
     the API server ends them. ("", "") every 15 s of silence is a keep-alive."""
-    kube = cluster.kube()
+    kube = kube_access.kube()
     streams = []
     for pod_name in _pods_for_logs(project, name, pod):
         try:

@@ -28,7 +28,7 @@ from portal.extensions import db
 from portal.models import AuditEvent, ClusterNode, ClusterSettings, ProvisioningRun, RunStep, utcnow
 from portal.services import audit
 from portal.services import cluster_checks as checks
-from portal.services import cluster as cluster_service
+from portal.services import kube_access as cluster_service
 from portal.services.authz import require_admin
 from portal.services.context import Actor
 from portal.services.errors import Invalid, NotFound, Unavailable

@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from portal.adapters import kube as kube_adapter
 from portal.extensions import db
-from portal.services import cluster
+from portal.services import kube_access
 from portal.services.errors import ServiceError
 
 PROBE_TIMEOUT = (1.0, 2.0)  # connect, read: a probe must answer before its caller gives up
@@ -54,8 +54,8 @@ def _salt_api() -> None:
 
 def _kubernetes() -> None:
     try:
-        kube = cluster.kube()
-        kube.request("GET", "/readyz", timeout=PROBE_TIMEOUT, raw=True)
+        kube = kube_access.kube()
+        kube.readyz(timeout=PROBE_TIMEOUT)
     except (kube_adapter.KubeError, ServiceError) as error:
         raise RuntimeError(error.message)
 
@@ -70,7 +70,7 @@ def check() -> tuple[dict, int]:
     kube_configured = bool(current_app.config.get("KUBECONFIG"))
     if not kube_configured and checks["database"]["status"] == "up":
         try:
-            kube_configured = cluster.configured()
+            kube_configured = kube_access.configured()
         except SQLAlchemyError:
             db.session.rollback()
     if kube_configured:

@@ -12,7 +12,7 @@ from flask import current_app
 from portal.adapters import kube as kube_adapter
 from portal.adapters import salt as salt_adapter
 from portal.models import Project
-from portal.services import apps, cluster
+from portal.services import apps, kube_access
 from portal.services.errors import ServiceError, Unavailable
 
 SALT_TIMEOUT = 4.0      # seconds for salt-api's answer
@@ -28,11 +28,11 @@ class Check:
 
 
 def _kube_checks() -> list[Check]:
-    if not cluster.configured():
+    if not kube_access.configured():
         return [Check("Kubernetes API", "unknown", "not configured"),
                 Check("Nodes ready", "unknown", "no cluster yet")]
     try:
-        k = cluster.kube()
+        k = kube_access.kube()
         version = k.version().get("gitVersion", "")
     except (Unavailable, kube_adapter.KubeError) as error:
         reason = getattr(error, "message", str(error))
@@ -98,9 +98,9 @@ def summarize(views) -> AppSummary:
 
 def project_summaries(projects: list[Project]) -> tuple[dict[str, AppSummary], str]:
     """Each project's apps by status from the watch cache; ({}, why) without a cluster."""
-    state = cluster.state()
+    state = kube_access.state()
     if not state.ok:
-        return {}, "App status needs the cluster." if not cluster.configured() else \
+        return {}, "App status needs the cluster." if not kube_access.configured() else \
             "App status is not available: the cluster is not reachable."
     out = {}
     for project in projects:

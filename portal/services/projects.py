@@ -7,16 +7,16 @@ from sqlalchemy.orm import contains_eager
 
 from portal import validation
 from portal.adapters import kube as kube_adapter
-from portal.adapters import kube_objects as objects
+from portal.adapters.kube import objects
 from portal.extensions import db
 from portal.models import Membership, Project, ResourcePlan, Role, User
-from portal.services import audit, authz, cluster
+from portal.services import audit, authz, kube_access
 from portal.services.context import Actor
 from portal.services.errors import Invalid, NotFound, ServiceError
 
 
 def visible_to(user: User, q: str = ""):
-    """A select of the projects the user may see, filtered by name, newest last."""
+    """A select of the projects the user may see, filtered by name, in name order."""
     stmt = select(Project).order_by(Project.name)
     if not user.is_admin:
         stmt = stmt.join(Membership).where(Membership.user_id == user.id)
@@ -84,7 +84,7 @@ def create(name: str, display_name: str, description: str, by: Actor) -> Project
 def _drop_namespace(name: str, created: bool) -> None:
     if created:
         try:
-            cluster.kube().delete("namespaces", None, name)
+            kube_access.kube().delete("namespaces", None, name)
         except kube_adapter.KubeError:
             pass
 
@@ -96,11 +96,11 @@ def default_plan() -> ResourcePlan | None:
 def provision(project: Project) -> bool:
     """Create the project's namespace, ResourceQuota and LimitRange (when a cluster is
     configured). True when this call created the namespace. Raises Invalid with the reason."""
-    if not cluster.configured():
+    if not kube_access.configured():
         return False
     name = project.name
     try:
-        kube = cluster.kube()
+        kube = kube_access.kube()
     except ServiceError as error:
         raise Invalid(None, f"The project was not created: {error.message}")
     created = False
@@ -112,7 +112,7 @@ def provision(project: Project) -> bool:
             if existing.get("status", {}).get("phase") == "Terminating":
                 raise Invalid("name", f"The namespace '{name}' is still being deleted in the "
                                       "cluster; try again in a moment.")
-            if (existing["metadata"].get("labels") or {}).get(objects.PROJECT_LABEL) != name:
+            if (existing["metadata"].get("labels") or {}).get(kube_adapter.PROJECT_LABEL) != name:
                 raise Invalid("name", f"A namespace named '{name}' already exists in the cluster "
                                       "and is not Hummer's; choose another name.")
         _apply_quota(kube, project)
@@ -165,9 +165,9 @@ def set_quota(project: Project, cpu: str, memory: str, pods: str, by: Actor) -> 
     project.quota_cpu, project.quota_memory, project.quota_pods = cpu, memory, pods
     audit.record(by, "project.quota", "project", project.name, project=project,
                  detail=f"cpu={cpu or '-'} memory={memory or '-'} pods={pods or '-'}")
-    if cluster.configured():
+    if kube_access.configured():
         try:
-            _apply_quota(cluster.kube(), project)
+            _apply_quota(kube_access.kube(), project)
         except kube_adapter.KubeError as error:
             db.session.rollback()
             raise Invalid(None, f"The quota was not changed: the cluster answered “{error.message}”.")
@@ -176,15 +176,14 @@ def set_quota(project: Project, cpu: str, memory: str, pods: str, by: Actor) -> 
 
 def contents(project: Project) -> list[str]:
     """What deleting the project takes from the cluster (for the confirmation page)."""
-    if not cluster.configured():
+    if not kube_access.configured():
         return []
-    kube = cluster.kube()
+    kube = kube_access.kube()
     try:
         apps = sorted(a.name for a in kube.apps(project.name))
-        claims = [c["metadata"]["name"] for c in kube.request(
-            "GET", f"/api/v1/namespaces/{project.name}/persistentvolumeclaims").get("items") or []]
+        claims = kube.volume_claims(project.name)
     except kube_adapter.KubeError as error:
-        raise cluster.unavailable(error)
+        raise kube_access.unavailable(error)
     return [f"app {a}" for a in apps] + [f"volume claim {c}" for c in sorted(claims)]
 
 
@@ -202,12 +201,12 @@ def delete(project: Project, confirm: str, by: Actor) -> None:
     authz.require(by.user, project, Role.OWNER)
     if confirm.strip() != project.name:
         raise Invalid("confirm", f"Type the project name '{project.name}' to confirm.")
-    if cluster.configured():
+    if kube_access.configured():
         # The namespace goes first: its deletion takes every app, service and claim
         # with it. If the cluster cannot be reached the project stays, so nothing
         # is left running without a project in front of it.
         try:
-            kube = cluster.kube()
+            kube = kube_access.kube()
             kube.delete("namespaces", None, project.name, propagation="Background")
             kube.forget_namespace(project.name)
         except kube_adapter.KubeError as error:

@@ -3,12 +3,16 @@ and delete, retries, the builders, and the watch-fed cache (list, watch, 410 rel
 read-your-writes)."""
 from __future__ import annotations
 
+import base64
+import threading
 import time
 
 import pytest
+from kubernetes import client
 
 from portal.adapters import kube as k
-from portal.adapters import kube_objects as objects
+from portal.adapters.kube import objects
+from portal.domain.apps import AppSpec, EnvSpec, PortSpec, ProbeSpec, VolumeMountSpec
 from tests.apps.conftest import wait_for
 from tests.support.kube_cluster import free_port, write_kubeconfig
 
@@ -21,8 +25,8 @@ def kube(kube_cluster):
 
 
 def spec(name="web", **kw):
-    return objects.AppSpec(name=name, image="hummer/web", tag="1.0", replicas=1,
-                           ports=[objects.PortSpec("http", "TCP", 8080, "internal")], **kw)
+    return AppSpec(name=name, image="hummer/web", tag="1.0", replicas=1,
+                           ports=[PortSpec("http", "TCP", 8080, "internal")], **kw)
 
 
 def test_connect_is_once_per_process_and_kubeconfig(kube_cluster, kube):
@@ -80,12 +84,12 @@ def test_builders_survive_a_server_side_dry_run(kube, kube_namespace):
     s = spec("full", command="/bin/web -x", args="'a b'", workdir="/srv", session_affinity=True,
              autoscale=True, min_replicas=1, max_replicas=3, cpu_request="100m", memory_request="64Mi",
              cpu_limit="1", memory_limit="128Mi",
-             env=[objects.EnvSpec("A", "1"), objects.EnvSpec("B", secret="s", key="k")],
-             readiness=objects.ProbeSpec("http", "/ready", 8080), liveness=objects.ProbeSpec("exec", command="true"),
-             volumes=[objects.VolumeMountSpec("data", "claim", "/data")])
-    s.ports.append(objects.PortSpec("dns", "UDP", 53, "external", 30053))
+             env=[EnvSpec("A", "1"), EnvSpec("B", secret="s", key="k")],
+             readiness=ProbeSpec("http", "/ready", 8080), liveness=ProbeSpec("exec", command="true"),
+             volumes=[VolumeMountSpec("data", "claim", "/data")])
+    s.ports.append(PortSpec("dns", "UDP", 53, "external", 30053))
     for obj in objects.app_objects(s, kube_namespace):
-        kube.create(objects.KIND_PLURAL[obj["kind"]], kube_namespace, obj, dry_run=True)
+        kube.create(k.plural_of(obj), kube_namespace, obj, dry_run=True)
     assert kube.list("deployments", kube_namespace) == []
     back = objects.spec_from_objects(objects.deployment(s, kube_namespace), objects.services(s, kube_namespace),
                                      objects.hpa(s, kube_namespace))
@@ -136,7 +140,7 @@ def test_a_write_is_visible_in_this_process_at_once(kube, kube_namespace):
     assert kube.app(kube_namespace, "mine").desired == 5
 
 
-def test_projections_are_slim(kube, kube_namespace):
+def test_views_are_slim(kube, kube_namespace):
     kube.create("deployments", kube_namespace, objects.deployment(spec("slim"), kube_namespace))
     wait_for(lambda: kube.pods(kube_namespace, "slim"), what="a pod")
     pod = kube.pods(kube_namespace, "slim")[0]
@@ -146,13 +150,13 @@ def test_projections_are_slim(kube, kube_namespace):
 
 def test_server_side_apply_changes_only_what_its_manager_owns(kube, kube_namespace):
     ns = kube_namespace
-    two = spec("ssa", env=[objects.EnvSpec("A", "1"), objects.EnvSpec("B", "2")])
+    two = spec("ssa", env=[EnvSpec("A", "1"), EnvSpec("B", "2")])
     created = kube.apply("deployments", ns, "ssa", objects.deployment(two, ns))
     assert ("hummer", "Apply") in {(m["manager"], m["operation"]) for m in created["metadata"]["managedFields"]}
     assert kube.app(ns, "ssa") is not None  # read-your-writes, as for create
     # someone else's field, set by another manager
     kube.patch("deployments", ns, "ssa", {"spec": {"template": {"spec": {"nodeSelector": {"disk": "ssd"}}}}})
-    one = spec("ssa", env=[objects.EnvSpec("A", "changed")])
+    one = spec("ssa", env=[EnvSpec("A", "changed")])
     live = kube.apply("deployments", ns, "ssa", objects.deployment(one, ns))
     pod = live["spec"]["template"]["spec"]
     assert pod["containers"][0]["env"] == [{"name": "A", "value": "changed"}]  # B, owned by hummer, went
@@ -163,7 +167,7 @@ def test_server_side_apply_changes_only_what_its_manager_owns(kube, kube_namespa
         kube.apply("deployments", ns, "ssa", stale)
 
 
-def test_the_hpa_projection_reads_its_conditions():
+def test_the_hpa_view_reads_its_conditions():
     conditions = ('[{"type": "AbleToScale", "status": "True", "reason": "SucceededGetScale", "message": "ok"},'
                   ' {"type": "ScalingActive", "status": "False", "reason": "FailedGetResourceMetric",'
                   ' "message": "no metrics"}]')
@@ -171,12 +175,12 @@ def test_the_hpa_projection_reads_its_conditions():
                         "annotations": {k.HPA_CONDITIONS: conditions}},
            "spec": {"minReplicas": 2, "maxReplicas": 5, "targetCPUUtilizationPercentage": 70},
            "status": {"currentReplicas": 2, "desiredReplicas": 3}}
-    view = k.project_hpa(obj)
+    view = k.view_of_hpa(obj)
     assert (view.current_replicas, view.desired_replicas) == (2, 3)
     assert view.conditions[1] == ("ScalingActive", "False", "FailedGetResourceMetric", "no metrics")
     assert not view.active
     obj["metadata"]["annotations"][k.HPA_CONDITIONS] = "not json"
-    assert k.project_hpa(obj).conditions == () and k.project_hpa(obj).active
+    assert k.view_of_hpa(obj).conditions == () and k.view_of_hpa(obj).active
 
 
 def test_fingerprints_ignore_replicas_and_restarts_but_not_the_template():
@@ -190,3 +194,89 @@ def test_fingerprints_ignore_replicas_and_restarts_but_not_the_template():
     body["spec"]["template"]["spec"]["containers"][0]["image"] = "hummer/web:2.0"
     assert objects.template_fingerprint(body["spec"]["template"]) != base
     assert objects.form_fingerprint(body, [], None) != form
+
+
+def _reader_kube(kube_cluster, kube_api, ns, tmp_path) -> k.Kube:
+    """A client whose ServiceAccount may read Deployments everywhere but delete nothing."""
+    core, rbac = client.CoreV1Api(kube_api), client.RbacAuthorizationV1Api(kube_api)
+    core.create_namespaced_service_account(ns, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="reader")))
+    name = f"{ns}-reader"
+    rbac.create_cluster_role(client.V1ClusterRole(metadata=client.V1ObjectMeta(name=name), rules=[
+        client.V1PolicyRule(api_groups=["apps"], resources=["deployments"], verbs=["get", "list", "watch"])]))
+    rbac.create_cluster_role_binding(client.V1ClusterRoleBinding(
+        metadata=client.V1ObjectMeta(name=name),
+        role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=name),
+        subjects=[client.RbacV1Subject(kind="ServiceAccount", name="reader", namespace=ns)]))
+    wait_for(lambda: kube_cluster.service_account_ready(ns, "reader"), what="the reader's token")
+    secret = core.read_namespaced_secret(core.read_namespaced_service_account("reader", ns).secrets[0].name, ns)
+    token = base64.b64decode(secret.data["token"]).decode()
+    path = write_kubeconfig(tmp_path / "reader", kube_cluster.api_url, token, kube_cluster.ca_file.read_bytes())
+    return k.Kube(str(path))
+
+
+def test_a_refused_delete_keeps_the_object_in_the_cache(kube_cluster, kube_api, kube, kube_namespace, tmp_path):
+    kube.create("deployments", kube_namespace, objects.deployment(spec("kept"), kube_namespace))
+    reader = _reader_kube(kube_cluster, kube_api, kube_namespace, tmp_path)
+    try:
+        wait_for(lambda: reader.app(kube_namespace, "kept"), what="kept in the reader's cache")
+        with pytest.raises(k.Forbidden):
+            reader.delete("deployments", kube_namespace, "kept")
+        assert reader.app(kube_namespace, "kept") is not None  # it still exists, so it stays listed
+        # gone (404) is forgotten, as is a successful delete
+        kube.delete("deployments", kube_namespace, "kept")
+    finally:
+        reader.close()
+        name = f"{kube_namespace}-reader"
+        rbac = client.RbacAuthorizationV1Api(kube_api)
+        rbac.delete_cluster_role_binding(name)
+        rbac.delete_cluster_role(name)
+
+
+def _watch_threads() -> int:
+    return sum(1 for t in threading.enumerate() if t.name.startswith("hummer-watch-"))
+
+
+def test_a_new_stored_kubeconfig_closes_the_client_it_replaces(kube_cluster):
+    content = kube_cluster.kubeconfig.read_text()
+    first = k.connect_content(content + "\n# first\n")
+    first.cache("deployments")
+    before = _watch_threads()
+    second = k.connect_content(content + "\n# second\n")
+    assert second is not first
+    second.cache("deployments")
+    wait_for(lambda: not any(i.alive for i in first.informers.values()), timeout=10,
+             what="the replaced client's watch threads to end")
+    assert _watch_threads() <= before
+    assert k.connect_content(content + "\n# second\n") is second
+
+
+def test_events_come_from_a_watch_fed_cache(kube, kube_namespace, monkeypatch):
+    kube.cache("events")
+    kube.create("deployments", kube_namespace, objects.deployment(spec("noisy"), kube_namespace))
+    found = wait_for(lambda: [e for e in kube.events(kube_namespace, ["noisy"]) if e.reason == "ScalingReplicaSet"],
+                     what="the Deployment's ScalingReplicaSet event")
+    assert found[0].kind == "Deployment" and found[0].object == "noisy" and "noisy" in found[0].message
+    calls = []
+    real = kube.request
+    me = threading.get_ident()
+    monkeypatch.setattr(kube, "request", lambda *a, **kw: (
+        calls.append(a) if threading.get_ident() == me else None, real(*a, **kw))[1])
+    for _ in range(5):
+        kube.events(kube_namespace, ["noisy", "nothing-by-this-name"])
+    assert calls == []  # read from the cache: no API call per viewer and poll
+
+
+def test_the_events_cache_is_bounded_and_keeps_only_app_objects():
+    informer = k.Informer(None, "events")
+    informer.bound = 3
+    informer.synced.set()
+
+    def event(i, kind="Pod", ns="p"):
+        return {"metadata": {"namespace": ns, "name": f"e{i}", "resourceVersion": str(i)},
+                "involvedObject": {"kind": kind, "name": f"web-{i}"}, "reason": "Pulled", "message": "m"}
+    with informer.lock:
+        for i in range(5):
+            informer._put(k.view_of_event(event(i)))
+    assert sorted(e.name for e in informer.in_namespace("p")) == ["e2", "e3", "e4"]  # the oldest went
+    assert k.view_of_event(event(9, kind="Node")) is None
+    assert k.view_of_event(event(9, ns="kube-system")) is None

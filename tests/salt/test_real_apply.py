@@ -161,6 +161,7 @@ def test_written_files_carry_the_cluster_values(applied):
     env = (root / "etc/hummer/hummer.env").read_text()
     assert "HUMMER_DATABASE_URL=mysql+pymysql://hummer:example-database-password@127.0.0.1/hummer" in env
     assert "HUMMER_NFS_ROOT=/hummer" in env
+    assert "HUMMER_KUBECONFIG" not in env  # the registered, encrypted kubeconfig is the one source
     unit = (root / "etc/systemd/system/hummer.service").read_text()
     assert "ExecStartPre=/opt/hummer/venv/bin/flask --app wsgi db upgrade" in unit
     assert (root / "etc/nginx/sites-enabled/hummer").resolve() == root / "etc/nginx/sites-available/hummer"

@@ -1,13 +1,13 @@
 # -*- coding: utf-8 -*-
 # vim: ft=sls
-# The portal's user, directories and venv (requirements.txt from src_dir),
-# and the kubeconfig the master published for it.
+# The portal's user, directories and venv (requirements.txt from src_dir).
+# The kubeconfig is not written here: the cluster wizard fetches the one the master
+# published (Salt mine) and keeps it encrypted in the portal's database, the one
+# source of truth; HUMMER_KUBECONFIG is left to an operator's explicit override.
 {%- set sls_package = 'portal.package' %}
 {%- from "portal/map.jinja" import portal with context %}
 {%- from "lib/owner.jinja" import owned_by with context %}
 {%- set src_ok = salt['file.file_exists'](portal.src_dir ~ '/requirements.txt') %}
-{%- set published = salt['mine.get'](portal.master, 'hummer_portal_kubeconfig') if portal.master else {} %}
-{%- set kubeconfig = (published.get(portal.master) or '') %}
 
 include:
   - {{ sls_package }}
@@ -78,23 +78,8 @@ portal-app-src-test-fail_without_changes:
         or set hummer:portal:src_dir.
 {%- endif %}
 
-{%- if kubeconfig %}
 
-portal-app-kubeconfig-file-managed:
-  file.managed:
+# Earlier versions wrote the kubeconfig here in plain text and pointed HUMMER_KUBECONFIG at it.
+portal-app-kubeconfig-file-absent:
+  file.absent:
     - name: {{ portal.kubeconfig }}
-    - contents: {{ kubeconfig | json }}
-{{ owned_by(portal.user, portal.group) }}
-    - mode: '0600'
-    - show_changes: False
-    - require:
-      - file: portal-app-dirs-file-directory
-{%- else %}
-
-portal-app-kubeconfig-test-show_notification:
-  test.show_notification:
-    - text: >-
-        No kubeconfig from master {{ portal.master or '(none)' }} in the Salt
-        mine yet (kubernetes.master.portal_access publishes it); the portal can
-        also fetch it: `salt {{ grains['id'] }} mine.get {{ portal.master }} hummer_portal_kubeconfig`.
-{%- endif %}

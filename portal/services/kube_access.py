@@ -1,9 +1,13 @@
-"""The portal's way to the Kubernetes adapter: the cluster, and its state for the
-banners the pages show.
+"""The portal's way to the Kubernetes adapter: the cluster's client, its state for the
+banners the pages show, and filling its caches when a worker starts.
 
-The cluster is the one HUMMER_KUBECONFIG names, or else the one the cluster wizard
-registered: its kubeconfig, published by the master through the Salt mine, is
-kept encrypted in the database (ClusterSettings.kubeconfig_encrypted).
+One source of truth for the kubeconfig: the one the cluster wizard registered. The
+master publishes it through the Salt mine, the portal fetches it and keeps it
+encrypted in the database (ClusterSettings.kubeconfig_encrypted), so every portal
+process and host uses the same one and a re-registration reaches them all.
+HUMMER_KUBECONFIG is only an operator's explicit override (a development cluster,
+the tests): when it is set it wins, and the Cluster page says so. The Salt `portal`
+formula does not set it.
 """
 from __future__ import annotations
 
@@ -98,11 +102,34 @@ def state(may_set_up: bool = False) -> State:
         k.cache("deployments", timeout=10)
     except (Unavailable, kube_adapter.KubeError) as error:
         return State(False, f"The Kubernetes cluster is not reachable: {getattr(error, 'message', error)}")
-    informer = k.informers["deployments"]
-    if informer.error:
+    lost = k.watch_error("deployments")
+    if lost:
         return State(False, "The connection to the Kubernetes cluster was lost; app data may be "
-                            f"out of date ({informer.error}).")
+                            f"out of date ({lost}).")
     return State(True)
+
+
+def start_caches(app) -> bool:
+    """Start filling this process's watch caches now, so that a worker's first app page
+    does not wait for them (gunicorn.conf.py calls this when a worker starts). Returns
+    at once; False (and a log line) when no cluster is configured or it cannot be read.
+    Under TESTING only when KUBE_START_CACHES says so."""
+    if app.testing and not app.config.get("KUBE_START_CACHES"):
+        return False
+    with app.app_context():
+        try:
+            if not configured():
+                return False
+            kube().start_caches()
+        except (Unavailable, kube_adapter.KubeError) as error:
+            app.logger.warning("Kubernetes caches not started: %s", getattr(error, "message", error))
+            return False
+        except Exception as error:  # a worker must start even if its database is down
+            app.logger.warning("Kubernetes caches not started: %s", error)
+            return False
+        finally:
+            db.session.remove()
+    return True
 
 
 def unavailable(error: kube_adapter.KubeError) -> Unavailable:

@@ -1,9 +1,12 @@
-"""Builders of the Kubernetes objects Hummer sends: pure functions, no calls.
+"""Builders of the Kubernetes objects Hummer sends, from the domain's types: pure
+functions, no calls.
 
-An `AppSpec` (already validated by services.apps) becomes a Deployment, zero, one or
-two Services (internal ports in a ClusterIP Service named like the app, external ones
-in a NodePort Service `<app>-ext`) and, with autoscaling, a HorizontalPodAutoscaler
-(autoscaling/v1). Projects become a Namespace, a ResourceQuota and a LimitRange.
+An `AppSpec` (portal.domain.apps, already validated by services.apps) becomes a
+Deployment, zero, one or two Services (internal ports in a ClusterIP Service named
+like the app, external ones in a NodePort Service `<app>-ext`) and, with autoscaling,
+a HorizontalPodAutoscaler (autoscaling/v1). Projects become a Namespace, a
+ResourceQuota and a LimitRange. `spec_from_objects` reads an AppSpec back from the
+live objects (for the edit form).
 
 Everything is a plain JSON dict in the API's own form: `to_yaml()` of these dicts is
 exactly what is sent, and `kubectl apply -f` accepts it.
@@ -13,107 +16,21 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 import yaml
 
-APP_LABEL = "hummer.io/app"
-PROJECT_LABEL = "hummer.io/project"
-MANAGED = {"app.kubernetes.io/managed-by": "hummer"}
-STOP_ANNOTATION = "hummer.io/replicas-before-stop"
-PLAN_ANNOTATION = "hummer.io/plan"
-RESTART_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
+from portal.adapters.kube.labels import (APP_LABEL, MANAGED, NAME_LABEL, PLAN_ANNOTATION, PROJECT_LABEL,
+                                         RESTART_ANNOTATION)
+from portal.domain.apps import AppSpec, EnvSpec, PortSpec, ProbeSpec, VolumeMountSpec, split_image
+
 QUOTA_NAME = "hummer-quota"
 LIMITS_NAME = "hummer-limits"
 EXTERNAL_SUFFIX = "-ext"
-FIELD_MANAGER = "hummer"   # server-side apply: the fields the portal's forms own
-
-
-@dataclass
-class PortSpec:
-    name: str
-    protocol: str          # TCP or UDP
-    container_port: int
-    exposure: str          # "internal" (ClusterIP) or "external" (NodePort)
-    node_port: int | None = None
-    row: int = field(default=-1, compare=False, repr=False)  # the form row it came from
-
-
-@dataclass
-class EnvSpec:
-    name: str
-    value: str = ""
-    secret: str = ""       # from a project secret: its name and key
-    key: str = ""
-
-
-@dataclass
-class ProbeSpec:
-    kind: str = "none"     # none, http, tcp, exec
-    path: str = "/"
-    port: int | None = None
-    command: str = ""      # exec: a shell-like command line
-
-    @property
-    def enabled(self) -> bool:
-        return self.kind != "none"
-
-
-@dataclass
-class VolumeMountSpec:
-    """The seam for volumes: a PersistentVolumeClaim mounted at a path (the NFS issue
-    fills this in; the deploy form has no rows for it yet)."""
-    name: str
-    claim: str
-    mount_path: str
-    read_only: bool = False
-
-
-@dataclass
-class AppSpec:
-    name: str
-    image: str             # repository, without the tag
-    tag: str = "latest"
-    replicas: int = 1
-    plan: str = ""         # the plan's name, or "" for custom
-    cpu_request: str = ""
-    memory_request: str = ""
-    cpu_limit: str = ""
-    memory_limit: str = ""
-    ports: list[PortSpec] = field(default_factory=list)
-    env: list[EnvSpec] = field(default_factory=list)
-    command: str = ""
-    args: str = ""
-    workdir: str = ""
-    readiness: ProbeSpec = field(default_factory=ProbeSpec)
-    liveness: ProbeSpec = field(default_factory=ProbeSpec)
-    session_affinity: bool = False
-    autoscale: bool = False
-    min_replicas: int = 1
-    max_replicas: int = 1
-    cpu_target: int = 80
-    volumes: list[VolumeMountSpec] = field(default_factory=list)
-
-    @property
-    def image_ref(self) -> str:
-        if "@" in self.image:
-            return self.image
-        return f"{self.image}:{self.tag or 'latest'}"
-
-
-def split_image(ref: str) -> tuple[str, str]:
-    """'repo/name:tag' -> ('repo/name', 'tag'); a digest stays in the repository part."""
-    if "@" in ref:
-        return ref, ""
-    head, _, last = ref.rpartition("/")
-    if ":" in last:
-        name, tag = last.rsplit(":", 1)
-        return (f"{head}/{name}" if head else name), tag
-    return ref, "latest"
 
 
 def labels(app: str) -> dict:
-    return {APP_LABEL: app, "app.kubernetes.io/name": app, **MANAGED}
+    return {APP_LABEL: app, NAME_LABEL: app, **MANAGED}
 
 
 def _meta(app: str, name: str, namespace: str) -> dict:
@@ -247,10 +164,6 @@ def app_objects(spec: AppSpec, namespace: str, progress_deadline: int = 600) -> 
     return objs
 
 
-KIND_PLURAL = {"Deployment": "deployments", "Service": "services",
-               "HorizontalPodAutoscaler": "horizontalpodautoscalers"}
-
-
 def to_yaml(objects: list[dict]) -> str:
     return "---\n".join(yaml.safe_dump(o, sort_keys=False, default_flow_style=False) for o in objects)
 
@@ -311,6 +224,7 @@ def form_fingerprint(deploy: dict, svcs: list[dict], scaler: dict | None) -> str
     spec.replicas = 0
     return _digest({"template": _template_sans_restart(deploy["spec"].get("template") or {}),
                     "form": asdict(spec)})
+
 
 def _probe_back(probe: dict | None) -> ProbeSpec:
     if not probe:

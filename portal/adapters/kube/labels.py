@@ -1,0 +1,14 @@
+"""The labels and annotations Hummer reads and writes: the one set of these names."""
+from __future__ import annotations
+
+APP_LABEL = "hummer.io/app"                  # on every object of an app, and the cache's selector
+PROJECT_LABEL = "hummer.io/project"          # on a project's Namespace
+MANAGED = {"app.kubernetes.io/managed-by": "hummer"}
+NAME_LABEL = "app.kubernetes.io/name"
+POD_TEMPLATE_HASH = "pod-template-hash"      # set by the Deployment controller
+STOP_ANNOTATION = "hummer.io/replicas-before-stop"
+PLAN_ANNOTATION = "hummer.io/plan"
+RESTART_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
+REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+HPA_CONDITIONS = "autoscaling.alpha.kubernetes.io/conditions"  # where autoscaling/v1 keeps them
+FIELD_MANAGER = "hummer"   # server-side apply: the fields the portal's forms own
