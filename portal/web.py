@@ -90,7 +90,8 @@ def accepts_files(view):
 
 def _error_page(status: int, title: str, message: str):
     if wants_fragment():
-        # htmx does not swap 4xx by default; the client shows the message in the toast.
+        # base.html's htmx-config (responseHandling) swaps 4xx and 5xx answers too: the
+        # message takes the place of the element that made the request.
         return render_template("_error_fragment.html", status=status, title=title,
                                message=message), status
     return render_template("error.html", status=status, title=title, message=message), status
