@@ -4,7 +4,6 @@ import time
 
 from flask import current_app, request
 from flask_limiter import ApplicationLimit, Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -51,11 +50,19 @@ def breach_message(what: str = "requests") -> str:
 
 ANONYMOUS_EXEMPT = {"dashboard.healthz"}
 
-# Keyed on request.remote_addr, which ProxyFix sets from the trusted proxy's headers.
-# The limits are read from app.config on every request (ANONYMOUS_RATE_LIMIT here,
+
+def client_address() -> str:
+    """The client's address: the one way the portal reads it (audit events, login failures
+    and lockouts, rate limits). It is request.remote_addr, which werkzeug's ProxyFix
+    (portal.web._Forwarded) takes from X-Forwarded-For only when HUMMER_PROXY_COUNT proxies
+    are trusted, and then only from their hops; with none, the peer's own address."""
+    return request.remote_addr or ""
+
+
+# Keyed on the client's address (client_address). The limits are read from app.config on every request (ANONYMOUS_RATE_LIMIT here,
 # LOGIN_RATE_LIMIT on the login form), so a test or an operator can change them.
 limiter = Limiter(
-    key_func=get_remote_address,
+    key_func=client_address,
     headers_enabled=True,
     application_limits=[ApplicationLimit(
         lambda: current_app.config["ANONYMOUS_RATE_LIMIT"],

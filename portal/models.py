@@ -112,10 +112,6 @@ class Membership(db.Model):
     project: Mapped[Project] = relationship(back_populates="memberships")
     user: Mapped[User] = relationship(back_populates="memberships")
 
-    @property
-    def role_enum(self) -> Role:
-        return Role(self.role)
-
 
 class ResourcePlan(db.Model):
     """A named CPU/memory preset ("small 250m/256Mi"); the original's resource modules."""

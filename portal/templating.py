@@ -1,16 +1,20 @@
-"""View helpers for the templates: relative times, audit actions in words, where am I.
+"""View helpers for the templates: relative times, audit actions in words, where am I, and
+the CSRF field of every form.
 
 Registered on the app by init_app(); nothing here reads a role: routes pass what a page
-may show.
+may show, or the user's Role, which a template asks only through role.at_least(Role.X)
+(the comparison authz makes; tests/test_templates.py refuses role strings in templates).
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
+from portal.models import Role
 from portal.services import audit
 
 # request.endpoint (or its blueprint) -> the top navigation entry it belongs to
@@ -101,6 +105,13 @@ def current(flag: bool) -> Markup:
     return Markup(' aria-current="page"') if flag else Markup("")
 
 
+def csrf_input() -> Markup:
+    """The hidden CSRF field: every form that posts carries it, and CSRFProtect (global,
+    extensions.csrf) refuses any POST without a valid token, whatever the view."""
+    name = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    return Markup('<input name="{}" type="hidden" value="{}">').format(name, generate_csrf())
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(reltime, "reltime")
     app.add_template_filter(action_words, "action_words")
@@ -108,3 +119,5 @@ def init_app(app: Flask) -> None:
     app.add_template_global(project_tab)
     app.add_template_global(switcher_projects)
     app.add_template_global(current)
+    app.add_template_global(csrf_input)
+    app.add_template_global(Role, "Role")

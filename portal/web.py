@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from portal.extensions import db, login_manager
+from portal.extensions import client_address, db, login_manager
 from portal.models import User
 from portal.services import users
 from portal.services.context import Actor
@@ -53,10 +53,10 @@ def redirect_to(url: str, htmx_header: str = "HX-Location"):
     return redirect(url)
 
 
-def actor() -> Actor:
-    # remote_addr is the only source of the address: forwarded headers reach it only
-    # through ProxyFix, from HUMMER_PROXY_COUNT trusted proxies (see _Forwarded).
-    return Actor(current_user._get_current_object(), request.remote_addr or "")
+def actor(user: User | None = None) -> Actor:
+    """Who acts (the logged-in user, or `user` while logging in) and from where: the
+    client's address as extensions.client_address reads it, for every event alike."""
+    return Actor(user or current_user._get_current_object(), client_address())
 
 
 MAX_PAGE = 100_000
@@ -90,7 +90,8 @@ def accepts_files(view):
 
 def _error_page(status: int, title: str, message: str):
     if wants_fragment():
-        # htmx does not swap 4xx by default; the client shows the message in the toast.
+        # base.html's htmx-config (responseHandling) swaps 4xx and 5xx answers too: the
+        # message takes the place of the element that made the request.
         return render_template("_error_fragment.html", status=status, title=title,
                                message=message), status
     return render_template("error.html", status=status, title=title, message=message), status

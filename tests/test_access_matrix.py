@@ -134,9 +134,8 @@ def test_matrix_covers_every_route(app):
     assert endpoints == set(MATRIX), "add the new route to MATRIX with its level"
 
 
-@pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("endpoint", sorted(MATRIX))
-def test_route_by_role(web, login, team, make_user, endpoint, role):
+def _request(team, make_user, endpoint):
+    """The rows a route works on, and the route's method, URL, data, level and answer."""
     project, people = team
     sleeper = make_user("sleeper", disabled=True)
     plan = ResourcePlan(name="small", cpu_request="250m", memory_request="256Mi",
@@ -150,6 +149,13 @@ def test_route_by_role(web, login, team, make_user, endpoint, role):
     url = url.format(vic_member=ids["vic"], dev_member=ids["dev"],
                      stranger_id=people["stranger"].id, sleeper_id=sleeper.id, plan_id=plan.id,
                      run_id=run.id)
+    return method, url, data, level, ok
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", sorted(MATRIX))
+def test_route_by_role(web, login, team, make_user, endpoint, role):
+    method, url, data, level, ok = _request(team, make_user, endpoint)
     if role != "anonymous":
         login(role)
     response = web.get(url) if method == "GET" else web.post(url, data)
@@ -160,3 +166,19 @@ def test_route_by_role(web, login, team, make_user, endpoint, role):
     if endpoint in EFFECTS and endpoint != "auth.logout":
         db.session.expire_all()
         assert EFFECTS[endpoint]() is (role in ALLOWED[level])
+
+
+@pytest.mark.parametrize("endpoint", sorted(e for e, row in MATRIX.items() if row[0] == "POST"))
+def test_every_change_needs_the_csrf_token(web, login, team, make_user, endpoint):
+    """CSRFProtect guards every POST, whatever the view reads: an admin (allowed everywhere)
+    posting without the token gets 400, and nothing changes."""
+    method, url, data, level, ok = _request(team, make_user, endpoint)
+    login("root")
+    for headers in ({}, {"HX-Request": "true", "X-CSRFToken": "forged"}):
+        response = web.post(url, data, csrf=False, headers=headers)
+        assert response.status_code == 400, (headers, response.get_data(as_text=True)[:300])
+        assert "CSRF" in response.get_data(as_text=True)
+    if endpoint in EFFECTS:
+        db.session.expire_all()
+        assert EFFECTS[endpoint]() is False
+    assert web.get("/profile").status_code == 200  # still logged in: not even the logout ran

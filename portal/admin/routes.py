@@ -5,7 +5,6 @@ from flask_login import current_user, login_required
 from portal.admin import bp
 from portal.admin.forms import PasswordForm, PlanForm, UserForm
 from portal.forms import attach
-from portal.projects.forms import EmptyForm
 from portal.services import audit, plans, users
 from portal.services.errors import Invalid
 from portal.web import actor, paginate, redirect_to, render
@@ -24,7 +23,7 @@ def require_admin():
 def user_list():
     q = request.args.get("q", "").strip()
     return render("admin/users.html", "admin/_user_rows.html", page=paginate(users.listing(q)),
-                  q=q, action_form=EmptyForm(), consequence=disable_consequence)
+                  q=q, consequence=disable_consequence)
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -72,7 +71,7 @@ def _set_disabled(user_id, disabled):
         error = exc.message
     if request.htmx:
         saved = "" if error else f"{user.username} {'disabled' if disabled else 'enabled'}."
-        return render("admin/_user_row.html", u=user, action_form=EmptyForm(), row_error=error,
+        return render("admin/_user_row.html", u=user, row_error=error,
                       saved_message=saved, consequence=disable_consequence,
                       status=422 if error else 200)
     flash(error or f"User {user.username} {'disabled' if disabled else 'enabled'}.",
@@ -100,7 +99,7 @@ def user_password(user_id):
 
 @bp.route("/plans")
 def plan_list():
-    return render("admin/plans.html", plans=plans.all_plans(), action_form=EmptyForm(),
+    return render("admin/plans.html", plans=plans.all_plans(),
                   consequence=plan_delete_consequence)
 
 

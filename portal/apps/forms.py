@@ -175,7 +175,3 @@ class RollbackForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     confirm = StringField("Type the app name to confirm")
-
-
-class ActionForm(FlaskForm):
-    """Just the CSRF token, for restart, stop and start."""

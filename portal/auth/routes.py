@@ -6,10 +6,9 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from portal.auth import bp
 from portal.auth.forms import ChangePasswordForm, LoginForm
-from portal.extensions import breach_message, db, limiter
+from portal.extensions import breach_message, client_address, db, limiter
 from portal.forms import attach
 from portal.services import audit, users
-from portal.services.context import Actor
 from portal.services.errors import Invalid
 from portal.web import actor, redirect_to, render
 
@@ -60,8 +59,7 @@ def login():
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        user = users.authenticate(form.username.data, form.password.data,
-                                  request.remote_addr or "")
+        user = users.authenticate(form.username.data, form.password.data, client_address())
         if user is None:
             # One answer for every failure: unknown, wrong password, disabled or locked.
             form.password.errors.append(LOGIN_FAILED)
@@ -69,7 +67,7 @@ def login():
         else:
             login_user(user, remember=form.remember.data)
             _rotate_csrf_token()
-            audit.record(Actor(user, request.remote_addr or ""), "user.login", "user", user.username)
+            audit.record(actor(user), "user.login", "user", user.username)
             db.session.commit()
             return _new_document(safe_next(request.args.get("next")))
     elif request.method == "POST":

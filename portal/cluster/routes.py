@@ -6,7 +6,6 @@ from portal.cluster import bp
 from portal.cluster.forms import RolesForm, SettingsForm, SSHHostForm
 from portal.extensions import db
 from portal.forms import attach
-from portal.projects.forms import EmptyForm
 from portal.services import bootstrap, hosts, wizard
 from portal.services.errors import Invalid, Unavailable
 from portal.web import actor, redirect_to, render
@@ -42,7 +41,7 @@ def _index_page(error: str = "", status: int = 200):
     return render("cluster/index.html", settings=settings, nodes=bootstrap.nodes(),
                   kubeconfig_override=bool(current_app.config.get("KUBECONFIG")),
                   problems=bootstrap.role_problems(), runs=bootstrap.runs(10),
-                  action_form=EmptyForm(), error=error, status=status)
+                  error=error, status=status)
 
 
 @bp.route("")
@@ -82,7 +81,7 @@ def _nodes_page(error: str = "", status: int = 200, ssh_form: SSHHostForm | None
         status = 503  # configured but not answering; not configured: the page says how, with a 200
     return render("cluster/nodes.html", "cluster/_nodes.html", salt=salt, salt_error=salt_error,
                   nodes={n.minion_id: n for n in bootstrap.nodes()},
-                  problems=bootstrap.role_problems(), roles=bootstrap.ROLES, action_form=EmptyForm(),
+                  problems=bootstrap.role_problems(), roles=bootstrap.ROLES,
                   ssh_form=ssh_form or SSHHostForm(formdata=None), error=error, status=status)
 
 
@@ -142,7 +141,7 @@ def preflight():
         except (Invalid, Unavailable) as exc:
             error = exc.message
     return render("cluster/preflight.html", "cluster/_preflight.html", results=results, error=error,
-                  action_form=EmptyForm(), status=200 if not error else 422)
+                  status=200 if not error else 422)
 
 
 @bp.route("/runs", methods=["POST"])
@@ -160,7 +159,7 @@ def run(run_pk):
     row = bootstrap.get_run(run_pk)
     bootstrap.ensure_followed(row)  # its follower's process may have died: follow it from here
     return render("cluster/run.html", "cluster/_progress.html", run=row,
-                  progress=bootstrap.progress(row), action_form=EmptyForm())
+                  progress=bootstrap.progress(row))
 
 
 @bp.route("/runs/<int:run_pk>/retry", methods=["POST"])

@@ -45,10 +45,6 @@ class RoleForm(FlaskForm):
     role = role_field()
 
 
-class EmptyForm(FlaskForm):
-    """Just the CSRF token, for buttons that change state."""
-
-
 class QuotaForm(FlaskForm):
     quota_cpu = StringField("CPU (requests)", description="e.g. 4 or 2500m, up to 100000 cores; blank for no limit")
     quota_memory = StringField("Memory (requests)", description="e.g. 8Gi, up to 16Pi; blank for no limit")

@@ -6,7 +6,7 @@ from portal.extensions import db
 from portal.forms import attach
 from portal.models import Role
 from portal.projects import bp
-from portal.projects.forms import (DeleteForm, EmptyForm, MemberForm, ProjectForm, QuotaForm, RenameForm,
+from portal.projects.forms import (DeleteForm, MemberForm, ProjectForm, QuotaForm, RenameForm,
                                    RoleForm)
 from portal.services import apps, audit, authz, kube_access, projects, users
 from portal.services.errors import Invalid, ServiceError
@@ -117,7 +117,7 @@ def _members_page(project, role, form=None, status=200):
     return render("projects/members.html", "projects/_members.html", project=project, role=role,
                   members=projects.members(project), form=form or MemberForm(),
                   usernames=[],   # filled as the owner types (member_suggestions)
-                  role_form=RoleForm(), action_form=EmptyForm(), consequence=remove_consequence,
+                  role_form=RoleForm(), consequence=remove_consequence,
                   may_manage=role.at_least(Role.OWNER), status=status)
 
 
@@ -169,7 +169,7 @@ def change_role(name, member_id):
         db.session.refresh(member)
     if request.htmx:
         return render("projects/_member_row.html", project=project, role=role, m=member,
-                      role_form=RoleForm(), action_form=EmptyForm(), row_error=error,
+                      role_form=RoleForm(), row_error=error,
                       saved_message="" if error else f"Saved: {member.user.username} is now {member.role}.",
                       consequence=remove_consequence, may_manage=True, status=422 if error else 200)
     flash(error or f"{member.user.username} is now {member.role}.", "error" if error else "success")
@@ -191,21 +191,19 @@ def remove_member(name, member_id):
                       label=f"Remove {member.user.username}",
                       action=url_for("projects.remove_member", name=name, member_id=member.id),
                       cancel=url_for("projects.members", name=name))
-    form = EmptyForm()
-    error = None
-    if form.validate_on_submit():
-        username = member.user.username
-        try:
-            projects.remove_member(project, member, by=actor())
-        except Invalid as exc:
-            error = exc.message
-        else:
-            if request.htmx:
-                return ""  # the row goes away
-            flash(f"{username} removed.", "success")
+    error = None  # a POST: CSRFProtect checked its token before the view ran
+    username = member.user.username
+    try:
+        projects.remove_member(project, member, by=actor())
+    except Invalid as exc:
+        error = exc.message
+    else:
+        if request.htmx:
+            return ""  # the row goes away
+        flash(f"{username} removed.", "success")
     if error and request.htmx:
         return render("projects/_member_row.html", project=project, role=role, m=member,
-                      role_form=RoleForm(), action_form=EmptyForm(), row_error=error,
+                      role_form=RoleForm(), row_error=error,
                       consequence=remove_consequence, may_manage=True, status=422)
     if error:
         flash(error, "error")

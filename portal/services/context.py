@@ -10,7 +10,3 @@ from portal.models import User
 class Actor:
     user: User
     addr: str = ""
-
-    @property
-    def is_admin(self) -> bool:
-        return bool(self.user.is_admin)

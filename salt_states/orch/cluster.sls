@@ -9,7 +9,8 @@
     nfs-server  NFS server on the nfs node           }
     common      common + nfs.client on every node
     runtime     docker + kubernetes packages on master and nodes
-    master      kubernetes.master (init, flannel, join token, portal access)
+    master      kubernetes.master (init, flannel, portal access) and
+                kubernetes.master.token (a fresh join token, in the mine)
     nodes       kubernetes.node on the nodes that are not masters
     monitoring  InfluxDB and Grafana on the monitoring node
     telegraf    Telegraf on every node
@@ -32,6 +33,8 @@
 {%- if roles.master and roles.master[0] in roles.node %}
 {%-   do master_sls.append('kubernetes.master.schedulable') %}
 {%- endif %}
+{#- Here, not in kubernetes.master: a highstate would make a new token each time. #}
+{%- do master_sls.append('kubernetes.master.token') %}
 {%- set steps = [
       ('registry', roles.registry, ['registry'], ['reachable']),
       ('nfs-server', roles.nfs, ['nfs.server'], ['reachable']),

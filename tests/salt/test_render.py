@@ -86,6 +86,61 @@ def test_kubernetes_renders_the_cluster_networks(rendered):
     assert {"allow_tgt": "hm-node1,hm-node2"} in token["mine.send"]
 
 
+def test_the_masters_highstate_makes_no_join_token(salt_env):
+    """Every `kubeadm token create` is a new token, so the highstate (which an operator
+    re-applies at will) has none: the orchestrations apply kubernetes.master.token."""
+    high = salt_env.salt("hm-master", "state.show_highstate", timeout=300)["hm-master"]
+    assert isinstance(high, dict), "\n".join(map(str, high))
+    assert "kubernetes-master-kubeadm-init-cmd-run" in high
+    assert [k for k in high if k.startswith("kubernetes-master-token-")] == []
+    assert "kubernetes.master.token" not in {body["__sls__"] for body in high.values()}
+
+
+def _repo_states(high: dict, sls: str, prefix: str, title: str, pillar_key: str) -> dict:
+    """One SLS's states from show_sls output, with its prefix, title and pillar key made
+    neutral, so that two repositories' states compare."""
+    out = {}
+    for state_id, body in high.items():
+        if body["__sls__"] != sls:
+            continue
+        (module,) = [k for k in body if not k.startswith("__")]
+        args = [a for a in body[module] if not (isinstance(a, dict) and set(a) == {"order"})]
+        text = json.dumps({module: args}).replace(prefix, "PREFIX").replace(title, "TITLE")
+        out[state_id.replace(prefix, "PREFIX")] = json.loads(text.replace(pillar_key, "PILLAR_KEY"))
+    return out
+
+
+@pytest.mark.parametrize("test", [True, False], ids=["plan", "real"])
+@pytest.mark.parametrize("url", ["https://apt.example.invalid/kubernetes/v1.30/deb/",
+                                 "https://mirror.example.org/kubernetes/v1.30/deb/"],
+                         ids=["placeholder", "mirror"])
+@pytest.mark.parametrize("key_text", ["", "-----BEGIN PGP PUBLIC KEY BLOCK-----\nexample\n"],
+                         ids=["key_url", "key_text"])
+def test_kubernetes_repo_is_the_shared_apt_repo_macro(salt_env, test, url, key_text):
+    """kubernetes.repo renders exactly what lib/aptrepo.jinja renders (here for Grafana's
+    repository given the same pillar), for each pillar variant, in a plan and a real run."""
+    repo = {"url": url, "dist": "/", "comps": "", "key_text": key_text, "key_url": url + "Release.key",
+            "keyring": "/etc/apt/keyrings/example.gpg", "keyring_asc": "/etc/apt/keyrings/example.asc",
+            "list_file": "/etc/apt/sources.list.d/example.list"}
+    pillar = {"hummer": {"kubernetes": {"repo": repo}, "monitoring": {"grafana": {"repo": repo}}}}
+    high = salt_env.salt("hm-node1", "state.show_sls", "kubernetes.repo,monitoring.grafana.repo",
+                         f"pillar={json.dumps(pillar)}", f"test={test}", timeout=120)["hm-node1"]
+    assert isinstance(high, dict), "\n".join(map(str, high))
+    kubernetes = _repo_states(high, "kubernetes.repo", "kubernetes-repo", "Kubernetes v1.30",
+                              "hummer:kubernetes:repo")
+    grafana = _repo_states(high, "monitoring.grafana.repo", "monitoring-grafana-repo", "Grafana",
+                           "hummer:monitoring:grafana:repo")
+    assert kubernetes == grafana
+    placeholder = ".invalid/" in url
+    assert ("PREFIX-test-configurable_test_state" in kubernetes) is placeholder
+    assert ("PREFIX-list-file-managed" in kubernetes) is (test or not placeholder)
+    if "PREFIX-list-file-managed" in kubernetes:
+        list_file = {k: v for a in kubernetes["PREFIX-list-file-managed"]["file"] if isinstance(a, dict)
+                     for k, v in a.items()}
+        assert list_file["contents"] == f"deb [signed-by={repo['keyring_asc' if key_text else 'keyring']}] {url} /"
+        assert len(list_file["require"]) == 1, list_file["require"]
+
+
 def test_docker_trusts_the_private_registry(rendered):
     for minion in ("hm-node1", "hm-node2"):
         high = rendered[minion]
@@ -169,6 +224,8 @@ def test_cluster_orchestration_order_and_run_id(salt_env):
     assert by["portal"]["tgt"] == ["hm-node2"]
     for s in steps[1:]:
         assert s["pillar"] == {"hummer_run_id": "show-1", "hummer_step": s["name"]}
+    # The join token is made here (and in orch.add_node), not by the master's highstate.
+    assert by["master"]["sls"] == ["kubernetes.master", "kubernetes.master.token"]
 
 
 def test_skipped_steps_keep_the_chain(salt_env):

@@ -1,7 +1,10 @@
 # -*- coding: utf-8 -*-
 # vim: ft=sls
-# The control plane: kubeadm init with hummer:cluster's CIDRs, flannel, a
-# join token in the Salt mine, and the portal's service account and kubeconfig.
+# The control plane: kubeadm init with hummer:cluster's CIDRs, flannel, and
+# the portal's service account and kubeconfig. The join token
+# (kubernetes.master.token) is not part of it, so not of the highstate either,
+# which would make a new token on every run: the orchestrations apply it
+# (orch/cluster.sls with this SLS, orch/add_node.sls alone).
 {%- from "lib/failpoint.jinja" import failpoint with context %}
 
 include:
@@ -9,6 +12,5 @@ include:
   - kubernetes.master.config
   - kubernetes.master.kubeadm
   - kubernetes.master.cni
-  - kubernetes.master.token
   - kubernetes.master.portal_access
 {{ failpoint('kubernetes', 'master') }}

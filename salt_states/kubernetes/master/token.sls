@@ -2,7 +2,9 @@
 # vim: ft=sls
 # A fresh join token for the nodes, published through the Salt mine under
 # hummer:kubernetes:mine:join and readable only by the cluster's nodes.
-# orch/add_node.sls runs this alone before joining a new node.
+# Each apply makes a new token, so only the orchestrations apply it:
+# orch/cluster.sls in its master step, orch/add_node.sls alone before joining
+# a new node. It is in no highstate (top.sls, kubernetes.master).
 {%- set sls_kubeadm = 'kubernetes.master.kubeadm' %}
 {%- from "kubernetes/map.jinja" import kubernetes with context %}
 {%- set join_file = kubernetes.config_dir ~ '/join-command' %}
