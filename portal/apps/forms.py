@@ -80,7 +80,7 @@ class AppForm(FlaskForm):
     min_replicas = StringField("Minimum replicas", default=AUTOSCALE_DEFAULTS["min_replicas"])
     max_replicas = StringField("Maximum replicas", default=AUTOSCALE_DEFAULTS["max_replicas"])
     cpu_target = StringField("CPU target %", default=AUTOSCALE_DEFAULTS["cpu_target"])
-    token = HiddenField()   # a fingerprint of what the form owns (see services.apps._check)
+    token = HiddenField()   # a fingerprint of what the form owns (see services.apps.actions._check)
 
     def set_plans(self, plans, default: str = "") -> None:
         """The plan choices; a form not yet submitted starts on `default` (the default plan)."""

@@ -11,7 +11,7 @@ from portal.apps.forms import (EDIT_HIDDEN, AppForm, ConfirmForm, ImageForm, Rol
                                ScaleForm, attach_errors, form_from_spec)
 from portal.models import Role
 from portal.services import apps, authz, kube_access, plans, projects, streams
-from portal.services.errors import Conflict, Invalid
+from portal.services.errors import Conflict, Invalid, Unavailable
 from portal.web import actor, page_number, redirect_to, render, wants_fragment
 
 
@@ -118,14 +118,21 @@ def _detail_page(project, role, app_name, status=200, **forms):
         image_form.image.data, image_form.tag.data = split_image(d.app.image)
     image_form.token.data = image_form.token.data or d.app.template_hash
     return render("apps/detail.html", "apps/_status.html", project=project, role=role, d=d,
-                  can_change=role.at_least(Role.DEVELOPER),
-                  status=status, **forms)
+                  app_name=app_name, can_change=role.at_least(Role.DEVELOPER), status=status, **forms)
 
 
 @bp.route("/<app>")
 def detail(name, app):
     project, role = _project(name)
-    return _detail_page(project, role, app)
+    try:
+        return _detail_page(project, role, app)
+    except Unavailable as error:
+        if not wants_fragment():
+            raise
+        # The page's status section polls here: it keeps its place (and its polling) and
+        # says why there is no news; the error fragment in its place would end the polling.
+        return render("apps/_status.html", "apps/_status.html", project=project, app_name=app,
+                      unavailable=error.message, status=503)
 
 
 @bp.route("/<app>/events")

@@ -22,4 +22,18 @@
   }
   document.addEventListener("input", onChange);
   document.addEventListener("change", onChange);
+
+  /* Polled sections (data-poll, such as an app's status) ask nothing while the tab is
+     hidden, and catch up ("poll-now" in their hx-trigger) as soon as it is shown again.
+     Without this script they poll all the time. */
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail && event.detail.elt;
+    if (document.hidden && elt && elt.hasAttribute && elt.hasAttribute("data-poll")) {
+      event.preventDefault();
+    }
+  });
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden || !window.htmx) { return; }
+    document.querySelectorAll("[data-poll]").forEach(function (el) { window.htmx.trigger(el, "poll-now"); });
+  });
 })();

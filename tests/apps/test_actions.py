@@ -49,8 +49,9 @@ def test_scale(running, web, apps_api, core_api):
     assert apps_api.read_namespaced_deployment("web", ns).spec.replicas == 4
 
 
-def test_change_image_shows_progress_until_complete_then_roll_back(running, web, apps_api):
+def test_change_image_shows_progress_until_complete_then_roll_back(running, web, apps_api, kubelet):
     ns = running
+    kubelet.ready_delay = 1.0   # each new pod takes a second to be ready: a rollout one can watch
     response = web.post(f"/projects/{ns}/apps/web/image", {"image": "hummer/web", "tag": "2.0",
                                                            "token": token_on(web, ns)})
     assert response.status_code == 302
@@ -61,9 +62,11 @@ def test_change_image_shows_progress_until_complete_then_roll_back(running, web,
     def complete():
         fragment = text(web.get(f"/projects/{ns}/apps/web", htmx="app-status"))
         assert fragment.lstrip().startswith('<section id="app-status"')
-        seen.add("Rolling out" in fragment)
+        seen.add("Rolling out:" in fragment)   # the progress line (the flash says "Rolling out hummer/...")
         return "Rollout complete." in fragment and "hummer/web:2.0" in fragment and "revision 2" in fragment
     wait_for(complete, timeout=60, what="rollout complete")
+    # the user saw the progress while it ran, then its end (without it)
+    assert seen == {True, False}, "the status never showed 'Rolling out:' before 'Rollout complete.'"
     assert audited("app.image").detail == "hummer/web:1.0 -> hummer/web:2.0"
     page = text(web.get(f"/projects/{ns}/apps/web"))
     assert "Roll back to 1" in page

@@ -131,3 +131,48 @@ def test_an_edit_error_is_shown_in_the_browser(browser, kproject, login, web, ap
     assert "not starting with a digit" in error.text and error.is_displayed()
     assert d.current_url.endswith("/apps/oops/edit")
     assert apps_api.read_namespaced_deployment("oops", ns).spec.template.spec.containers[0].env[0].name == "GREETING"
+
+
+COUNT_POLLS = """
+window.__polls = {asked: 0, sent: 0};
+document.addEventListener("htmx:beforeRequest", function (e) {
+  if (e.detail.elt.id === "app-status") { window.__polls.asked += 1; } });
+document.addEventListener("htmx:beforeSend", function (e) {
+  if (e.detail.elt.id === "app-status") { window.__polls.sent += 1; } });
+"""
+SET_HIDDEN = """
+var hidden = %s;
+Object.defineProperty(document, "hidden", {configurable: true, get: function () { return hidden; }});
+document.dispatchEvent(new Event("visibilitychange"));
+"""
+
+
+def test_status_polls_on_through_an_outage_and_rests_while_hidden(browser, kube_app, kproject, login, web,
+                                                                   tmp_path):
+    from tests.apps.conftest import deploy_form
+    ns = kproject.name
+    login("dev")
+    assert web.post(f"/projects/{ns}/apps/new", deploy_form("web", replicas=1)).status_code == 302
+    d = browser
+    log_in(d, "dev")
+    d.get(f"{d.base}/projects/{ns}/apps/web")
+    wait_for(d, lambda d: d.find_element(By.ID, "app-ready").text == "1/1", 30, "never 1/1 ready")
+
+    # Kubernetes stops answering (its kubeconfig is gone: the same 503 as an unreachable cluster)
+    kubeconfig = kube_app.config["KUBECONFIG"]
+    kube_app.config["KUBECONFIG"] = str(tmp_path / "gone.yaml")
+    try:
+        wait_for(d, lambda d: "does not exist" in d.find_element(By.CSS_SELECTOR, "#app-status #app-status-error").text,
+                 20, "the reason never showed in the status section")
+    finally:
+        kube_app.config["KUBECONFIG"] = kubeconfig
+    # ... and answers again: the section polled on, and shows the app
+    wait_for(d, lambda d: d.find_element(By.ID, "app-ready").text == "1/1", 20, "the status stopped polling")
+
+    # a hidden tab asks nothing; shown again, it asks at once
+    d.execute_script(COUNT_POLLS + SET_HIDDEN % "true")
+    wait_for(d, lambda d: d.execute_script("return window.__polls.asked") >= 2, 10, "no poll came due")
+    assert d.execute_script("return window.__polls.sent") == 0
+    d.execute_script(SET_HIDDEN % "false")
+    wait_for(d, lambda d: d.execute_script("return window.__polls.sent") >= 1, 10, "no poll after the tab showed")
+    wait_for(d, lambda d: d.find_element(By.ID, "app-ready").text == "1/1", 10, "the status is gone")

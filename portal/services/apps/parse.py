@@ -1,0 +1,322 @@
+"""The deploy and edit forms' data (WTForms `form.data` shape) -> AppSpec, with a message
+beside each wrong field (SpecInvalid). No cluster needed: only the plans come from the
+database."""
+from __future__ import annotations
+
+import re
+import shlex
+
+from sqlalchemy import select
+
+from portal import validation
+from portal.domain.apps import AppSpec, EnvSpec, PortSpec, ProbeSpec
+from portal.extensions import db
+from portal.models import ResourcePlan
+from portal.services.errors import Invalid
+
+APP_NAME_MAX = 40
+RESERVED_APP_NAMES = {"new"}      # leaves room for "-ext" and the ReplicaSet/pod suffixes
+REPLICAS_MAX = 1000
+# Kubernetes' own limits (IsEnvVarName; distribution's reference grammar for images).
+ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*", re.ASCII)
+ENV_NAME_MAX = 256
+ENV_VALUE_MAX = 32768
+TEXT_MAX = 4096                   # command, arguments, working directory, probe path and command
+APP_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+PORT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+IMAGE_PATH = re.compile(rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*", re.ASCII)
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+REGISTRY = re.compile(rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])"
+                      r"(?::[0-9]{1,5})?", re.ASCII)
+DIGEST = re.compile(r"sha256:[a-f0-9]{64}", re.ASCII)
+IMAGE_NAME_MAX = 255              # distribution's NameTotalLengthMax (registry host included)
+TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
+SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]{1,253}", re.ASCII)
+SECRET_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", re.ASCII)
+
+
+class SpecInvalid(Invalid):
+    """Several fields are wrong at once: `errors` maps a form field id to its message."""
+
+    def __init__(self, errors: dict[str, str], message: str | None = None):
+        first = message or next(iter(errors.values()), "Check the form.")
+        super().__init__(next(iter(errors), None), first)
+        self.errors = errors
+        self.summary = message
+
+
+class DeployFailed(SpecInvalid):
+    """A step of creating an app failed; the earlier steps were undone."""
+
+
+def _int(value, lo: int, hi: int) -> int | None:
+    """A whole number written in ASCII digits (no '1_0', no other scripts' digits)."""
+    text = value.strip() if isinstance(value, str) else str(value if isinstance(value, int) else "")
+    if not re.fullmatch(r"[+-]?[0-9]{1,9}", text, re.ASCII):
+        return None
+    number = int(text)
+    return number if lo <= number <= hi else None
+
+
+def _text(data: dict, key: str) -> str:
+    """A text field, stripped; anything but text or a number (a file part, a list) counts as blank."""
+    value = data.get(key)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def check_app_name(name: str) -> str | None:
+    if not name:
+        return "App name is required."
+    if name in RESERVED_APP_NAMES:
+        return f"'{name}' is reserved by the portal; choose another name."
+    if len(name) > APP_NAME_MAX:
+        return f"App name must be at most {APP_NAME_MAX} characters."
+    if not APP_NAME.match(name):
+        return ("App name must be lower-case letters, digits and '-', starting with a letter "
+                "and ending with a letter or digit (a DNS-1123 label).")
+    return None
+
+
+IMAGE_MESSAGE = ("Not an image reference: use lower-case names separated by '/', "
+                 "optionally after a registry host (host:port/name).")
+
+
+def _split_registry(name: str) -> tuple[str, str]:
+    """('registry:5000', 'team/web') as Docker splits it: the first component is a
+    registry host when it has a '.' or ':', is 'localhost' or an [IPv6] address."""
+    first, slash, rest = name.partition("/")
+    if slash and (("." in first) or (":" in first) or first == "localhost" or first.startswith("[")):
+        return first, rest
+    return "", name
+
+
+def check_image(image: str, tag: str) -> tuple[str, str, dict[str, str]]:
+    """(repository, tag, errors) from the image and tag fields."""
+    errors: dict[str, str] = {}
+    if not image:
+        return "", tag, {"image": "Image is required, such as nginx or registry:5000/team/web."}
+    if any(ch.isspace() for ch in image):
+        return image, tag, {"image": "An image reference has no spaces."}
+    if len(image) > IMAGE_NAME_MAX + 200:
+        return "", tag, {"image": f"An image name is at most {IMAGE_NAME_MAX} characters."}
+    name, at, digest = image.partition("@")
+    inner_tag = ""
+    head, _, last = name.rpartition("/")
+    if ":" in last:
+        last, inner_tag = last.rsplit(":", 1)
+        name = f"{head}/{last}" if head else last
+    if at:
+        repo = f"{name}@{digest}"
+        if not DIGEST.fullmatch(digest):
+            errors["image"] = "A digest is sha256: and 64 lower-case hex digits."
+    else:
+        repo = name
+        if inner_tag:
+            if tag and tag != inner_tag:
+                errors["tag"] = f"The image already names the tag '{inner_tag}'; give the tag in one place."
+            tag = inner_tag
+    registry, path = _split_registry(name)
+    if len(name) > IMAGE_NAME_MAX:
+        errors["image"] = f"An image name is at most {IMAGE_NAME_MAX} characters (registry host included)."
+    elif registry and not REGISTRY.fullmatch(registry):
+        errors["image"] = "The registry host is a host name or address, with an optional :port."
+    elif not IMAGE_PATH.fullmatch(path):
+        errors.setdefault("image", (IMAGE_MESSAGE + " Upper-case letters are not allowed.")
+                          if path.lower() != path and IMAGE_PATH.fullmatch(path.lower()) else IMAGE_MESSAGE)
+    if at:
+        tag = ""
+    elif not tag:
+        tag = "latest"
+    elif not TAG.fullmatch(tag):
+        errors["tag"] = "A tag is letters, digits, '_', '.' and '-' (at most 128), not starting with '.' or '-'."
+    return repo, tag, errors
+
+
+def _probe(data: dict, prefix: str, errors: dict) -> ProbeSpec:
+    kind = _text(data, "kind") or "none"
+    if kind not in ("none", "http", "tcp", "exec"):
+        errors[f"{prefix}-kind"] = "Choose none, HTTP, TCP or exec."
+        return ProbeSpec()
+    probe = ProbeSpec(kind=kind, path=_text(data, "path") or "/", command=_text(data, "command"))
+    for key in ("path", "command"):
+        value = getattr(probe, key)
+        if len(value) > TEXT_MAX or "\x00" in value:
+            errors[f"{prefix}-{key}"] = f"At most {TEXT_MAX} characters, and no NUL characters."
+            return probe
+    if kind in ("http", "tcp"):
+        port = _int(data.get("port"), 1, 65535)
+        if port is None:
+            errors[f"{prefix}-port"] = "The probe needs a port from 1 to 65535."
+        probe.port = port
+    if kind == "http" and not probe.path.startswith("/"):
+        errors[f"{prefix}-path"] = "The HTTP path starts with '/'."
+    if kind == "exec":
+        try:
+            if not shlex.split(probe.command):
+                errors[f"{prefix}-command"] = "The exec probe needs a command."
+        except ValueError:
+            errors[f"{prefix}-command"] = "The command has an unbalanced quote."
+    return probe
+
+
+def parse(data: dict, name_fixed: str | None = None) -> AppSpec:
+    """An AppSpec from the deploy form's data (WTForms `form.data` shape); raises
+    SpecInvalid with a message for each wrong field.
+
+    With name_fixed (the edit form), name, image, tag and replicas are not read (the edit
+    page does not show them): the edit takes the image and the replicas from the running
+    Deployment."""
+    errors: dict[str, str] = {}
+    editing = name_fixed is not None
+    name = name_fixed or _text(data, "name")
+    replicas: int | None = 0
+    if editing:
+        image, tag = "", ""
+    else:
+        message = check_app_name(name)
+        if message:
+            errors["name"] = message
+        image, tag, image_errors = check_image(_text(data, "image"), _text(data, "tag"))
+        errors.update(image_errors)
+        replicas = _int(data.get("replicas", 1), 0, REPLICAS_MAX)
+        if replicas is None:
+            errors["replicas"] = f"Replicas must be a whole number from 0 to {REPLICAS_MAX}."
+    spec = AppSpec(name=name, image=image, tag=tag, replicas=replicas or 0)
+
+    # resources: a plan, or custom requests and limits
+    plan_name = _text(data, "plan")
+    if plan_name:
+        plan = db.session.scalar(select(ResourcePlan).where(ResourcePlan.name == plan_name))
+        if plan is None:
+            errors["plan"] = f"No plan named '{plan_name}'."
+        else:
+            spec.plan = plan.name
+            spec.cpu_request, spec.memory_request = plan.cpu_request, plan.memory_request
+            spec.cpu_limit, spec.memory_limit = plan.cpu_limit, plan.memory_limit
+    else:
+        for key in ("cpu_request", "memory_request", "cpu_limit", "memory_limit"):
+            value = _text(data, key)
+            if value:
+                message = validation.quantity(value, key.split("_")[0])
+                if message:
+                    errors[key] = message
+            setattr(spec, key, value)
+        for kind in ("cpu", "memory"):
+            req, lim = getattr(spec, f"{kind}_request"), getattr(spec, f"{kind}_limit")
+            if req and lim and f"{kind}_request" not in errors and f"{kind}_limit" not in errors \
+                    and not validation.not_less(req, lim):
+                errors[f"{kind}_limit"] = f"The {kind} limit must not be below the request."
+
+    # ports
+    seen_ports: dict[tuple[int, str], int] = {}
+    seen_names: set[str] = set()
+    for i, row in enumerate(data.get("ports") or []):
+        raw_port, pname = _text(row, "container_port"), _text(row, "name")
+        if not raw_port and not pname and not _text(row, "node_port"):
+            continue  # an empty row
+        protocol = (_text(row, "protocol") or "TCP").upper()
+        if protocol not in ("TCP", "UDP"):
+            errors[f"ports-{i}-protocol"] = "Protocol is TCP or UDP."
+        port = _int(raw_port, 1, 65535)
+        if port is None:
+            errors[f"ports-{i}-container_port"] = "A port is a whole number from 1 to 65535."
+        elif (port, protocol) in seen_ports:
+            errors[f"ports-{i}-container_port"] = f"Port {port}/{protocol} is listed twice."
+        else:
+            seen_ports[(port, protocol)] = i
+        pname = pname or (f"{protocol.lower()}-{port}" if port else "")
+        if pname:
+            if len(pname) > 15 or not PORT_NAME.match(pname) or "--" in pname \
+                    or not any(c.isalpha() for c in pname):
+                errors[f"ports-{i}-name"] = ("A port name is at most 15 lower-case letters, digits "
+                                             "and '-', with at least one letter.")
+            elif pname in seen_names:
+                errors[f"ports-{i}-name"] = f"The port name '{pname}' is used twice."
+            seen_names.add(pname)
+        exposure = _text(row, "exposure") or "internal"
+        if exposure not in ("internal", "external"):
+            errors[f"ports-{i}-exposure"] = "Exposure is internal (ClusterIP) or external (NodePort)."
+        node_port = None
+        if _text(row, "node_port"):
+            node_port = _int(row.get("node_port"), 30000, 32767)
+            if node_port is None:
+                errors[f"ports-{i}-node_port"] = "A node port is a whole number from 30000 to 32767."
+            elif exposure != "external":
+                errors[f"ports-{i}-node_port"] = "A fixed node port needs external exposure."
+        spec.ports.append(PortSpec(pname, protocol, port or 0, exposure, node_port, row=i))
+
+    # environment
+    seen_env: set[str] = set()
+    for i, row in enumerate(data.get("env") or []):
+        ename = _text(row, "name")
+        source = _text(row, "source") or "plain"
+        value = row.get("value") if isinstance(row.get("value"), str) else ""
+        if not ename and not value and not _text(row, "secret"):
+            continue
+        if len(ename) > ENV_NAME_MAX:
+            errors[f"env-{i}-name"] = f"A variable name is at most {ENV_NAME_MAX} characters."
+        elif not ENV_NAME.fullmatch(ename) or ename in (".", ".."):
+            errors[f"env-{i}-name"] = ("A variable name is letters, digits, '_', '-' and '.', not starting "
+                                       "with a digit (as Kubernetes accepts).")
+        elif ename in seen_env:
+            errors[f"env-{i}-name"] = f"{ename} is set twice."
+        seen_env.add(ename)
+        if source == "secret":
+            secret, key = _text(row, "secret"), _text(row, "key")
+            if len(secret) > 253 or not SECRET_NAME.fullmatch(secret):
+                errors[f"env-{i}-secret"] = "Name a secret of this project (lower-case letters, digits, '-' and '.')."
+            if not SECRET_KEY.fullmatch(key):
+                errors[f"env-{i}-key"] = "Name the key inside the secret (letters, digits, '-', '_' and '.')."
+            spec.env.append(EnvSpec(ename, secret=secret, key=key))
+        else:
+            if len(value) > ENV_VALUE_MAX:
+                errors[f"env-{i}-value"] = f"A value is at most {ENV_VALUE_MAX} characters."
+            elif "\x00" in value:
+                errors[f"env-{i}-value"] = "A value cannot contain a NUL character."
+            spec.env.append(EnvSpec(ename, value=value))
+
+    # command, args, working directory
+    for key in ("command", "args", "workdir"):
+        value = _text(data, key)
+        if len(value) > TEXT_MAX:
+            errors[key] = f"At most {TEXT_MAX} characters."
+        elif "\x00" in value:
+            errors[key] = "No NUL characters, please."
+        elif key != "workdir":
+            try:
+                shlex.split(value)
+            except ValueError:
+                errors[key] = "Unbalanced quote; quote arguments like a shell would."
+        setattr(spec, key, value)
+    if spec.workdir and not spec.workdir.startswith("/") and "workdir" not in errors:
+        errors["workdir"] = "The working directory is an absolute path, starting with '/'."
+
+    spec.readiness = _probe(data.get("readiness") or {}, "readiness", errors)
+    spec.liveness = _probe(data.get("liveness") or {}, "liveness", errors)
+    spec.session_affinity = bool(data.get("session_affinity"))
+
+    # autoscaling (autoscaling/v1: CPU only)
+    spec.autoscale = bool(data.get("autoscale"))
+    if spec.autoscale:
+        lo = _int(data.get("min_replicas"), 1, REPLICAS_MAX)
+        hi = _int(data.get("max_replicas"), 1, REPLICAS_MAX)
+        target = _int(data.get("cpu_target"), 1, 100)
+        if lo is None:
+            errors["min_replicas"] = f"The minimum is a whole number from 1 to {REPLICAS_MAX}."
+        if hi is None:
+            errors["max_replicas"] = f"The maximum is a whole number from 1 to {REPLICAS_MAX}."
+        if lo is not None and hi is not None and lo > hi:
+            errors["max_replicas"] = "The maximum must not be below the minimum (min ≤ max)."
+        if target is None:
+            errors["cpu_target"] = "The CPU target is a percentage from 1 to 100."
+        if not editing and replicas is not None and lo is not None and hi is not None and lo <= hi \
+                and not lo <= replicas <= hi:
+            errors["replicas"] = (f"With autoscaling from {lo} to {hi} replicas, start with a number "
+                                  f"from {lo} to {hi}; the autoscaler keeps it in that range.")
+        spec.min_replicas, spec.max_replicas, spec.cpu_target = lo or 1, hi or 1, target or 80
+    if errors:
+        raise SpecInvalid(errors)
+    return spec
