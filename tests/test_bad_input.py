@@ -17,7 +17,7 @@ from portal.models import AuditEvent, Membership, Project, ResourcePlan, Role, U
 from portal.services import audit
 from portal.services.context import Actor
 from tests.conftest import PASSWORD
-from tests.support.kube_fixtures import wait_for
+from tests.support.waiting import wait_for
 from tests.support.web import Web, error_beside, text
 
 TEN_THOUSAND_DIGITS = "9" * 10_000

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.kube_fixtures import wait_for
+from tests.support.waiting import wait_for
 from tests.support.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

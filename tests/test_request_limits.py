@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from portal import config as config_module
-from tests.support.kube_fixtures import wait_for
+from tests.support.waiting import wait_for
 from tests.support.processes import die_with_parent, free_port
 from tests.support.web import text
 

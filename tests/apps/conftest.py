@@ -11,7 +11,8 @@ from kubernetes import client
 from portal.extensions import db
 from portal.models import ResourcePlan, Role
 from portal.services import projects
-from tests.support.kube_fixtures import delete_namespace, wait_for  # noqa: F401 (wait_for: used by the tests)
+from tests.support.kube_fixtures import delete_namespace
+from tests.support.waiting import wait_for  # noqa: F401 (wait_for: used by the tests)
 from tests.support.web import text
 
 

@@ -13,7 +13,7 @@ import pytest
 from kubernetes import client
 
 from tests.support.kube_cluster import KubeCluster, pgroup_alive
-from tests.support.kube_fixtures import wait_for
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.kube
 

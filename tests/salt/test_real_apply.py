@@ -17,7 +17,7 @@ import requests
 import sqlalchemy as sa
 import yaml
 
-from tests.support.kube_fixtures import wait_for
+from tests.support.waiting import wait_for
 from tests.support.live_portal import REPO, Client, live_portal
 from tests.support.processes import die_with_parent, free_port
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import requests
 
 from tests.support.processes import die_with_parent, free_port
+from tests.support.waiting import wait_for
 from tests.support.web import TOKEN
 
 REPO = Path(__file__).resolve().parents[2]
@@ -74,8 +75,6 @@ class LivePortal:
         return self.log_path.read_text(errors="replace")[-4000:]
 
     def wait_ready(self, timeout: float = 60) -> None:
-        from tests.support.kube_fixtures import wait_for
-
         def answers() -> bool:
             assert self.proc.poll() is None, f"gunicorn exited:\n{self.log()}"
             try:
