@@ -197,7 +197,8 @@ def main() -> int:
                   f"(median of {args.kubectl_runs}; {len(out.stdout) / 1e6:.1f} MB)", flush=True)
 
             env = {"HUMMER_DATABASE_URL": url, "HUMMER_INSTANCE_PATH": str(instance),
-                   "HUMMER_SECRET_KEY": "bench-secret-key-of-32-bytes-at-least", "HUMMER_KUBECONFIG": str(cluster.kubeconfig),
+                   "HUMMER_SECRET_KEY": "bench-secret-key-of-32-bytes-at-least",
+                   "HUMMER_KUBECONFIG": str(cluster.kubeconfig),
                    "HUMMER_PAGE_SIZE": "20"}
             with gunicorn(env, args.workers) as (base, proc):
                 s = login(base)

@@ -53,7 +53,8 @@ def main() -> int:
                 while not cluster.service_account_ready(ns):
                     time.sleep(0.1)
             env = {"HUMMER_DATABASE_URL": url, "HUMMER_INSTANCE_PATH": str(instance),
-                   "HUMMER_SECRET_KEY": "bench-secret-key-of-32-bytes-at-least", "HUMMER_KUBECONFIG": str(cluster.kubeconfig)}
+                   "HUMMER_SECRET_KEY": "bench-secret-key-of-32-bytes-at-least",
+                   "HUMMER_KUBECONFIG": str(cluster.kubeconfig)}
             portal_times, kubectl_times = [], []
             with gunicorn(env, 2) as (base, _):
                 s = login(base)

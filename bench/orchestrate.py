@@ -160,7 +160,8 @@ def main(argv=None):
     print(f"{'minions':>8} {'steps':>6} {'portal (salt-api + /events)':>28} {'salt-run':>10} {'portal/cli':>11}"
           f" {'minion CPU / wall':>18}")
     for r in results:
-        print(f"{r['size']:>8} {r['steps']:>6} {r['portal']:>26.1f} s {r['cli']:>8.1f} s {r['portal'] / r['cli']:>10.2f}x"
+        print(f"{r['size']:>8} {r['steps']:>6} {r['portal']:>26.1f} s {r['cli']:>8.1f} s "
+              f"{r['portal'] / r['cli']:>10.2f}x"
               f" {r['busy']:>13.2f} cores")
     print(f"(this host has {os.cpu_count()} cores; minion CPU / wall near that number means the "
           "minions ran in parallel and the cores, not Salt, set the pace)")

@@ -9,7 +9,6 @@ answers), thawed, and killed. The portal is a real gunicorn (one worker, four th
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import time

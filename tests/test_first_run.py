@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.waiting import wait_for
 from tests.support.processes import free_port
+from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALLING = "installing Python packages"

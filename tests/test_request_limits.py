@@ -14,8 +14,8 @@ import pytest
 import requests
 
 from portal import config as config_module
-from tests.support.waiting import wait_for
 from tests.support.processes import die_with_parent, free_port
+from tests.support.waiting import wait_for
 from tests.support.web import text
 
 REPO = Path(__file__).resolve().parent.parent

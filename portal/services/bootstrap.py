@@ -27,8 +27,8 @@ from portal.adapters import salt as salt_adapter
 from portal.extensions import db
 from portal.models import AuditEvent, ClusterNode, ClusterSettings, ProvisioningRun, RunStep, utcnow
 from portal.services import audit
-from portal.services import cluster_checks as checks
 from portal.services import cluster as cluster_service
+from portal.services import cluster_checks as checks
 from portal.services.authz import require_admin
 from portal.services.context import Actor
 from portal.services.errors import Invalid, NotFound, Unavailable

@@ -3,7 +3,8 @@ a reload, scale it, and read its logs (including a line followed live over SSE).
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.support.browser import browsing, find as find_element, log_in, wait_for
+from tests.support.browser import browsing, log_in, wait_for
+from tests.support.browser import find as find_element
 
 pytestmark = [pytest.mark.browser, pytest.mark.kube]
 

@@ -10,7 +10,7 @@ import re
 import pytest
 from kubernetes import client
 
-from tests.apps.conftest import deploy_form, form_data, ready, wait_for
+from tests.apps.conftest import deploy_form, form_data, wait_for
 from tests.support.web import error_beside, text
 
 pytestmark = pytest.mark.kube

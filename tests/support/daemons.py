@@ -9,7 +9,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.support.processes import die_with_parent, pgroup_members
+from tests.support.processes import die_with_parent as _die_with_parent
+from tests.support.processes import pgroup_members
 from tests.support.waiting import wait_for
 
 
@@ -63,9 +64,13 @@ class Daemon:
         self.log_path = Path(log_path)
         self.error = error
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True, close_fds=True, env=env, cwd=cwd,
-                                     preexec_fn=die_with_parent if die_with_parent else None)
+        try:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
+                                         start_new_session=True, close_fds=True, env=env, cwd=cwd,
+                                         preexec_fn=_die_with_parent if die_with_parent else None)
+        except BaseException:
+            self.log.close()
+            raise
         self.pid = self.proc.pid
 
     def alive(self) -> bool:

@@ -22,7 +22,6 @@ import ipaddress
 import json
 import os
 import shutil
-import signal
 import ssl
 import subprocess
 import tempfile
@@ -33,8 +32,8 @@ import urllib.request
 from pathlib import Path
 
 from tests.support.daemons import Daemon
-from tests.support.processes import (  # noqa: F401 (re-exported for tests and benches)
-    die_with_parent as _die_with_parent, free_port, pgroup_alive, pgroup_members, port_open)
+from tests.support.processes import die_with_parent as _die_with_parent  # noqa: F401 (re-exported for tests and benches)
+from tests.support.processes import free_port, pgroup_alive
 from tests.support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]

@@ -38,7 +38,7 @@ def example_pillar(roles: dict[str, list[str]] | None = None, addresses: dict[st
             raise ValueError(f"the example has {len(EXAMPLE_NODES)} nodes, asked for {len(roles)}")
         nodes = data["hummer"]["nodes"]
         data["hummer"]["nodes"] = {}
-        for (mid, its_roles), example in zip(roles.items(), EXAMPLE_NODES):
+        for (mid, its_roles), example in zip(roles.items(), EXAMPLE_NODES, strict=False):
             node = dict(nodes[example], roles=list(its_roles))
             if addresses:
                 node["address"] = addresses[mid]

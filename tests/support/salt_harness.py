@@ -48,8 +48,8 @@ from pathlib import Path
 import yaml
 
 from tests.support.daemons import Daemon
-from tests.support.processes import (  # noqa: F401 (re-exported for tests and benches)
-    die_with_parent as _die_with_parent, free_port, pgroup_alive, pgroup_members, port_open)
+from tests.support.processes import die_with_parent as _die_with_parent  # noqa: F401 (re-exported for tests and benches)
+from tests.support.processes import free_port, port_open
 
 REPO = Path(__file__).resolve().parents[2]
 STATE_ROOT = REPO / "salt_states"
@@ -85,7 +85,8 @@ exit 100
 # (2 s instead of 0.1 s). Same answers, nothing written outside the harness.
 APT_CACHE_WRAPPER = """#!/bin/sh
 d="$(dirname "$0")"
-exec /usr/bin/apt-cache -o Dir::Cache::pkgcache="$d/apt-pkgcache.bin" -o Dir::Cache::srcpkgcache="$d/apt-srcpkgcache.bin" "$@"
+exec /usr/bin/apt-cache -o Dir::Cache::pkgcache="$d/apt-pkgcache.bin" \\
+  -o Dir::Cache::srcpkgcache="$d/apt-srcpkgcache.bin" "$@"
 """
 
 
@@ -291,8 +292,9 @@ class SaltEnv:
         sock = self.root / "master" / "sock" / "master_event_pub.ipc"
         master = self.daemons["master"]
         try:
-            master.wait_ready(lambda: (self._master_port_open(self.ret_port) and self._master_port_open(self.publish_port)
-                                       and sock.exists()), timeout=max(0.0, deadline - time.monotonic()), interval=0.2)
+            master.wait_ready(lambda: (self._master_port_open(self.ret_port)
+                                       and self._master_port_open(self.publish_port) and sock.exists()),
+                              timeout=max(0.0, deadline - time.monotonic()), interval=0.2)
         except AssertionError:
             raise SaltEnvError(f"salt-master not ready; log:\n{master.tail()}") from None
 

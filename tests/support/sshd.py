@@ -20,11 +20,10 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-from tests.support.processes import free_port
 from tests.support.daemons import Daemon
+from tests.support.processes import free_port
 
 SSHD_BIN = Path("/usr/sbin/sshd")
 PRIVSEP_DIR = Path("/run/sshd")  # compiled into Debian's sshd; the system service creates it
