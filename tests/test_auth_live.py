@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from portal.extensions import db
 from portal.models import AuditEvent, User
 from tests.conftest import PASSWORD
+from tests.support.html import find
 from tests.support.live_portal import live_portal
 from tests.support.web import error_beside
 
@@ -79,9 +80,9 @@ def test_anonymous_flood_is_cut_off_and_users_are_not_limited(app, database_url,
             for _ in range(15):
                 page = client.get("/login")
                 seen.append(("GET", page.status_code, page.headers.get("Retry-After", ""), page.text))
-                token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text)
+                token = find(page.text, "input", name="csrf_token")
                 response = client.post("/login", {"username": "bob", "password": f"guess-{i}",
-                                                  "csrf_token": token.group(1) if token else ""})
+                                                  "csrf_token": token.get("value", "") if token else ""})
                 seen.append(("POST", response.status_code, response.headers.get("Retry-After", ""),
                              response.text))
             return seen
