@@ -84,9 +84,22 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(f"tests per database backend: {counts}")
 
 
+# The test users' password hash: a real werkzeug hash, but PBKDF2 with few rounds, so that
+# each login of the suite's ~1,500 does not pay for an scrypt check (0.1 s, and 32 MB, each).
+# The portal's own hashes (new users, new passwords, the dummy one) stay scrypt; the tests
+# that time or race the check use production_password_hash instead (test_auth*.py).
+TEST_HASH_METHOD = "pbkdf2:sha256:1000"
+
+
 @pytest.fixture(scope="session")
 def password_hash():
-    """One real werkzeug hash, reused so that fixtures do not pay for scrypt each time."""
+    """One werkzeug hash of PASSWORD, cheap to check (TEST_HASH_METHOD), reused by fixtures."""
+    return generate_password_hash(PASSWORD, method=TEST_HASH_METHOD)
+
+
+@pytest.fixture(scope="session")
+def production_password_hash():
+    """PASSWORD hashed as the portal hashes it (werkzeug's default, scrypt)."""
     return generate_password_hash(PASSWORD)
 
 

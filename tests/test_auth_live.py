@@ -11,12 +11,21 @@ import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from portal.extensions import db
 from portal.models import AuditEvent, User
 from tests.conftest import PASSWORD
 from tests.support.html import find
 from tests.support.live_portal import live_portal
 from tests.support.web import error_beside
+
+
+@pytest.fixture
+def password_hash(production_password_hash):
+    """Logins here are timed and raced: the users get the production hash (scrypt)."""
+    return production_password_hash
+
 
 LOGIN_FAILED = "Wrong username or password, or the account is locked or disabled."
 
