@@ -13,6 +13,7 @@ import contextlib
 from collections import Counter
 from pathlib import Path
 
+import jinja2
 import pytest
 from flask_migrate import upgrade
 from werkzeug.security import generate_password_hash
@@ -120,6 +121,25 @@ def database_url(request, tmp_path_factory):
         yield url
 
 
+class _TemplateCodeCache(jinja2.BytecodeCache):
+    """The compiled templates, shared by the session's apps (each test makes its own app,
+    whose Jinja environment would compile every template again). Jinja checks each entry
+    against the template's source, so a changed template is compiled anew."""
+
+    def __init__(self):
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket):
+        if bucket.key in self.compiled:
+            bucket.bytecode_from_string(self.compiled[bucket.key])
+
+    def dump_bytecode(self, bucket):
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_CODE = _TemplateCodeCache()
+
+
 @pytest.fixture
 def app(database_url, tmp_path):
     app = create_app({
@@ -130,6 +150,7 @@ def app(database_url, tmp_path):
         "LOGIN_LOCKOUT_SECONDS": 60,
         "SALT_PILLAR_FILE": str(tmp_path / "pillar" / "cluster.yaml"),
     })
+    app.jinja_env.bytecode_cache = TEMPLATE_CODE
     with app.app_context():
         yield app
         db.session.remove()
