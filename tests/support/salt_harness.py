@@ -455,6 +455,15 @@ class SaltEnv:
         from portal.adapters.salt import write_cluster_pillar
         return write_cluster_pillar(self.cluster_pillar_path, data)
 
+    def cluster_pillar_stamp(self) -> tuple | None:
+        """What tells whether the generated cluster pillar was written since: its mtime, size
+        and content (None when there is none)."""
+        try:
+            stat = self.cluster_pillar_path.stat()
+            return stat.st_mtime_ns, stat.st_size, self.cluster_pillar_path.read_bytes()
+        except FileNotFoundError:
+            return None
+
     def remove_cluster_pillar(self):
         self.cluster_pillar_path.unlink(missing_ok=True)
 
