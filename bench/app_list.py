@@ -47,8 +47,19 @@ from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._portal import (access_log, create_plan, create_project, login, new_connection_session,  # noqa: E402
-                          pct, portal, prepare_database, timed_get, token_of, wait_for)
+from bench._portal import (  # noqa: E402
+    access_log,
+    create_plan,
+    create_project,
+    login,
+    new_connection_session,
+    pct,
+    portal,
+    prepare_database,
+    timed_get,
+    token_of,
+    wait_for,
+)
 from tests.support.kube_cluster import KubeCluster  # noqa: E402
 
 NS = "bench"

@@ -29,8 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._portal import (create_plan, create_project, login, portal, post_form, prepare_database,  # noqa: E402
-                          token_of, wait_for)
+from bench._portal import create_plan, create_project, login, portal, post_form, prepare_database, token_of, wait_for  # noqa: E402
 from tests.support.kube_cluster import KubeCluster  # noqa: E402
 
 PORTAL_NS, KUBECTL_NS = "portal", "kubectl-side"
@@ -88,7 +87,7 @@ def main() -> int:
                 cluster.kubectl("create", "namespace", KUBECTL_NS)
                 copied = copy_namespace_policy(cluster)
                 for ns in (PORTAL_NS, KUBECTL_NS):
-                    wait_for(lambda: cluster.service_account_ready(ns), 60, what=f"{ns}'s ServiceAccount")
+                    wait_for(lambda ns=ns: cluster.service_account_ready(ns), 60, what=f"{ns}'s ServiceAccount")
                 print(f"both namespaces hold: {', '.join(copied) or 'no quota or LimitRange'}", flush=True)
                 new = f"/projects/{PORTAL_NS}/apps/new"
                 token = token_of(admin, new)

@@ -35,7 +35,8 @@ def _database_errors(app: Flask) -> None:
     """An unreachable or hung database (connect/read timeout, pool exhausted) answers 503
     with a page that says so, rendered without touching the database again."""
     from flask import g
-    from sqlalchemy.exc import OperationalError, TimeoutError as PoolTimeout
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     from portal.web import _error_page
 
@@ -87,10 +88,9 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.admin import bp as admin_bp
     from portal.apps import bp as apps_bp
     from portal.auth import bp as auth_bp
+    from portal.cluster import bp as cluster_bp
     from portal.dashboard import bp as dashboard_bp
     from portal.projects import bp as projects_bp
-
-    from portal.cluster import bp as cluster_bp
 
     for bp in (auth_bp, dashboard_bp, projects_bp, apps_bp, admin_bp, cluster_bp):
         app.register_blueprint(bp)

@@ -10,7 +10,6 @@ import os
 import secrets
 from pathlib import Path
 
-
 REPO = Path(__file__).resolve().parent.parent
 SECRET_KEY_MIN_BYTES = 32
 

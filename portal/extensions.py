@@ -59,8 +59,9 @@ def client_address() -> str:
     return request.remote_addr or ""
 
 
-# Keyed on the client's address (client_address). The limits are read from app.config on every request (ANONYMOUS_RATE_LIMIT here,
-# LOGIN_RATE_LIMIT on the login form), so a test or an operator can change them.
+# Keyed on the client's address (client_address). The limits are read from app.config on every
+# request (ANONYMOUS_RATE_LIMIT here, LOGIN_RATE_LIMIT on the login form), so a test or an
+# operator can change them.
 limiter = Limiter(
     key_func=client_address,
     headers_enabled=True,

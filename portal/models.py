@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
-from wtforms.fields.choices import SelectChoice
 from werkzeug.security import check_password_hash, generate_password_hash
+from wtforms.fields.choices import SelectChoice
 
 from portal.extensions import db
 

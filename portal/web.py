@@ -14,7 +14,6 @@ from portal.services import users
 from portal.services.context import Actor
 from portal.services.errors import Forbidden, NotFound, ServiceError, Throttled
 
-
 # Static files and the health probe never load the logged-in user (nor touch the database
 # for it): they must answer while the database hangs.
 NO_USER_ENDPOINTS = frozenset({"static", "dashboard.healthz"})

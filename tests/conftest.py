@@ -1,11 +1,19 @@
 """Fixtures shared by the whole suite (flaskr/microblog style: app, client, web, runner).
 
-Every test that uses `app` runs once per metadata backend (SQLite and MariaDB).
+Which metadata backends a test that uses `app` (or `database_url`) runs on is decided here
+and nowhere else (`backends_for`): models, queries, migrations, the role matrix and the CLI
+on every backend of HUMMER_TEST_DATABASES (SQLite and MariaDB); tests whose subject is
+Kubernetes, Salt, SSH or the browser on MariaDB only, the production database (on SQLite
+when HUMMER_TEST_DATABASES=sqlite, for a fast loop). The terminal summary counts the tests
+that ran on each backend.
 """
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
+from pathlib import Path
 
+import jinja2
 import pytest
 from flask_migrate import upgrade
 from werkzeug.security import generate_password_hash
@@ -22,16 +30,84 @@ pytest_plugins = ["tests.support.kube_fixtures", "tests.support.salt_fixtures", 
 
 PASSWORD = "correct-horse-1"
 
+# Whose subject is Kubernetes, Salt, SSH or the browser: the SQL dialect is not what they test.
+DIALECT_FREE_DIRS = ("apps", "cluster", "salt", "kube", "adapters")
+DIALECT_FREE_FIXTURES = frozenset({
+    "kube_cluster", "kube_api", "kube_namespace", "kubelet",  # the real control plane
+    "salt_env", "salt_api", "netns_salt", "netns_portal",     # the real Salt master, netns hosts
+    "sshd",                                                   # a real OpenSSH server
+})
+DIALECT_FREE_MARKERS = ("browser", "kube")
+TESTS = Path(__file__).resolve().parent
+
+
+def backends_for(metafunc) -> list[str]:
+    """The backends a test runs on: every one asked for, or only the production database
+    (MariaDB) for a test whose subject is not SQL (see the module docstring)."""
+    wanted = databases.backends()
+    relative = Path(str(metafunc.definition.path)).resolve().relative_to(TESTS)
+    dialect_free = (
+        relative.parts[0] in DIALECT_FREE_DIRS
+        or bool(DIALECT_FREE_FIXTURES & set(metafunc.fixturenames))
+        or any(metafunc.definition.get_closest_marker(m) for m in DIALECT_FREE_MARKERS))
+    if dialect_free and "mariadb" in wanted:
+        return ["mariadb"]
+    return wanted
+
+
+def pytest_generate_tests(metafunc):
+    if "database_url" in metafunc.fixturenames:
+        names = backends_for(metafunc)
+        metafunc.parametrize("database_url", names, ids=names, indirect=True, scope="session")
+
+
+_ran: Counter = Counter()
+
+
+def pytest_runtest_logreport(report):
+    """Count each test once, by its call (or by its setup when that failed or skipped)."""
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        _ran[getattr(report, "backend", None) or "no database"] += 1
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    callspec = getattr(item, "callspec", None)
+    report.backend = callspec.params.get("database_url") if callspec else None
+    return report
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _ran:
+        counts = ", ".join(f"{name} {_ran[name]}" for name in (*databases.backends(), "no database")
+                           if _ran[name])
+        terminalreporter.write_line(f"tests per database backend: {counts}")
+
+
+# The test users' password hash: a real werkzeug hash, but PBKDF2 with few rounds, so that
+# each login of the suite's ~1,500 does not pay for an scrypt check (0.1 s, and 32 MB, each).
+# The portal's own hashes (new users, new passwords, the dummy one) stay scrypt; the tests
+# that time or race the check use production_password_hash instead (test_auth*.py).
+TEST_HASH_METHOD = "pbkdf2:sha256:1000"
+
 
 @pytest.fixture(scope="session")
 def password_hash():
-    """One real werkzeug hash, reused so that fixtures do not pay for scrypt each time."""
+    """One werkzeug hash of PASSWORD, cheap to check (TEST_HASH_METHOD), reused by fixtures."""
+    return generate_password_hash(PASSWORD, method=TEST_HASH_METHOD)
+
+
+@pytest.fixture(scope="session")
+def production_password_hash():
+    """PASSWORD hashed as the portal hashes it (werkzeug's default, scrypt)."""
     return generate_password_hash(PASSWORD)
 
 
-@pytest.fixture(scope="session", params=databases.backends())
+@pytest.fixture(scope="session")
 def database_url(request, tmp_path_factory):
-    """A migrated database per backend, for the whole session."""
+    """A migrated database per backend, for the whole session (parametrized by
+    pytest_generate_tests: which backends a test runs on is decided there)."""
     with contextlib.ExitStack() as stack:
         if request.param == "sqlite":
             url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'hummer.db'}"
@@ -45,6 +121,25 @@ def database_url(request, tmp_path_factory):
         yield url
 
 
+class _TemplateCodeCache(jinja2.BytecodeCache):
+    """The compiled templates, shared by the session's apps (each test makes its own app,
+    whose Jinja environment would compile every template again). Jinja checks each entry
+    against the template's source, so a changed template is compiled anew."""
+
+    def __init__(self):
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket):
+        if bucket.key in self.compiled:
+            bucket.bytecode_from_string(self.compiled[bucket.key])
+
+    def dump_bytecode(self, bucket):
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_CODE = _TemplateCodeCache()
+
+
 @pytest.fixture
 def app(database_url, tmp_path):
     app = create_app({
@@ -55,6 +150,7 @@ def app(database_url, tmp_path):
         "LOGIN_LOCKOUT_SECONDS": 60,
         "SALT_PILLAR_FILE": str(tmp_path / "pillar" / "cluster.yaml"),
     })
+    app.jinja_env.bytecode_cache = TEMPLATE_CODE
     with app.app_context():
         yield app
         db.session.remove()

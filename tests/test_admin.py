@@ -33,7 +33,8 @@ def test_create_user_then_they_can_log_in(admin, app):
     ({"username": "", "password": "long-enough-1"}, "username", "Username is required."),
     ({"username": "bad name", "password": "long-enough-1"}, "username", "Use letters, digits"),
     ({"username": "root", "password": "long-enough-1"}, "username", "User 'root' already exists."),
-    ({"username": "carol", "password": "long-enough-1", "email": "not-an-email"}, "email", "Enter a valid email address."),
+    ({"username": "carol", "password": "long-enough-1", "email": "not-an-email"}, "email",
+     "Enter a valid email address."),
 ])
 def test_bad_user_input_is_explained(admin, data, field, message):
     response = admin.post("/admin/users/new", data)

@@ -10,6 +10,12 @@ from tests.conftest import PASSWORD
 from tests.support.web import error_beside, text
 
 
+@pytest.fixture
+def password_hash(production_password_hash):
+    """Logins here are timed and raced: the users get the production hash (scrypt)."""
+    return production_password_hash
+
+
 def test_login_page_is_served(web):
     response = web.get("/login")
     assert response.status_code == 200

@@ -11,11 +11,21 @@ import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from portal.extensions import db
 from portal.models import AuditEvent, User
 from tests.conftest import PASSWORD
+from tests.support.html import find
 from tests.support.live_portal import live_portal
 from tests.support.web import error_beside
+
+
+@pytest.fixture
+def password_hash(production_password_hash):
+    """Logins here are timed and raced: the users get the production hash (scrypt)."""
+    return production_password_hash
+
 
 LOGIN_FAILED = "Wrong username or password, or the account is locked or disabled."
 
@@ -79,9 +89,9 @@ def test_anonymous_flood_is_cut_off_and_users_are_not_limited(app, database_url,
             for _ in range(15):
                 page = client.get("/login")
                 seen.append(("GET", page.status_code, page.headers.get("Retry-After", ""), page.text))
-                token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text)
+                token = find(page.text, "input", name="csrf_token")
                 response = client.post("/login", {"username": "bob", "password": f"guess-{i}",
-                                                  "csrf_token": token.group(1) if token else ""})
+                                                  "csrf_token": token.get("value", "") if token else ""})
                 seen.append(("POST", response.status_code, response.headers.get("Retry-After", ""),
                              response.text))
             return seen

@@ -17,7 +17,8 @@ from portal.models import AuditEvent, Membership, Project, ResourcePlan, Role, U
 from portal.services import audit
 from portal.services.context import Actor
 from tests.conftest import PASSWORD
-from tests.support.kube_fixtures import wait_for
+from tests.support.html import field_value
+from tests.support.waiting import wait_for
 from tests.support.web import Web, error_beside, text
 
 TEN_THOUSAND_DIGITS = "9" * 10_000
@@ -140,7 +141,7 @@ def test_bad_deploy_quantity_keeps_the_form_and_says_why(web, login, team, field
     html = text(response)
     assert response.status_code == 422
     assert quantity_message(value, field.split("_")[0]) in error_beside(html, field)
-    assert 'value="hummer/web"' in html and "cpu: Infinity" not in html
+    assert field_value(html, "image") == "hummer/web" and "cpu: Infinity" not in html
     assert events("app.deploy") == 0
 
 

@@ -88,7 +88,8 @@ def test_login_create_project_add_member(browser, make_user):
     Select(bob_select).select_by_value("developer")
     wait_for(d, htmx_idle)
     wait_for(d, lambda d: Select(d.find_element(
-        By.CSS_SELECTOR, "select[aria-label='Role of bob']")).first_selected_option.get_attribute("value") == "developer")
+        By.CSS_SELECTOR, "select[aria-label='Role of bob']")
+    ).first_selected_option.get_attribute("value") == "developer")
     d.get(d.base + "/projects")
     search = d.find_element(By.NAME, "q")
     mark_document(d)

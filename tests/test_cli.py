@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from flask_migrate import upgrade
 
 from portal import create_app

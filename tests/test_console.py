@@ -175,7 +175,8 @@ def test_inline_role_change_confirms_itself(web, login, team):
     response = web.post(f"/projects/alpha/members/{vic.id}/role", {"role": "developer"}, htmx="member")
     body = html.unescape(text(response))
     assert response.status_code == 200
-    assert '<p id="inline-status" class="saved" role="status" hx-swap-oob="true">Saved: vic is now developer.</p>' in body
+    assert ('<p id="inline-status" class="saved" role="status" hx-swap-oob="true">'
+            'Saved: vic is now developer.</p>') in body
 
 
 def test_disable_user_asks_first_and_says_what_follows(web, login, make_user):

@@ -9,7 +9,8 @@ from selenium.webdriver.support.ui import Select
 
 from portal.extensions import db
 from portal.models import AuditEvent, ResourcePlan, Role, User
-from tests.support.browser import browsing, find, htmx_idle, log_in as browser_log_in, wait_for
+from tests.support.browser import browsing, find, htmx_idle, wait_for
+from tests.support.browser import log_in as browser_log_in
 from tests.support.contrast import offenders
 
 pytestmark = pytest.mark.browser

@@ -10,7 +10,6 @@ from tests.apps.conftest import deploy_form, kproject, kube_app, plan, wait_for 
 from tests.support.web import text
 
 
-
 def status_cell(web, project: str) -> str:
     body = html.unescape(text(web.get("/dashboard/projects", htmx="project-status")))
     row = re.search(rf'<tr id="project-{project}">(.*?)</tr>', body, re.S)
@@ -19,7 +18,7 @@ def status_cell(web, project: str) -> str:
 
 
 @pytest.mark.kube
-def test_dashboard_shows_cluster_health_and_app_status(kproject, kubelet, login, web, kube_cluster):
+def test_dashboard_shows_cluster_health_and_app_status(kproject, kubelet, login, web, kube_cluster):  # noqa: F811
     ns = kproject.name
     kubelet.registry_checker = lambda image: not image.endswith(":missing")
     login("dev")

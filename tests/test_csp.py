@@ -87,7 +87,7 @@ def test_the_scan_finds_each_forbidden_pattern():
     samples = ['<script>alert(1)</script>', '<button onclick="go()">', '<div hx-on::after-request="x()">',
                '<p style="color: red">', '<style>p {}</style>', '<a href="javascript:go()">',
                """<div hx-vals='js:{a: 1}'>""", '<input hx-trigger="keyup[key==\'Enter\']">']
-    for sample, (what, pattern) in zip(samples, FORBIDDEN.items()):
+    for sample, (what, pattern) in zip(samples, FORBIDDEN.items(), strict=True):
         assert pattern.search(sample), what
     allowed = ['<script src="/static/vendor/htmx.min.js" defer></script>', '<form action="/x" method="post">',
                '<div hx-swap="none" hx-include="[name=q]">', '<input hx-trigger="input changed delay:200ms, search">']

@@ -9,9 +9,6 @@ answers), thawed, and killed. The portal is a real gunicorn (one worker, four th
 from __future__ import annotations
 
 import os
-import re
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -25,8 +22,9 @@ from portal import create_app
 from portal.extensions import db
 from portal.models import User
 from tests.conftest import PASSWORD
+from tests.support.live_portal import portal_env, serve
 from tests.support.private_mariadb import PrivateMariaDB
-from tests.support.processes import die_with_parent, free_port
+from tests.support.waiting import wait_for
 from tests.support.web import TOKEN
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,37 +36,9 @@ BOUND = 4 * TIMEOUT + 3
 
 @contextmanager
 def gunicorn(database_url: str, tmp_path: Path):
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUMMER_")}
-    env.update(HUMMER_DATABASE_URL=database_url, HUMMER_DATABASE_TIMEOUT=str(TIMEOUT),
-               HUMMER_SECRET_KEY="fault-test-" + "k" * 32, HUMMER_INSTANCE_PATH=str(tmp_path / "instance"))
-    log_path = tmp_path / "gunicorn.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-             "--threads", "4", "--timeout", "120", "wsgi:app"],
-            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, preexec_fn=die_with_parent)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log_path.read_text(errors="replace")[-3000:]
-            try:
-                if requests.get(base + "/healthz", timeout=10).status_code == 200:
-                    break
-            except requests.RequestException:  # not listening yet
-                pass
-            assert time.monotonic() < deadline, "gunicorn did not answer in 60 s"
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+    env = portal_env(database_url, tmp_path / "instance", DATABASE_TIMEOUT=TIMEOUT)
+    with serve(env, tmp_path / "gunicorn.log", workers=1, threads=4) as portal:
+        yield portal.base
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +83,24 @@ def timed(call):
     return response, time.monotonic() - started
 
 
+def waiting_on(port: int) -> int:
+    """How many connections wait on the (frozen) server at 127.0.0.1:`port`: sent bytes it
+    has not read (its sockets' receive queues) plus connections it has not accepted (its
+    listening socket's queue), from the kernel's table (/proc/net/tcp)."""
+    local = f"0100007F:{port:04X}"
+    waiting = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] != local:
+            continue
+        rx_queue = int(fields[4].split(":")[1], 16)
+        if fields[3] == "0A":  # LISTEN: rx_queue is the accept backlog
+            waiting += rx_queue
+        elif fields[3] == "01" and rx_queue:  # ESTABLISHED, with a request unread
+            waiting += 1
+    return waiting
+
+
 def test_a_frozen_database_costs_seconds_not_the_whole_freeze(server, portal):
     session = logged_in(portal)
     assert session.get(portal + "/projects", timeout=30).status_code == 200
@@ -125,7 +113,9 @@ def test_a_frozen_database_costs_seconds_not_the_whole_freeze(server, portal):
             # Two logged-in pages hang on the database at the same time as the probes.
             pages = [pool.submit(timed, lambda: session.get(portal + "/projects", timeout=60)),
                      pool.submit(timed, lambda: session.get(portal + "/", timeout=60))]
-            time.sleep(0.3)  # let the page requests reach the database first
+            # Both page requests wait on the frozen database before the probes go out.
+            wait_for(lambda: waiting_on(server.port) >= 2, timeout=30, interval=0.02,
+                     what="both page requests to wait on the database")
             static, static_s = timed(lambda: requests.get(portal + "/static/hummer.css", timeout=60))
             health, health_s = timed(lambda: requests.get(portal + "/healthz", timeout=60))
             fragment, fragment_s = timed(lambda: session.get(

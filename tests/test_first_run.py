@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.support.kube_fixtures import wait_for
+from tests.support.daemons import stop_group
 from tests.support.processes import free_port
+from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALLING = "installing Python packages"
@@ -77,13 +77,7 @@ class Run:
             raise AssertionError(f"{error}\n{self.tail()}") from None
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+        stop_group(self.proc, grace=30)
 
 
 def serve_once(clone: Path, env: dict, log: Path, timeout: float) -> tuple[str, str]:

@@ -2,10 +2,7 @@
 without the worker holding the body in memory."""
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -14,8 +11,8 @@ import pytest
 import requests
 
 from portal import config as config_module
-from tests.support.kube_fixtures import wait_for
-from tests.support.processes import die_with_parent, free_port
+from tests.support.live_portal import portal_env, serve
+from tests.support.waiting import wait_for
 from tests.support.web import text
 
 REPO = Path(__file__).resolve().parent.parent
@@ -98,35 +95,11 @@ def children(pid: int) -> list[int]:
 @pytest.fixture(scope="module")
 def gunicorn(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("limits")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUMMER_")}
-    env.update(HUMMER_INSTANCE_PATH=str(tmp / "instance"), HUMMER_DATABASE_URL=f"sqlite:///{tmp / 'h.db'}",
-               HUMMER_SECRET_KEY="request-limits-test-" + "k" * 32)
-    log = open(tmp / "gunicorn.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4",
-         "--timeout", "60", "wsgi:app"], cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log,
-        stderr=subprocess.STDOUT, start_new_session=True, close_fds=True, preexec_fn=die_with_parent)
-    url = f"http://127.0.0.1:{port}"
-
-    def ready():
-        assert proc.poll() is None, (tmp / "gunicorn.log").read_text()
-        try:
-            return requests.get(url + "/static/hummer.css", timeout=5).status_code == 200
-        except requests.RequestException:
-            return False
-    try:
-        wait_for(ready, timeout=60, what="gunicorn serving")
-        (worker,) = wait_for(lambda: children(proc.pid), timeout=30, what="the gunicorn worker")
-        yield port, worker
-    finally:
-        os.killpg(proc.pid, 15)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait(5)
-        log.close()
+    env = portal_env(f"sqlite:///{tmp / 'h.db'}", tmp / "instance")
+    with serve(env, tmp / "gunicorn.log", workers=1, threads=4, ready_path="/static/hummer.css",
+               args=("--timeout", "60")) as portal:
+        (worker,) = wait_for(lambda: children(portal.proc.pid), timeout=30, what="the gunicorn worker")
+        yield portal.port, worker
 
 
 def send_oversized(port: int, head: bytes, body_chunks, timeout: float = 30) -> tuple[bytes, float]:

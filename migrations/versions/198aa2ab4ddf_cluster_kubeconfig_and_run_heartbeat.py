@@ -5,9 +5,8 @@ Revises: b39da2584cd5
 Create Date: 2026-11-27 14:06:38.204096
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '198aa2ab4ddf'

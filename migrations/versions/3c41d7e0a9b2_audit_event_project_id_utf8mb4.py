@@ -14,9 +14,8 @@ On MySQL/MariaDB, tables that an earlier version created in a non-utf8mb4 databa
 """
 from datetime import timedelta
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '3c41d7e0a9b2'
 down_revision = '198aa2ab4ddf'

@@ -11,9 +11,8 @@ Revises: 3c41d7e0a9b2
 Create Date: 2026-12-01 22:00:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '5e1c0a7d2b94'

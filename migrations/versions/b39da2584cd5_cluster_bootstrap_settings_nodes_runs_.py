@@ -5,9 +5,8 @@ Revises: cab28c256610
 Create Date: 2026-11-27 11:18:08.814543
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'b39da2584cd5'

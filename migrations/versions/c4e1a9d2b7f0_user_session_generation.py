@@ -5,9 +5,8 @@ Revises: 5e1c0a7d2b94
 Create Date: 2026-12-01 22:00:00.000000
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'c4e1a9d2b7f0'

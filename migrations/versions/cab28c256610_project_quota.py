@@ -5,9 +5,8 @@ Revises: f835455cda98
 Create Date: 2026-11-27 11:15:16.025795
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'cab28c256610'

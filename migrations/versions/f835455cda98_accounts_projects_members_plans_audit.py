@@ -1,13 +1,12 @@
 """accounts, projects, members, plans, audit
 
 Revision ID: f835455cda98
-Revises: 
+Revises:
 Create Date: 2026-11-27 11:00:22.620218
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'f835455cda98'

@@ -7,8 +7,16 @@ from flask import Response, current_app, flash, request, url_for
 from flask_login import current_user, login_required
 
 from portal.apps import bp
-from portal.apps.forms import (EDIT_HIDDEN, AppForm, ConfirmForm, ImageForm, RollbackForm,
-                               ScaleForm, attach_errors, form_from_spec)
+from portal.apps.forms import (
+    EDIT_HIDDEN,
+    AppForm,
+    ConfirmForm,
+    ImageForm,
+    RollbackForm,
+    ScaleForm,
+    attach_errors,
+    form_from_spec,
+)
 from portal.models import Role
 from portal.services import apps, authz, kube_access, plans, projects, streams
 from portal.services.errors import Conflict, Invalid, Unavailable
@@ -40,6 +48,7 @@ def _fail(form, error: Invalid, hidden=()) -> None:
 def age(timestamp: str) -> str:
     """'3m', '2h', '5d' since an RFC 3339 timestamp."""
     from datetime import datetime, timezone
+
     from portal.adapters.kube import parse_time
     try:
         then = parse_time(timestamp)

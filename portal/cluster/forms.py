@@ -1,7 +1,7 @@
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, PasswordField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import InputRequired, NumberRange
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, NumberRange
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.services.bootstrap import ROLES

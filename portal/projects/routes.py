@@ -6,8 +6,7 @@ from portal.extensions import db
 from portal.forms import attach
 from portal.models import Role
 from portal.projects import bp
-from portal.projects.forms import (DeleteForm, MemberForm, ProjectForm, QuotaForm, RenameForm,
-                                   RoleForm)
+from portal.projects.forms import DeleteForm, MemberForm, ProjectForm, QuotaForm, RenameForm, RoleForm
 from portal.services import apps, audit, authz, kube_access, projects, users
 from portal.services.errors import Invalid, ServiceError
 from portal.web import actor, paginate, redirect_to, render

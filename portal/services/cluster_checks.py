@@ -141,7 +141,7 @@ def registry_port(value) -> int:
         raise Invalid("registry_port", f"Port {value} is {KUBE_PORTS[value]}'s; choose a port Kubernetes does "
                                        "not use (1-65535, not 30000-32767 either), such as 5000.")
     if value in NODE_PORTS:
-        raise Invalid("registry_port", f"Ports 30000-32767 are Kubernetes' NodePort range; choose another "
+        raise Invalid("registry_port", "Ports 30000-32767 are Kubernetes' NodePort range; choose another "
                                        "(1-65535), such as 5000.")
     return value
 

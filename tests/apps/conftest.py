@@ -3,7 +3,6 @@ project whose namespace exists there (made by the portal's own provisioning)."""
 from __future__ import annotations
 
 import uuid
-from html.parser import HTMLParser
 
 import pytest
 from kubernetes import client
@@ -11,7 +10,9 @@ from kubernetes import client
 from portal.extensions import db
 from portal.models import ResourcePlan, Role
 from portal.services import projects
-from tests.support.kube_fixtures import delete_namespace, wait_for  # noqa: F401 (wait_for: used by the tests)
+from tests.support.html import form_data  # noqa: F401 (used by the tests)
+from tests.support.kube_fixtures import delete_namespace
+from tests.support.waiting import wait_for  # noqa: F401 (wait_for: used by the tests)
 from tests.support.web import text
 
 
@@ -72,51 +73,6 @@ def deploy_form(name: str, image: str = "hummer/web", tag: str = "1.0", replicas
     }
     data.update(extra)
     return {k: v for k, v in data.items() if v is not None}
-
-
-class _FormReader(HTMLParser):
-    """What a browser would post from one form: inputs (checked boxes only), selects
-    (their selected option, else the first), textareas; buttons are left out."""
-
-    def __init__(self, form_id: str):
-        super().__init__(convert_charrefs=True)
-        self.form_id, self.inside, self.data = form_id, False, {}
-        self._select: str | None = None
-        self._first: str | None = None
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "form":
-            self.inside = a.get("id") == self.form_id
-        if not self.inside or "name" not in a and tag != "option":
-            return
-        if tag == "input" and a.get("type") not in ("submit", "button"):
-            if a.get("type") == "checkbox":
-                if "checked" in a:
-                    self.data[a["name"]] = a.get("value", "y")
-            else:
-                self.data[a["name"]] = a.get("value", "")
-        elif tag == "select":
-            self._select, self._first = a["name"], None
-        elif tag == "option" and self._select:
-            if self._first is None:
-                self._first = a.get("value", "")
-            if "selected" in a:
-                self.data[self._select] = a.get("value", "")
-
-    def handle_endtag(self, tag):
-        if tag == "select" and self._select:
-            self.data.setdefault(self._select, self._first or "")
-            self._select = None
-        elif tag == "form":
-            self.inside = False
-
-
-def form_data(page: str, form_id: str = "app-form") -> dict:
-    """The fields of the form `form_id` on the page, as the browser would send them."""
-    reader = _FormReader(form_id)
-    reader.feed(page)
-    return reader.data
 
 
 def ready(apps_api, ns, name, count):

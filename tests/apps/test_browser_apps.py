@@ -3,7 +3,8 @@ a reload, scale it, and read its logs (including a line followed live over SSE).
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.support.browser import browsing, find as find_element, log_in, wait_for
+from tests.support.browser import browsing, events_seen, log_in, record_events, wait_for
+from tests.support.browser import find as find_element
 
 pytestmark = [pytest.mark.browser, pytest.mark.kube]
 
@@ -48,11 +49,11 @@ def test_deploy_scale_and_read_logs(browser, kproject, kubelet):
     find(d, By.LINK_TEXT, "Logs").click()
     wait_for(d, lambda d: "/logs" in d.current_url)
     wait_for(d, lambda d: "started with image hummer/hello:latest" in d.find_element(By.ID, "log-lines").text, 20)
+    record_events(d, "htmx:sseOpen")
     find(d, By.ID, "follow").click()
     find(d, By.ID, "log-follow")
     pod = d.find_elements(By.CSS_SELECTOR, "#log-lines .pod")[0].text
-    import time
-    time.sleep(1.0)  # let the EventSource connect
+    wait_for(d, lambda d: events_seen(d, "htmx:sseOpen"), 20, "the EventSource never opened")
     kubelet.write_log(ns, pod, "hello", "a line written just now")
     wait_for(d, lambda d: "a line written just now" in d.find_element(By.ID, "log-lines").text, 20,
              "the followed line never arrived")

@@ -36,7 +36,8 @@ def test_deploy_creates_deployment_services_and_hpa(kproject, login, web, kube_a
     c = d.spec.template.spec.containers[0]
     assert d.spec.replicas == 2 and c.image == "hummer/web:1.0"
     assert d.metadata.labels["app.kubernetes.io/managed-by"] == "hummer"
-    assert [(p.name, p.container_port, p.protocol) for p in c.ports] == [("http", 8080, "TCP"), ("udp-5353", 5353, "UDP")]
+    assert [(p.name, p.container_port, p.protocol) for p in c.ports] == [
+        ("http", 8080, "TCP"), ("udp-5353", 5353, "UDP")]
     assert c.env[0].name == "GREETING" and c.env[0].value == "hello"
     assert c.env[1].value_from.secret_key_ref.name == "db" and c.env[1].value_from.secret_key_ref.key == "password"
     assert c.command == ["/bin/web", "--port", "8080"] and c.args == ["-v", "two words"] and c.working_dir == "/srv"
@@ -85,7 +86,8 @@ def test_show_yaml_is_exactly_what_kubectl_accepts(kproject, kube_cluster, login
     response = web.post(f"/projects/{ns}/apps/new", data)
     assert response.status_code == 200
     yaml_text = html.unescape(re.search(r"<pre><code>(.*?)</code></pre>", text(response), re.S).group(1))
-    assert "kind: Deployment" in yaml_text and "kind: Service" in yaml_text and "kind: HorizontalPodAutoscaler" in yaml_text
+    assert ("kind: Deployment" in yaml_text and "kind: Service" in yaml_text
+            and "kind: HorizontalPodAutoscaler" in yaml_text)
     assert apps_api.list_namespaced_deployment(ns).items == []  # nothing was sent
     dry = kube_cluster.kubectl("apply", "--dry-run=server", "-f", "-", input=yaml_text, check=False)
     assert dry.returncode == 0, dry.stderr

@@ -10,7 +10,8 @@ import re
 import pytest
 from kubernetes import client
 
-from tests.apps.conftest import deploy_form, form_data, ready, wait_for
+from tests.apps.conftest import deploy_form, form_data, wait_for
+from tests.support.html import field_value, find
 from tests.support.web import error_beside, text
 
 pytestmark = pytest.mark.kube
@@ -28,8 +29,7 @@ def edit_page(web, ns):
 
 
 def image_token(page: str) -> str:
-    return re.search(r'id="image-token" name="token" type="hidden" value="([^"]*)"|'
-                     r'name="token" id="image-token" value="([^"]*)"', page).group(1) or ""
+    return field_value(page, "image-token")
 
 
 def kubectl(kube_cluster, ns, *args):
@@ -159,8 +159,10 @@ def test_a_scale_does_not_stale_the_open_forms(running, web, apps_api, kube_clus
     assert response.status_code == 409
     # the page polls its status every 2 s: the fragment brings a fresh token for the image form
     fragment = text(web.get(f"/projects/{ns}/apps/web", htmx="app-status"))
-    fresh = re.search(r'<input type="hidden" name="token" id="image-token" value="([^"]+)" hx-swap-oob="true">',
-                      fragment).group(1)
+    fresh_input = find(fragment, "input", id="image-token", name="token")
+    assert fresh_input is not None and fresh_input.get("hx-swap-oob") == "true", fragment[:2000]
+    fresh = fresh_input.get("value")
+    assert fresh
     assert fresh != token
     kubectl(kube_cluster, ns, "scale", "deployment/web", "--replicas=2")
     response = web.post(f"/projects/{ns}/apps/web/image", {"image": "hummer/web", "tag": "2.0", "token": fresh})

@@ -60,38 +60,19 @@ def team_ids(kproject):
 def test_through_gunicorn_a_client_that_goes_away_frees_its_slot(web_app, database_url, kube_cluster, tmp_path):
     """A real gunicorn (one worker, four threads): two streams, the third refused; one
     client drops its connection, and the next stream is admitted once the server noticed."""
-    import os
     import socket
-    import subprocess
-    import sys
-    from pathlib import Path
 
     import requests
 
     from tests.conftest import PASSWORD
-    from tests.support.processes import die_with_parent, free_port
+    from tests.support.live_portal import LivePortal, portal_env
     from tests.support.web import TOKEN
 
-    ns, port = web_app, free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUMMER_")}
-    env.update(HUMMER_DATABASE_URL=database_url, HUMMER_INSTANCE_PATH=str(tmp_path / "instance"),
-               HUMMER_SECRET_KEY="log-stream-limits-" + "k" * 32, HUMMER_KUBECONFIG=str(kube_cluster.kubeconfig))
-    log_path = tmp_path / "gunicorn.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4",
-             "--timeout", "120", "wsgi:app"], cwd=Path(__file__).resolve().parents[2], env=env,
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            close_fds=True, preexec_fn=die_with_parent)
+    ns = web_app
+    portal = LivePortal(portal_env(database_url, tmp_path / "instance", KUBECONFIG=kube_cluster.kubeconfig),
+                        tmp_path / "gunicorn.log", workers=1, threads=4)
+    port, url = portal.port, portal.base
     session, opened = requests.Session(), []
-
-    def up():
-        assert proc.poll() is None, log_path.read_text()[-3000:]
-        try:
-            return requests.get(url + "/login", timeout=5).status_code == 200
-        except requests.RequestException:
-            return False
 
     def stream():
         """A raw connection (so that closing it is a client going away); its first bytes."""
@@ -109,7 +90,7 @@ def test_through_gunicorn_a_client_that_goes_away_frees_its_slot(web_app, databa
         return sock, data.decode(errors="replace")
 
     try:
-        wait_for(up, timeout=60, what="gunicorn serving")
+        portal.wait_ready(path="/login")
         token = TOKEN.search(session.get(url + "/login", timeout=30).text)
         response = session.post(url + "/login", allow_redirects=False, timeout=30, data={
             "username": "vic", "password": PASSWORD, "csrf_token": token.group(1) or token.group(2)})
@@ -132,9 +113,4 @@ def test_through_gunicorn_a_client_that_goes_away_frees_its_slot(web_app, databa
     finally:
         for sock in opened:
             sock.close()
-        os.killpg(proc.pid, 15)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait(5)
+        portal.stop(15)

@@ -17,12 +17,12 @@ from portal.adapters.salt import SaltAPI
 from portal.extensions import db
 from portal.models import ClusterNode, ProvisioningRun, RunStep
 from tests.cluster.helpers import wait_no_active_run, wait_run
+from tests.support.html import find_all
 from tests.support.web import text
 
 SETTINGS = {"name": "lab", "kubernetes_version": "1.30.4", "pod_cidr": "172.16.0.0/16",
             "service_cidr": "10.0.1.0/24", "registry_port": "5000", "nfs_export": "/hummer"}
-ROLE_FORM = re.compile(r'<form method="post" action="/cluster/nodes/(?P<minion>[^/"]+)/roles".*?</form>', re.S)
-ADDRESS_FIELD = re.compile(r'<input type="hidden" name="address" value="(?P<address>[^"]*)">')
+ROLE_ACTION = re.compile(r'/cluster/nodes/(?P<minion>[^/"]+)/roles')
 PREFLIGHT_ROW = re.compile(r'<tr class="(?:ok|fail)"><td><code>(?P<node>[^<]+)</code></td><td>(?P<check>[^<]+)</td>\s*'
                            r'<td>(?P<result>pass|FAIL)</td><td>(?P<detail>.*?)</td><td>(?P<fix>.*?)</td></tr>', re.S)
 
@@ -37,9 +37,11 @@ def lan(netns_portal, admin):
 def role_forms(html: str) -> dict[str, str]:
     """{minion: the address its roles form on the Nodes page will send}."""
     forms = {}
-    for match in ROLE_FORM.finditer(html):
-        field = ADDRESS_FIELD.search(match.group(0))
-        forms[match["minion"]] = field["address"] if field else None
+    for form in find_all(html, "form", method="post"):
+        match = ROLE_ACTION.fullmatch(form.get("action") or "")
+        if match:
+            field = form.find("input", type="hidden", name="address")
+            forms[match["minion"]] = field.get("value", "") if field else None
     return forms
 
 

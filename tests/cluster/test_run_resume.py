@@ -9,9 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
 import threading
 import time
 from datetime import timedelta
@@ -26,7 +23,9 @@ from portal.extensions import db
 from portal.models import AuditEvent, ProvisioningRun, RunStep, utcnow
 from portal.services import bootstrap
 from tests.conftest import PASSWORD
-from tests.support.processes import die_with_parent, free_port, pgroup_members
+from tests.support.live_portal import LivePortal
+from tests.support.processes import free_port, pgroup_members
+from tests.support.waiting import wait_for
 from tests.support.web import TOKEN, text
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,29 +49,20 @@ class Portal:
             HUMMER_SALT_API_EAUTH=salt_env.eauth, HUMMER_SALT_PILLAR_FILE=str(salt_env.cluster_pillar_path),
             HUMMER_SALT_DRY_RUN="1", HUMMER_SALT_RUN_STALE_SECONDS=str(stale_seconds),
             HUMMER_SALT_RUN_PILLAR=json.dumps(run_pillar or {}))
-        self.log_path = tmp_path / f"portal-{name}.log"
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", "1",
-                 "--threads", "4", "--timeout", "120", "wsgi:app"],
-                cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, close_fds=True, preexec_fn=die_with_parent)
+        self.live = LivePortal({k: v for k, v in env.items() if k.startswith("HUMMER_")},
+                               tmp_path / f"portal-{name}.log", workers=1, threads=4, port=self.port)
+        self.proc, self.log_path = self.live.proc, self.live.log_path
         self.session = requests.Session()
 
     def wait_ready(self, timeout: float = 60) -> "Portal":
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"portal {self.name} exited:\n{self.log()}"
-            try:
-                if requests.get(self.url + "/healthz", timeout=10).status_code == 200:
-                    return self
-            except requests.RequestException:  # not listening yet, or the worker still booting
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"portal {self.name} did not answer in {timeout}s:\n{self.log()}")
+        try:
+            self.live.wait_ready(timeout)
+        except AssertionError as error:
+            raise AssertionError(f"portal {self.name}: {error}") from None
+        return self
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
+        return self.live.log()
 
     def token(self, path: str) -> str:
         match = TOKEN.search(self.session.get(self.url + path, timeout=30).text)
@@ -96,17 +86,10 @@ class Portal:
 
     def kill(self) -> None:
         """What an OOM kill or a crash does: SIGKILL to every process of the portal, no goodbye."""
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
+        self.live.kill()
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+        self.live.stop(15)
 
 
 @pytest.fixture
@@ -152,13 +135,7 @@ def fresh_run(run_pk: int) -> ProvisioningRun:
 
 
 def wait_until(condition, timeout: float, message: str, every: float = 0.3):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(message)
+    return wait_for(condition, timeout=timeout, interval=every, what=message)
 
 
 def resumed_events(run: ProvisioningRun) -> list[AuditEvent]:
@@ -259,7 +236,9 @@ def test_a_run_that_ended_while_no_portal_followed_it_is_completed_from_salts_jo
     assert fresh_run(run_pk).status == "running"  # nobody recorded the end
 
     app.config["SALT_RUN_STALE_SECONDS"] = 1
-    time.sleep(2)
+    wait_until(lambda: (lambda beat: beat is None or utcnow() - beat > timedelta(seconds=1))(
+        fresh_run(run_pk).heartbeat_at), 30,
+               "the killed portal's heartbeat to be over a second old")
     html = text(settled.get(run_url))
     assert RESUMED_LINE in html
     html = unescape(wait_until(lambda: (lambda h: 'data-status="running"' not in h and h)(

@@ -21,9 +21,9 @@ import yaml
 
 from portal.extensions import db
 from portal.models import AuditEvent, ClusterNode, ProvisioningRun, RunStep
+from tests.cluster.helpers import wait_no_active_run, wait_run
 from tests.support.processes import free_port, pgroup_members
 from tests.support.salt_harness import REPO, venv_bin
-from tests.cluster.helpers import wait_no_active_run, wait_run
 from tests.support.web import error_beside, text
 
 

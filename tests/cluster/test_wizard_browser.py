@@ -22,19 +22,20 @@ def test_wizard_from_nodes_through_plan_and_apply(salt_portal, make_user, salt_e
         wait_for(d, lambda d: m in d.find_element(By.ID, "nodes").text, 30, "minions not listed")
 
         for minion, wanted in roles.items():
-            form = wait_for(d, lambda d: d.find_element(
+            form = wait_for(d, lambda d, minion=minion: d.find_element(
                 By.CSS_SELECTOR, f"form[action='/cluster/nodes/{minion}/roles']"))
             for role in wanted:
                 box = form.find_element(By.CSS_SELECTOR, f"input[value='{role}']")
                 if not box.is_selected():
                     box.click()
             form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-            wait_for(d, lambda d: f"Roles of {minion} saved." in d.find_element(By.ID, "flashes").text, 30)
+            wait_for(d, lambda d, minion=minion: f"Roles of {minion} saved." in d.find_element(By.ID, "flashes").text,
+                     30)
         wait_for(d, lambda d: "The roles make a cluster." in d.find_element(By.ID, "nodes").text)
 
         for kind in ("plan", "apply"):
             d.get(base + "/cluster")
-            wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, f"button[value='{kind}']"))
+            wait_for(d, lambda d, kind=kind: d.find_elements(By.CSS_SELECTOR, f"button[value='{kind}']"))
             d.find_element(By.CSS_SELECTOR, f"button[value='{kind}']").click()
             wait_for(d, lambda d: d.find_elements(By.ID, "run-progress"), 30, "no progress page")
             # Progress is visible while the run goes on: a bar and node steps filling in.

@@ -13,7 +13,7 @@ import pytest
 from kubernetes import client
 
 from tests.support.kube_cluster import KubeCluster, pgroup_alive
-from tests.support.kube_fixtures import wait_for
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.kube
 
@@ -281,7 +281,15 @@ def test_job_pods_finish_per_rule(kubelet, kube_api, kube_namespace):
     (slow,) = wait_for(lambda: core.list_namespaced_pod(kube_namespace, label_selector="job-name=slow").items,
                        what="slow pod")
     wait_for(lambda: pod_phase(core, kube_namespace, slow.metadata.name) == "Running", what="slow Running")
-    time.sleep(1.5)
+    said, rule = [], kubelet.job_rule
+
+    def asked(pod):  # the same rule, its answers about the slow pod noted
+        outcome = rule(pod)
+        if pod["metadata"]["labels"].get("outcome") == "later":
+            said.append(outcome)
+        return outcome
+    kubelet.job_rule = asked
+    wait_for(lambda: said.count(None) >= 2, timeout=10, what="the rule to be asked about the slow pod twice more")
     assert pod_phase(core, kube_namespace, slow.metadata.name) == "Running"
     kubelet.job_rule = lambda pod: "Succeeded"
     wait_for(lambda: conditions("slow").get("Complete") == "True", timeout=30, what="slow Job Complete")

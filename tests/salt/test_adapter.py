@@ -7,9 +7,18 @@ import time
 import pytest
 import yaml
 
-from portal.adapters.salt import (SaltAPI, SaltAuthError, SaltBadRequest, SaltUnavailable, parse_state_key,
-                                  render_cluster_pillar, run_id_of, write_cluster_pillar)
+from portal.adapters.salt import (
+    SaltAPI,
+    SaltAuthError,
+    SaltBadRequest,
+    SaltUnavailable,
+    parse_state_key,
+    render_cluster_pillar,
+    run_id_of,
+    write_cluster_pillar,
+)
 from tests.support.salt_harness import free_port, make_keypair
+from tests.support.waiting import wait_for
 
 
 def test_login_and_local(salt_api):
@@ -22,11 +31,8 @@ def test_login_and_local(salt_api):
 def test_local_async_and_runner(salt_api):
     job = salt_api.local_async("hm-node2", "test.ping")
     assert job["minions"] == ["hm-node2"] and job["jid"]
-    for _ in range(50):
-        found = salt_api.runner("jobs.lookup_jid", jid=job["jid"])
-        if found:
-            break
-        time.sleep(0.2)
+    found = wait_for(lambda: salt_api.runner("jobs.lookup_jid", jid=job["jid"]), timeout=10, interval=0.2,
+                     what="the job's return")
     assert found == {"hm-node2": True}
 
 

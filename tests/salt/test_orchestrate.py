@@ -40,7 +40,7 @@ def test_plan_runs_every_step_on_its_nodes(salt_env, plan):
         assert set(step["minions"]) == TARGETS[step["step"]], step["step"]
         assert step["result"] is None  # test mode: "would change"
         assert step["jid"]
-        for minion, m in step["minions"].items():
+        for m in step["minions"].values():
             assert m["failed"] == [] and m["total"] > 0
 
 

@@ -17,9 +17,9 @@ import requests
 import sqlalchemy as sa
 import yaml
 
-from tests.support.kube_fixtures import wait_for
 from tests.support.live_portal import REPO, Client, live_portal
 from tests.support.processes import die_with_parent, free_port
+from tests.support.waiting import wait_for
 
 MINION = "hm-master"
 SLS = ["common.config", "registry.config", "docker.config", "nfs.server.config", "kubernetes.master.config",

@@ -110,3 +110,25 @@ def browsing(app):
         yield driver
         violations = csp_violations(driver)
         assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
+
+
+def record_events(driver, *names: str) -> None:
+    """From now on, in this page (whose boosted navigations keep the document) and in every
+    page loaded later, count the DOM events `names` (e.g. "htmx:sseOpen") that reach the
+    document; read them with events_seen(). For later pages the listener is injected through
+    the DevTools protocol before any page script, so no event is missed and the page's CSP
+    is untouched."""
+    script = ("window.__hummerEvents = window.__hummerEvents || {};"
+              "window.__hummerListening = window.__hummerListening || {};"
+              + "".join(f"if (!window.__hummerListening[{name!r}]) {{"
+                        f" window.__hummerListening[{name!r}] = true;"
+                        f" document.addEventListener({name!r}, function () {{"
+                        f" window.__hummerEvents[{name!r}] = (window.__hummerEvents[{name!r}] || 0) + 1;"
+                        f" }}, true); }}" for name in names))
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": script})
+    driver.execute_script(script)
+
+
+def events_seen(driver, name: str) -> int:
+    """How many `name` events (recorded by record_events) this page has seen."""
+    return driver.execute_script("return (window.__hummerEvents || {})[arguments[0]] || 0", name)

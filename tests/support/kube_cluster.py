@@ -22,7 +22,6 @@ import ipaddress
 import json
 import os
 import shutil
-import signal
 import ssl
 import subprocess
 import tempfile
@@ -32,8 +31,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.support.processes import (  # noqa: F401 (re-exported for tests and benches)
-    die_with_parent as _die_with_parent, free_port, pgroup_alive, pgroup_members, port_open)
+from tests.support.daemons import Daemon
+from tests.support.processes import die_with_parent as _die_with_parent  # noqa: F401 (re-exported for tests and benches)
+from tests.support.processes import free_port, pgroup_alive
+from tests.support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO / "scripts" / "build-kube.sh"
@@ -239,46 +240,6 @@ def write_kubeconfig(path, api_url: str, token: str, ca_pem: bytes, name: str = 
 
 # --------------------------------------------------------------------------- the cluster
 
-class Daemon:
-    def __init__(self, name: str, argv: list[str], log_path: Path, die_with_parent: bool):
-        self.name = name
-        self.argv = argv
-        self.log_path = log_path
-        self.log = open(log_path, "ab")
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True, close_fds=True,
-                                     preexec_fn=_die_with_parent if die_with_parent else None)
-        self.pid = self.proc.pid
-
-    def check(self):
-        if self.proc.poll() is not None:
-            raise ClusterError(f"{self.name} exited with {self.proc.returncode}; last log lines:\n{self.tail()}")
-
-    def tail(self, n: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
-
-    def terminate(self):
-        try:
-            os.killpg(self.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-
-    def kill(self):
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-    def close(self):
-        try:
-            self.log.close()
-        except Exception:
-            pass
-
-
 class KubeCluster:
     """etcd + kube-apiserver + kube-controller-manager + kube-scheduler + simulated kubelet.
 
@@ -458,21 +419,22 @@ class KubeCluster:
         self.timings["ready"] = time.monotonic() - t0
 
     def _spawn(self, name: str, argv: list[str], logs: Path):
-        self.daemons[name] = Daemon(name, argv, logs / f"{name}.log", self.die_with_parent)
+        self.daemons[name] = Daemon(name, argv, logs / f"{name}.log", die_with_parent=self.die_with_parent,
+                                    error=ClusterError)
 
     def _wait(self, what: str, deadline: float, probe, interval: float = 0.1):
-        while True:
+        def ready():
             for d in self.daemons.values():
-                d.check()
+                d.check()  # a daemon that exited ends the wait with its log
             try:
-                if probe():
-                    return
-            except Exception:
-                pass
-            if time.monotonic() > deadline:
-                logs = "\n".join(f"--- {d.name}\n{d.tail()}" for d in self.daemons.values())
-                raise ClusterError(f"timed out waiting for {what}\n{logs}")
-            time.sleep(interval)
+                return probe()
+            except Exception:  # not answering yet
+                return False
+        try:
+            wait_for(ready, timeout=max(0.0, deadline - time.monotonic()), interval=interval, what=what)
+        except AssertionError:
+            logs = "\n".join(f"--- {d.name}\n{d.tail()}" for d in self.daemons.values())
+            raise ClusterError(f"timed out waiting for {what}\n{logs}") from None
 
     def stop(self, grace: float = 5.0) -> dict[str, int]:
         """Stop everything; returns {name: pid} of what was stopped. Idempotent.
@@ -516,7 +478,8 @@ class KubeCluster:
         seconds it is killed."""
         old = self.daemons["kube-apiserver"]
         self._terminate([old], grace)
-        self.daemons["kube-apiserver"] = Daemon(old.name, old.argv, old.log_path, self.die_with_parent)
+        self.daemons["kube-apiserver"] = Daemon(old.name, old.argv, old.log_path,
+                                                die_with_parent=self.die_with_parent, error=ClusterError)
         self._wait("kube-apiserver", time.monotonic() + timeout, self.readyz)
 
     @staticmethod

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import os
 import re
-import time
 import uuid
 
 import pytest
 
 from tests.support.kube_cluster import KubeCluster
+from tests.support.waiting import wait_for  # noqa: F401 (also imported from here by older tests)
 
 
 def pytest_configure(config):
@@ -69,11 +69,8 @@ def create_namespace(cluster: KubeCluster, api, name: str, timeout: float = 30.0
     from kubernetes import client
     client.CoreV1Api(api).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
         name=name, labels={"hummer.io/test": "true"})))
-    deadline = time.monotonic() + timeout
-    while not cluster.service_account_ready(name):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no default ServiceAccount token in namespace {name} after {timeout}s")
-        time.sleep(0.05)
+    wait_for(lambda: cluster.service_account_ready(name), timeout=timeout, interval=0.05,
+             what=f"the default ServiceAccount token in namespace {name}")
     return name
 
 
@@ -85,19 +82,6 @@ def delete_namespace(api, name: str) -> None:
     except client.ApiException as e:
         if e.status != 404:
             raise
-
-
-def wait_for(probe, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
-    """Poll `probe` until it returns something truthy; fail the test with its last value."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        last = probe()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value {last!r}")
-        time.sleep(interval)
 
 
 @pytest.fixture

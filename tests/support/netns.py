@@ -573,7 +573,7 @@ class NetnsSalt:
         self.minion_ids = list(minion_ids or [f"ns-{h}" for h in self.hosts])
         if len(self.minion_ids) != len(self.hosts):
             raise ValueError("one minion id per host")
-        self.host_of = dict(zip(self.minion_ids, self.hosts))
+        self.host_of = dict(zip(self.minion_ids, self.hosts, strict=False))
         self.subnet = subnet
         self.salt_kw = salt_kw
         self.lan: Lan | None = None

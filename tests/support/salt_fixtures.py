@@ -8,19 +8,18 @@ Registered from tests/conftest.py (`pytest_plugins = ["tests.support.salt_fixtur
         salt_env.api_url, salt_env.api_user, salt_env.api_password, salt_env.eauth
         salt_env.write_cluster_pillar(data); salt_env.refresh_pillar()
 
-The cluster pillar is the repository's examples merged
-(pillar/generated/cluster.yaml.example and every salt_states/*/pillar.example),
-with the example's nodes renamed to the test minions (see ROLES).
+The cluster pillar is the repository's examples merged (tests/support/pillar.py), with
+the example's nodes played by the test minions (see ROLES).
 """
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.support.salt_harness import REPO, STATE_ROOT, SaltEnv
+from tests.support.pillar import deep_merge  # noqa: F401 (re-exported)
+from tests.support.pillar import example_pillar as build_example_pillar
+from tests.support.salt_harness import REPO, SaltEnv
 
 # The example cluster's three nodes, played by three minions on this host.
 ROLES = {
@@ -28,28 +27,11 @@ ROLES = {
     "hm-node1": ["node", "monitoring"],
     "hm-node2": ["node", "portal"],
 }
-EXAMPLE_NODE_FOR = {"hm-master": "k8s-master", "hm-node1": "k8s-node1", "hm-node2": "k8s-node2"}
-
-
-def deep_merge(base: dict, over: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in (over or {}).items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def example_pillar() -> dict:
     """The generated-cluster pillar built from the repository's examples, for the test minions."""
-    data = yaml.safe_load((REPO / "pillar" / "generated" / "cluster.yaml.example").read_text())
-    for example in sorted(STATE_ROOT.glob("*/pillar.example")):
-        data = deep_merge(data, yaml.safe_load(example.read_text()))
-    nodes = data["hummer"]["nodes"]
-    data["hummer"]["nodes"] = {mid: dict(nodes[EXAMPLE_NODE_FOR[mid]], roles=list(roles))
-                               for mid, roles in ROLES.items()}
-    return data
+    return build_example_pillar(ROLES)
 
 
 @pytest.fixture(scope="session")

@@ -47,8 +47,9 @@ from pathlib import Path
 
 import yaml
 
-from tests.support.processes import (  # noqa: F401 (re-exported for tests and benches)
-    die_with_parent as _die_with_parent, free_port, pgroup_alive, pgroup_members, port_open)
+from tests.support.daemons import Daemon
+from tests.support.processes import die_with_parent as _die_with_parent  # noqa: F401 (re-exported for tests and benches)
+from tests.support.processes import free_port, port_open
 
 REPO = Path(__file__).resolve().parents[2]
 STATE_ROOT = REPO / "salt_states"
@@ -84,7 +85,8 @@ exit 100
 # (2 s instead of 0.1 s). Same answers, nothing written outside the harness.
 APT_CACHE_WRAPPER = """#!/bin/sh
 d="$(dirname "$0")"
-exec /usr/bin/apt-cache -o Dir::Cache::pkgcache="$d/apt-pkgcache.bin" -o Dir::Cache::srcpkgcache="$d/apt-srcpkgcache.bin" "$@"
+exec /usr/bin/apt-cache -o Dir::Cache::pkgcache="$d/apt-pkgcache.bin" \\
+  -o Dir::Cache::srcpkgcache="$d/apt-srcpkgcache.bin" "$@"
 """
 
 
@@ -114,63 +116,6 @@ def make_keypair(pki_dir: Path, name: str) -> Path:
     pub.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
                                                   serialization.PublicFormat.SubjectPublicKeyInfo))
     return pub
-
-
-class Daemon:
-    def __init__(self, name: str, argv: list[str], log_path: Path, env: dict | None = None):
-        self.name = name
-        self.argv = argv
-        self.log_path = log_path
-        self.log = open(log_path, "ab")
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True, close_fds=True, preexec_fn=_die_with_parent,
-                                     env=env)
-        self.pid = self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def check(self):
-        if self.proc.poll() is not None:
-            raise SaltEnvError(f"{self.name} exited with {self.proc.returncode}; last log lines:\n{self.tail()}")
-
-    def tail(self, n: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
-
-    def signal(self, sig: int):
-        try:
-            os.killpg(self.pid, sig)
-        except ProcessLookupError:
-            pass
-
-    def stop(self, grace: float = 10.0) -> list[int]:
-        """SIGTERM the group, wait, SIGKILL what is left; return pids still alive afterwards."""
-        self.signal(signal.SIGTERM)
-        return self.reap(time.monotonic() + grace)
-
-    def reap(self, deadline: float) -> list[int]:
-        """Wait for the group (already signalled) until deadline, then SIGKILL it; return pids left."""
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None and not pgroup_members(self.pid):
-                break
-            time.sleep(0.1)
-        if pgroup_members(self.pid):
-            self.signal(signal.SIGKILL)
-            end = time.monotonic() + 5
-            while pgroup_members(self.pid) and time.monotonic() < end:
-                time.sleep(0.1)
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
-            self.log.close()
-        except Exception:
-            pass
-        return pgroup_members(self.pid)
 
 
 # --------------------------------------------------------------------------- the environment
@@ -328,14 +273,14 @@ class SaltEnv:
             self._write_minion(mid)
         self.daemons["master"] = Daemon("salt-master", self._netns_argv(self.master_netns) + [
                                             str(self.bin / "salt-master"), "-c", str(self.config_dir)],
-                                        self.root / "master" / "stdout.log")
+                                        self.root / "master" / "stdout.log", error=SaltEnvError)
         self._wait_master(t0 + timeout)
         for mid in self.minion_ids:
             self.start_minion(mid)
         if self.api:
             self.daemons["api"] = Daemon("salt-api", self._netns_argv(self.master_netns) + [
                                              str(self.bin / "salt-api"), "-c", str(self.config_dir)],
-                                         self.root / "master" / "api-stdout.log")
+                                         self.root / "master" / "api-stdout.log", error=SaltEnvError)
         self._started = True
         self.wait_minions(self.minion_ids, deadline=t0 + timeout)
         if self.api:
@@ -345,13 +290,13 @@ class SaltEnv:
 
     def _wait_master(self, deadline: float):
         sock = self.root / "master" / "sock" / "master_event_pub.ipc"
-        while time.monotonic() < deadline:
-            self.daemons["master"].check()
-            if (self._master_port_open(self.ret_port) and self._master_port_open(self.publish_port)
-                    and sock.exists()):
-                return
-            time.sleep(0.2)
-        raise SaltEnvError(f"salt-master not ready; log:\n{self.daemons['master'].tail()}")
+        master = self.daemons["master"]
+        try:
+            master.wait_ready(lambda: (self._master_port_open(self.ret_port)
+                                       and self._master_port_open(self.publish_port) and sock.exists()),
+                              timeout=max(0.0, deadline - time.monotonic()), interval=0.2)
+        except AssertionError:
+            raise SaltEnvError(f"salt-master not ready; log:\n{master.tail()}") from None
 
     def _wait_api(self, deadline: float):
         import requests
@@ -360,17 +305,19 @@ class SaltEnv:
         def login():
             return requests.post(url + "/login", json={
                 "username": self.api_user, "password": self.api_password, "eauth": self.eauth}, timeout=5)
-        while time.monotonic() < deadline:
-            self.daemons["api"].check()
-            if self._in_master_netns(port_open, self.api_port):
-                try:
-                    r = self._in_master_netns(login)
-                    if r.status_code == 200:
-                        return
-                except requests.RequestException:
-                    pass
-            time.sleep(0.3)
-        raise SaltEnvError(f"salt-api not ready; log:\n{self.daemons['api'].tail()}")
+
+        def logged_in() -> bool:
+            if not self._in_master_netns(port_open, self.api_port):
+                return False
+            try:
+                return self._in_master_netns(login).status_code == 200
+            except requests.RequestException:
+                return False
+        api = self.daemons["api"]
+        try:
+            api.wait_ready(logged_in, timeout=max(0.0, deadline - time.monotonic()), interval=0.3)
+        except AssertionError:
+            raise SaltEnvError(f"salt-api not ready; log:\n{api.tail()}") from None
 
     @staticmethod
     def _netns_argv(netns: str | None) -> list[str]:
@@ -404,7 +351,8 @@ class SaltEnv:
                 raise SaltEnvError(f"old minion {mid} still alive: {left}")
         self.daemons[f"minion:{mid}"] = Daemon(f"salt-minion {mid}", self._netns_argv(self.minion_netns.get(mid)) + [
                                                str(self.bin / "salt-minion"), "-c", str(conf_dir)],
-                                               self.root / "minions" / mid / "stdout.log", env=self.minion_env)
+                                               self.root / "minions" / mid / "stdout.log", env=self.minion_env,
+                                               error=SaltEnvError)
 
     def stop_minion(self, mid: str) -> list[int]:
         d = self.daemons.pop(f"minion:{mid}", None)
@@ -506,6 +454,15 @@ class SaltEnv:
         """Write the generated cluster pillar the way the portal does."""
         from portal.adapters.salt import write_cluster_pillar
         return write_cluster_pillar(self.cluster_pillar_path, data)
+
+    def cluster_pillar_stamp(self) -> tuple | None:
+        """What tells whether the generated cluster pillar was written since: its mtime, size
+        and content (None when there is none)."""
+        try:
+            stat = self.cluster_pillar_path.stat()
+            return stat.st_mtime_ns, stat.st_size, self.cluster_pillar_path.read_bytes()
+        except FileNotFoundError:
+            return None
 
     def remove_cluster_pillar(self):
         self.cluster_pillar_path.unlink(missing_ok=True)

@@ -20,11 +20,10 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
+from tests.support.daemons import Daemon
 from tests.support.processes import free_port
-from tests.support.salt_harness import Daemon
 
 SSHD_BIN = Path("/usr/sbin/sshd")
 PRIVSEP_DIR = Path("/run/sshd")  # compiled into Debian's sshd; the system service creates it
@@ -90,14 +89,13 @@ class SSHD:
         check = subprocess.run([str(SSHD_BIN), "-t", "-f", str(self.config)], capture_output=True, text=True)
         if check.returncode:
             raise SSHDError(f"sshd -t refused {self.config}: {check.stderr.strip()}")
-        self.daemon = Daemon("sshd", [str(SSHD_BIN), "-D", "-e", "-f", str(self.config)], self.root / "sshd.log")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.daemon.check()
-            if self._banner():
-                return self
-            time.sleep(0.1)
-        raise SSHDError(f"sshd did not answer on 127.0.0.1:{self.port}; log:\n{self.daemon.tail()}")
+        self.daemon = Daemon("sshd", [str(SSHD_BIN), "-D", "-e", "-f", str(self.config)], self.root / "sshd.log",
+                             error=SSHDError)
+        try:
+            self.daemon.wait_ready(self._banner, timeout=timeout)
+        except AssertionError:
+            raise SSHDError(f"sshd did not answer on 127.0.0.1:{self.port}; log:\n{self.daemon.tail()}") from None
+        return self
 
     def _banner(self) -> bool:
         try:

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import re
-from html import unescape as html_unescape
 
 from flask import has_app_context
 from flask.testing import FlaskClient
+
+from tests.support.html import error_beside  # noqa: F401 (imported from here by the tests)
 
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
 
@@ -69,9 +70,3 @@ class Web:
 
 def text(response) -> str:
     return response.get_data(as_text=True)
-
-
-def error_beside(html: str, field_id: str) -> str:
-    """The message shown next to a form field, or '' when there is none."""
-    match = re.search(rf'<small class="error" id="{re.escape(field_id)}-error">(.*?)</small>', html, re.S)
-    return html_unescape(match.group(1).strip()) if match else ""

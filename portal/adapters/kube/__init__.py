@@ -12,18 +12,47 @@ informer.py (the watch-fed cache of one kind), client.py (Kube: requests, verbs,
 reads; connect()). Services use what this module exports, nothing deeper.
 """
 from portal.adapters.kube import objects
-from portal.adapters.kube.client import (RETRY, TIMEOUT, Kube, connect, connect_content, parse_kubeconfig,
-                                         server_of)
-from portal.adapters.kube.errors import (MESSAGE_LIMIT, Conflict, Forbidden, Invalid, KubeError, NotConfigured,
-                                         NotFound, Unavailable)
+from portal.adapters.kube.client import RETRY, TIMEOUT, Kube, connect, connect_content, parse_kubeconfig, server_of
+from portal.adapters.kube.errors import (
+                                         MESSAGE_LIMIT,
+                                         Conflict,
+                                         Forbidden,
+                                         Invalid,
+                                         KubeError,
+                                         NotConfigured,
+                                         NotFound,
+                                         Unavailable,
+)
 from portal.adapters.kube.informer import Informer
 from portal.adapters.kube.kinds import CACHED, KINDS, path, plural_of
-from portal.adapters.kube.labels import (APP_LABEL, FIELD_MANAGER, HPA_CONDITIONS, MANAGED, NAME_LABEL,
-                                         PLAN_ANNOTATION, POD_TEMPLATE_HASH, PROJECT_LABEL, RESTART_ANNOTATION,
-                                         REVISION_ANNOTATION, STOP_ANNOTATION)
-from portal.adapters.kube.views import (AppView, EventView, HpaView, PodView, ReplicaSetView, ServiceView,
-                                        parse_time, view_of_deployment, view_of_event, view_of_hpa, view_of_pod,
-                                        view_of_replicaset, view_of_service)
+from portal.adapters.kube.labels import (
+                                         APP_LABEL,
+                                         FIELD_MANAGER,
+                                         HPA_CONDITIONS,
+                                         MANAGED,
+                                         NAME_LABEL,
+                                         PLAN_ANNOTATION,
+                                         POD_TEMPLATE_HASH,
+                                         PROJECT_LABEL,
+                                         RESTART_ANNOTATION,
+                                         REVISION_ANNOTATION,
+                                         STOP_ANNOTATION,
+)
+from portal.adapters.kube.views import (
+                                         AppView,
+                                         EventView,
+                                         HpaView,
+                                         PodView,
+                                         ReplicaSetView,
+                                         ServiceView,
+                                         parse_time,
+                                         view_of_deployment,
+                                         view_of_event,
+                                         view_of_hpa,
+                                         view_of_pod,
+                                         view_of_replicaset,
+                                         view_of_service,
+)
 
 __all__ = [
     "Kube", "connect", "connect_content", "parse_kubeconfig", "server_of", "RETRY", "TIMEOUT",

@@ -29,8 +29,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 from urllib3.util.retry import Retry
 
-from portal.adapters.kube.errors import (Conflict, NotConfigured, NotFound, Unavailable,
-                                         error_from, short_reason)
+from portal.adapters.kube.errors import Conflict, NotConfigured, NotFound, Unavailable, error_from, short_reason
 from portal.adapters.kube.informer import Informer
 from portal.adapters.kube.kinds import CACHED, path
 from portal.adapters.kube.labels import FIELD_MANAGER

@@ -20,8 +20,14 @@ from dataclasses import asdict
 
 import yaml
 
-from portal.adapters.kube.labels import (APP_LABEL, MANAGED, NAME_LABEL, PLAN_ANNOTATION, PROJECT_LABEL,
-                                         RESTART_ANNOTATION)
+from portal.adapters.kube.labels import (
+    APP_LABEL,
+    MANAGED,
+    NAME_LABEL,
+    PLAN_ANNOTATION,
+    PROJECT_LABEL,
+    RESTART_ANNOTATION,
+)
 from portal.domain.apps import AppSpec, EnvSpec, PortSpec, ProbeSpec, VolumeMountSpec, split_image
 
 QUOTA_NAME = "hummer-quota"

@@ -11,8 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from portal.adapters.kube.errors import MESSAGE_LIMIT
-from portal.adapters.kube.labels import (APP_LABEL, HPA_CONDITIONS, POD_TEMPLATE_HASH, REVISION_ANNOTATION,
-                                         STOP_ANNOTATION)
+from portal.adapters.kube.labels import (
+    APP_LABEL,
+    HPA_CONDITIONS,
+    POD_TEMPLATE_HASH,
+    REVISION_ANNOTATION,
+    STOP_ANNOTATION,
+)
 from portal.adapters.kube.objects import app_container, template_fingerprint
 
 __all__ = ["AppView", "PodView", "ReplicaSetView", "ServiceView", "HpaView", "EventView", "parse_time",

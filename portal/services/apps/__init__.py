@@ -13,8 +13,7 @@ reload"), Unavailable (503), Invalid (beside a field).
 
 Routes use this package's names (`apps.detail(...)`): the names below are its interface.
 """
-from portal.services.apps.actions import (delete, deploy, edit, preview, restart, rollback, scale,
-                                          set_image, start, stop)
+from portal.services.apps.actions import delete, deploy, edit, preview, restart, rollback, scale, set_image, start, stop
 from portal.services.apps.common import CONFLICT_MESSAGE
 from portal.services.apps.logs import follow, logs
 from portal.services.apps.parse import DeployFailed, SpecInvalid, check_app_name, check_image, parse

@@ -63,7 +63,7 @@ class KubeletSim:
                  labels: dict | None = None, **tunables):
         self.rest = Rest(api_url, token, ca_file, maxsize=max(32, workers * 2))
         self.node_names = [f"{node_prefix}{i + 1}" for i in range(nodes)]
-        self.node_ips = dict(zip(self.node_names, node_ips or [f"127.0.0.{2 + i}" for i in range(nodes)]))
+        self.node_ips = dict(zip(self.node_names, node_ips or [f"127.0.0.{2 + i}" for i in range(nodes)], strict=False))
         self.cert_file, self.key_file = cert_file, key_file
         self.capacity = {"cpu": "64", "memory": "256Gi", "pods": "5000", "ephemeral-storage": "1Ti"}
         self.capacity.update(capacity or {})
