@@ -14,8 +14,8 @@ from portal.extensions import db
 from portal.models import ResourcePlan
 from portal.services.errors import Invalid
 
-APP_NAME_MAX = 40
-RESERVED_APP_NAMES = {"new"}      # leaves room for "-ext" and the ReplicaSet/pod suffixes
+APP_NAME_MAX = 40                 # leaves room for "-ext" and the ReplicaSet/pod suffixes
+RESERVED_APP_NAMES = {"new"}      # /projects/<p>/apps/new is the deploy page's URL
 REPLICAS_MAX = 1000
 # Kubernetes' own limits (IsEnvVarName; distribution's reference grammar for images).
 ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*", re.ASCII)
