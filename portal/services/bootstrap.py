@@ -23,6 +23,7 @@ from flask import Flask, current_app
 from sqlalchemy import or_, select, update
 
 from portal.adapters import kube as kube_adapter
+from portal.adapters import pillar_file
 from portal.adapters import salt as salt_adapter
 from portal.extensions import db
 from portal.models import AuditEvent, ClusterNode, ClusterSettings, ProvisioningRun, RunStep, utcnow
@@ -215,7 +216,7 @@ def set_roles(minion_id: str, roles: list[str], address: str, by: Actor) -> Clus
 def _check_pillar() -> None:
     """Render the pillar from what is about to be committed; Invalid (nothing stored) if it cannot be."""
     try:
-        salt_adapter.render_cluster_pillar(pillar_data())
+        pillar_file.render_cluster_pillar(pillar_data())
     except ValueError as error:
         db.session.rollback()
         raise Invalid(None, f"The cluster pillar could not take this: {error}") from error
@@ -252,7 +253,7 @@ def pillar_data() -> dict:
 def write_pillar() -> str:
     """Write the generated cluster pillar the Salt tree reads (pillar/generated/cluster.yaml)."""
     path = current_app.config["SALT_PILLAR_FILE"]
-    salt_adapter.write_cluster_pillar(path, pillar_data())
+    pillar_file.write_cluster_pillar(path, pillar_data())
     return path
 
 

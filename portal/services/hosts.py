@@ -31,7 +31,7 @@ from flask import Flask, current_app
 from sqlalchemy import select, update
 
 from portal.adapters import salt as salt_adapter
-from portal.adapters import salt_ssh
+from portal.adapters.salt import ssh as salt_ssh
 from portal.extensions import db
 from portal.models import ClusterNode, ProvisioningRun, RunStep, utcnow
 from portal.services import audit

@@ -218,7 +218,7 @@ def test_a_changed_host_key_is_refused(ssh_admin, sshd):
 
 def test_a_host_without_python3_is_named(sshd, tmp_path):
     """salt-ssh needs python3 on the host; here the remote PATH lacks it (the adapter's remote_path)."""
-    from portal.adapters.salt_ssh import SaltSSH, SSHNoPython, Target
+    from portal.adapters.salt.ssh import SaltSSH, SSHNoPython, Target
     private, public = sshd.client_key("admin")
     sshd.authorize(public)
     ssh = SaltSSH(tmp_path / "salt-ssh", [REPO / "salt_states"], remote_path=str(tmp_path / "no-python-here"))
