@@ -82,7 +82,7 @@ def host_form(sshd, minion_id: str, private_key: str = "", password: str = "", p
 
 def steps_of(run_url: str) -> dict[str, RunStep]:
     run_pk = int(run_url.rstrip("/").rsplit("/", 1)[1])
-    return {s.step: s for s in db.session.scalars(db.select(RunStep).filter_by(run_pk=run_pk))}
+    return {s.step: s for s in db.session.scalars(db.select(RunStep).filter_by(run_id=run_pk))}
 
 
 def add(web, form: dict) -> str:

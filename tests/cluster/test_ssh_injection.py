@@ -110,7 +110,7 @@ def test_the_zone_trick_names_the_rule(salt_portal, admin, sshd, portal_dir):
     ("node3.example.org", "node3.example.org"), ("node3.example.org.", "node3.example.org"),
 ])
 def test_plain_addresses_pass(app, address, kept):
-    from portal.services.hosts import _address
+    from portal.services.provisioning.enrolment import _address
     with app.test_request_context():
         assert _address(address) == kept
 
