@@ -50,7 +50,7 @@ KEY_WAIT_SECONDS = 60
 HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
 SSH_USER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}\Z")
 ADDRESS_CHARS = re.compile(r"^[A-Za-z0-9.:\[\]-]+$")  # no '%' (a zone id), no space, quote or shell text
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]  # the checkout: salt_states/ beside portal/
 
 
 # Checks -------------------------------------------------------------------------
