@@ -9,7 +9,6 @@ and returns is the adapter's (portal/adapters/salt/events.py, results.py).
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from datetime import datetime
