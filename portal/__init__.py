@@ -97,6 +97,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     _database_errors(app)
 
+    from portal.services import provisioning
+    provisioning.init_app(app)  # the process's run supervisor, from its first request
+
     from portal import cli
     cli.init_app(app)
     return app

@@ -124,6 +124,10 @@ def load() -> dict:
         "SALT_SSH_PILLAR": _json("HUMMER_SALT_SSH_PILLAR"),
         "SALT_RUN_TIMEOUT": _int("HUMMER_SALT_RUN_TIMEOUT", 3600),
         "SALT_RUN_STALE_SECONDS": _int("HUMMER_SALT_RUN_STALE_SECONDS", 45),
+        # The per-process run supervisor (services/provisioning/supervision.py): None (unset)
+        # runs it in every process but the tests'.
+        "SALT_SUPERVISE": (None if not os.environ.get("HUMMER_SALT_SUPERVISE")
+                           else _bool(os.environ.get("HUMMER_SALT_SUPERVISE"), True)),
         "KUBE_PROGRESS_DEADLINE": _int("HUMMER_KUBE_PROGRESS_DEADLINE", 600),
         "LOG_FOLLOW_SECONDS": _int("HUMMER_LOG_FOLLOW_SECONDS", 600),
         "PAGE_SIZE": _int("HUMMER_PAGE_SIZE", 20),

@@ -191,19 +191,42 @@ class ClusterNode(db.Model):
         return [r for r in self.roles.split(",") if r]
 
 
+class RunStatus(enum.StrEnum):
+    """A provisioning run's (and a run step's) status, as stored."""
+
+    STARTING = "starting"   # recorded; Salt has not accepted the job yet
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+ACTIVE_RUN_STATUSES = (RunStatus.STARTING, RunStatus.RUNNING)
+
+
+class RunKind(enum.StrEnum):
+    """What a provisioning run does: an orchestration, or adding a host over SSH."""
+
+    PLAN = "plan"
+    APPLY = "apply"
+    ADD_NODE = "add_node"
+    REMOVE_NODE = "remove_node"
+    SSH_HOST = "ssh_host"
+
+
 class ProvisioningRun(db.Model):
     """One orchestration run (plan, apply, add or remove a node) and its outcome."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[str] = mapped_column(String(64), unique=True)
-    kind: Mapped[str] = mapped_column(String(16))  # plan | apply | add_node | remove_node
+    kind: Mapped[str] = mapped_column(String(16))  # a RunKind
     orchestration: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(255), default="")  # the node, for add/remove
     test: Mapped[bool] = mapped_column(default=False)
     jid: Mapped[str] = mapped_column(String(64), default="")
-    status: Mapped[str] = mapped_column(String(16), default="starting")  # starting running succeeded failed
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.STARTING.value)  # a RunStatus
     units_total: Mapped[int] = mapped_column(default=0)  # (step, node) pairs expected
-    error: Mapped[str] = mapped_column(Text, default="")
+    # Why it failed, or a note on its success (registered for app management, a key waiting).
+    message: Mapped[str] = mapped_column(Text, default="")
     started_by: Mapped[str] = mapped_column(String(64), default="")
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -218,11 +241,11 @@ class RunStep(db.Model):
     """One orchestration step on one node: its progress and its result."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    run_pk: Mapped[int] = mapped_column(ForeignKey("provisioning_run.id", ondelete="CASCADE"))
+    run_id: Mapped[int] = mapped_column(ForeignKey("provisioning_run.id", ondelete="CASCADE"))
     step: Mapped[str] = mapped_column(String(64))
     minion: Mapped[str] = mapped_column(String(255))
     jid: Mapped[str] = mapped_column(String(64), default="")
-    status: Mapped[str] = mapped_column(String(16), default="running")  # running succeeded failed
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.RUNNING.value)  # a RunStatus, not STARTING
     states_done: Mapped[int] = mapped_column(default=0)
     states_changed: Mapped[int] = mapped_column(default=0)
     current_state: Mapped[str] = mapped_column(String(255), default="")

@@ -11,7 +11,7 @@ import pytest
 
 from portal.extensions import db
 from portal.models import AuditEvent, Membership, ResourcePlan, User
-from portal.services import audit, bootstrap
+from portal.services import audit, provisioning
 from portal.templating import ago, reltime
 from tests.support.processes import free_port
 from tests.support.web import text
@@ -40,7 +40,7 @@ def _resolve(node, module_name, path):
         if isinstance(value, str):
             return {value}
     if isinstance(node, ast.JoinedStr) and ast.unparse(node) == "f'cluster.{kind}'":
-        return {f"cluster.{kind}" for kind in bootstrap.ORCHESTRATIONS}
+        return {f"cluster.{kind}" for kind in provisioning.ORCHESTRATIONS}
     pytest.fail(f"{path}:{node.lineno}: cannot tell which audit action `{ast.unparse(node)}` records; "
                 "use a literal, or teach this test the new form")
 

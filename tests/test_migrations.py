@@ -85,3 +85,54 @@ def test_backfill_gives_events_the_id_of_their_live_project_only_since_its_creat
             ("project.create", "gone", None), ("user.create", None, None)]
         db.session.remove()
         db.engine.dispose()
+
+
+BEFORE_RUN_RENAMES = "c4e1a9d2b7f0"
+
+
+def test_run_renames_keep_the_rows_and_go_back(empty_url, tmp_path):
+    """provisioning_run.error -> message and run_step.run_pk -> run_id, and back, data kept."""
+    from flask_migrate import downgrade
+    app = make_app(empty_url, tmp_path)
+    with app.app_context():
+        upgrade(revision=BEFORE_RUN_RENAMES)
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO provisioning_run (id, run_id, kind, orchestration, target, test, jid, status, "
+                "units_total, error, started_by, started_at) VALUES (3, 'hummer-x', 'apply', 'orch.cluster', "
+                "'', 0, '1', 'succeeded', 1, 'Registered for app management: API server', 'root', :at)"),
+                {"at": datetime(2026, 12, 1)})
+            conn.execute(sa.text(
+                "INSERT INTO run_step (id, run_pk, step, minion, jid, status, states_done, states_changed, "
+                "current_state, failed_state, comment, output, changes, updated_at) VALUES (5, 3, 'master', "
+                "'hm-master', '1', 'succeeded', 4, 1, '', '', '', '', '', :at)"), {"at": datetime(2026, 12, 1)})
+
+        def shape():
+            inspector = sa.inspect(db.engine)
+            runs = {c["name"] for c in inspector.get_columns("provisioning_run")}
+            steps = {c["name"] for c in inspector.get_columns("run_step")}
+            keys = [(fk["name"], fk["constrained_columns"], fk["referred_table"], fk["options"].get("ondelete"))
+                    for fk in inspector.get_foreign_keys("run_step")]
+            return runs, steps, keys
+
+        upgrade()
+        runs, steps, keys = shape()
+        assert "message" in runs and "error" not in runs and "run_id" in steps and "run_pk" not in steps
+        assert [(n, c, t, (d or "").upper()) for n, c, t, d in keys] == [
+            ("fk_run_step_run_id_provisioning_run", ["run_id"], "provisioning_run", "CASCADE")]
+        with db.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT message FROM provisioning_run WHERE id = 3")).scalar() \
+                == "Registered for app management: API server"
+            assert conn.execute(sa.text("SELECT run_id FROM run_step WHERE id = 5")).scalar() == 3
+
+        downgrade(revision=BEFORE_RUN_RENAMES)
+        runs, steps, keys = shape()
+        assert "error" in runs and "message" not in runs and "run_pk" in steps and "run_id" not in steps
+        assert [(n, c) for n, c, _, _ in keys] == [("fk_run_step_run_pk_provisioning_run", ["run_pk"])]
+        with db.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT error FROM provisioning_run WHERE id = 3")).scalar() \
+                == "Registered for app management: API server"
+            assert conn.execute(sa.text("SELECT run_pk FROM run_step WHERE id = 5")).scalar() == 3
+        upgrade()
+        db.session.remove()
+        db.engine.dispose()

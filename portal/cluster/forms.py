@@ -4,7 +4,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.services.bootstrap import ROLES
+from portal.services.provisioning.settings import ROLES
 
 
 class SettingsForm(FlaskForm):
@@ -25,7 +25,7 @@ class RolesForm(FlaskForm):
 
 
 class SSHHostForm(FlaskForm):
-    """Add a host over SSH: salt-ssh installs salt-minion there (services/hosts.py checks the rest)."""
+    """Add a host over SSH: salt-ssh installs salt-minion there (services/provisioning/enrolment.py checks the rest)."""
 
     address = StringField("Address", description="IP address or DNS name of the host")
     port = IntegerField("SSH port", default=22, validators=[

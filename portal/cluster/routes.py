@@ -6,8 +6,9 @@ from portal.cluster import bp
 from portal.cluster.forms import RolesForm, SettingsForm, SSHHostForm
 from portal.extensions import db
 from portal.forms import attach
-from portal.services import bootstrap, hosts, wizard
+from portal.services import provisioning
 from portal.services.errors import Invalid, Unavailable
+from portal.services.provisioning import wizard
 from portal.web import actor, redirect_to, render
 
 
@@ -23,24 +24,23 @@ def wizard_context():
     """Every wizard page: the steps and where the setup stands, and whether Salt is configured."""
     steps = wizard.steps()
     return {"wizard_steps": steps, "wizard_current": wizard.current(steps),
-            "salt_missing": "" if bootstrap.salt_configured() else bootstrap.SALT_NOT_CONFIGURED}
+            "salt_missing": "" if provisioning.salt_configured() else provisioning.SALT_NOT_CONFIGURED}
 
 
 def _salt_state():
     """Minions as Salt sees them, or the reason Salt cannot be asked."""
     try:
-        return bootstrap.minions(), ""
+        return provisioning.minions(), ""
     except Unavailable as error:
         return None, error.message
 
 
 def _index_page(error: str = "", status: int = 200):
-    settings = bootstrap.settings()
+    settings = provisioning.cluster_settings()
     db.session.commit()
-    bootstrap.ensure_followed(bootstrap.active_run())
-    return render("cluster/index.html", settings=settings, nodes=bootstrap.nodes(),
+    return render("cluster/index.html", settings=settings, nodes=provisioning.nodes(),
                   kubeconfig_override=bool(current_app.config.get("KUBECONFIG")),
-                  problems=bootstrap.role_problems(), runs=bootstrap.runs(10),
+                  problems=provisioning.role_problems(), runs=provisioning.runs(10),
                   error=error, status=status)
 
 
@@ -52,7 +52,7 @@ def index():
 @bp.route("/register", methods=["POST"])
 def register():
     try:
-        summary = bootstrap.register(by=actor())
+        summary = provisioning.register(by=actor())
     except (Invalid, Unavailable) as error:
         db.session.rollback()
         return _index_page(error.message, error.status)
@@ -62,11 +62,11 @@ def register():
 
 @bp.route("/settings", methods=["GET", "POST"])
 def settings():
-    row = bootstrap.settings()
+    row = provisioning.cluster_settings()
     form = SettingsForm(obj=row)
     if form.validate_on_submit():
         try:
-            bootstrap.save_settings(form.data, by=actor())
+            provisioning.save_settings(form.data, by=actor())
         except Invalid as error:
             attach(form, error)
         else:
@@ -77,11 +77,11 @@ def settings():
 
 def _nodes_page(error: str = "", status: int = 200, ssh_form: SSHHostForm | None = None):
     salt, salt_error = _salt_state()
-    if salt_error and ssh_form is None and bootstrap.salt_configured():
+    if salt_error and ssh_form is None and provisioning.salt_configured():
         status = 503  # configured but not answering; not configured: the page says how, with a 200
     return render("cluster/nodes.html", "cluster/_nodes.html", salt=salt, salt_error=salt_error,
-                  nodes={n.minion_id: n for n in bootstrap.nodes()},
-                  problems=bootstrap.role_problems(), roles=bootstrap.ROLES,
+                  nodes={n.minion_id: n for n in provisioning.nodes()},
+                  problems=provisioning.role_problems(), roles=provisioning.ROLES,
                   ssh_form=ssh_form or SSHHostForm(formdata=None), error=error, status=status)
 
 
@@ -97,7 +97,7 @@ def add_host():
     status = 422
     if form.validate_on_submit():
         try:
-            run = hosts.add_host(form.data, by=actor())
+            run = provisioning.add_host(form.data, by=actor())
         except Invalid as error:
             attach(form, error)
         except Unavailable as error:
@@ -112,7 +112,7 @@ def add_host():
 @bp.route("/keys/<minion_id>/<any(accept, reject):action>", methods=["POST"])
 def key(minion_id, action):
     try:
-        (bootstrap.accept_key if action == "accept" else bootstrap.reject_key)(minion_id, by=actor())
+        (provisioning.accept_key if action == "accept" else provisioning.reject_key)(minion_id, by=actor())
     except (Invalid, Unavailable) as error:
         db.session.rollback()
         return _nodes_page(error.message, error.status)
@@ -124,7 +124,7 @@ def key(minion_id, action):
 def roles(minion_id):
     form = RolesForm()
     try:
-        row = bootstrap.set_roles(minion_id, form.roles.data or [], form.address.data or "", by=actor())
+        row = provisioning.set_roles(minion_id, form.roles.data or [], form.address.data or "", by=actor())
     except (Invalid, Unavailable) as error:
         db.session.rollback()
         return _nodes_page(error.message, error.status)
@@ -137,7 +137,7 @@ def preflight():
     results, error = None, ""
     if request.method == "POST":
         try:
-            results = bootstrap.preflight(by=actor())
+            results = provisioning.run_preflight(by=actor())
         except (Invalid, Unavailable) as exc:
             error = exc.message
     return render("cluster/preflight.html", "cluster/_preflight.html", results=results, error=error,
@@ -148,7 +148,7 @@ def preflight():
 def start_run():
     kind = request.form.get("kind", "")
     try:
-        run = bootstrap.start_run(kind, by=actor(), target=request.form.get("target", ""))
+        run = provisioning.start_run(kind, by=actor(), target=request.form.get("target", ""))
     except (Invalid, Unavailable) as error:
         return _index_page(error.message, error.status)
     return redirect_to(url_for("cluster.run", run_pk=run.id))
@@ -156,16 +156,15 @@ def start_run():
 
 @bp.route("/runs/<int:run_pk>")
 def run(run_pk):
-    row = bootstrap.get_run(run_pk)
-    bootstrap.ensure_followed(row)  # its follower's process may have died: follow it from here
+    row = provisioning.get_run(run_pk)
     return render("cluster/run.html", "cluster/_progress.html", run=row,
-                  progress=bootstrap.progress(row))
+                  progress=provisioning.progress(row))
 
 
 @bp.route("/runs/<int:run_pk>/retry", methods=["POST"])
 def retry(run_pk):
     try:
-        new = bootstrap.retry(bootstrap.get_run(run_pk), by=actor())
+        new = provisioning.retry(provisioning.get_run(run_pk), by=actor())
     except (Invalid, Unavailable) as error:
         return _index_page(error.message, error.status)
     return redirect_to(url_for("cluster.run", run_pk=new.id))

@@ -4,7 +4,7 @@ from sqlalchemy import select
 from portal.dashboard import bp
 from portal.extensions import db
 from portal.models import AuditEvent, Project
-from portal.services import bootstrap, health, overview, projects
+from portal.services import health, overview, projects, provisioning
 from portal.web import render
 
 DASHBOARD_PROJECTS = 10
@@ -26,13 +26,12 @@ def index():
     may_see_nodes = current_user.is_admin
     last_run = None
     if may_see_nodes:
-        last_run = next(iter(bootstrap.runs(1)), None)
-        bootstrap.ensure_followed(last_run)
+        last_run = next(iter(provisioning.runs(1)), None)
     return render("dashboard/index.html", projects=mine,
                   project_count=projects.count_visible(current_user), recent=recent,
                   summaries=None, summary_note="", may_see_nodes=may_see_nodes,
                   may_see_audit=current_user.is_admin,
-                  cluster_nodes=bootstrap.nodes() if may_see_nodes else [], last_run=last_run)
+                  cluster_nodes=provisioning.nodes() if may_see_nodes else [], last_run=last_run)
 
 
 @bp.route("/dashboard/health")

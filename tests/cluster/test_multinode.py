@@ -179,7 +179,7 @@ def test_plan_across_the_namespaced_minions(lan, netns_salt):
         assert f"<td><code>{minion}</code></td>" in html
     run = db.session.scalar(db.select(ProvisioningRun).order_by(ProvisioningRun.id.desc()))
     assert run.test and run.kind == "plan"
-    steps = {(s.step, s.minion) for s in db.session.scalars(db.select(RunStep).filter_by(run_pk=run.id))}
+    steps = {(s.step, s.minion) for s in db.session.scalars(db.select(RunStep).filter_by(run_id=run.id))}
     for minion in env.minion_ids:
         assert ("common", minion) in steps, steps
     assert {("master", "ns-n1"), ("nodes", "ns-n2"), ("nodes", "ns-n3"), ("registry", "ns-n1"),

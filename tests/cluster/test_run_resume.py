@@ -2,7 +2,8 @@
 
 The portal runs here as real gunicorn processes from the venv, on the test's database
 and the session's real salt-master and salt-api. One of them starts an Apply and is
-SIGKILLed mid-run; the run is then viewed from other processes, which follow it again.
+SIGKILLed mid-run; the supervisor of one of the other processes follows it again (pages
+only show runs). This test process runs a supervisor only where a test starts one.
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ import requests
 from portal.adapters.salt import summarize_orchestration
 from portal.extensions import db
 from portal.models import AuditEvent, ProvisioningRun, RunStep, utcnow
-from portal.services import bootstrap
+from portal.services import provisioning
+from portal.services.provisioning.supervision import Supervisor
 from tests.conftest import PASSWORD
 from tests.support.live_portal import LivePortal
 from tests.support.processes import free_port, pgroup_members
@@ -141,7 +143,7 @@ def wait_until(condition, timeout: float, message: str, every: float = 0.3):
 def resumed_events(run: ProvisioningRun) -> list[AuditEvent]:
     db.session.rollback()
     return list(db.session.scalars(db.select(AuditEvent).filter_by(
-        action=bootstrap.RESUMED, object_name=run.run_id)))
+        action=provisioning.RESUMED, object_name=run.run_id)))
 
 
 def step_rows(html: str) -> list[tuple[str, str, str]]:
@@ -167,13 +169,12 @@ def test_a_killed_portals_run_is_followed_again_by_one_process_to_its_end(
     assert 'data-status="running"' in html and RESUMED_LINE not in html
     assert not resumed_events(run)
 
-    # Two processes show the run at the same moment once its heartbeat is stale.
+    # Two more processes, each with its supervisor: once the heartbeat is stale, exactly one takes the run.
     stale = 5
     viewers = [portals(name, stale_seconds=stale) for name in ("second", "third")]
     for viewer in viewers:
         viewer.wait_ready().login("root")
-    wait_until(lambda: utcnow() - fresh_run(run_pk).heartbeat_at > timedelta(seconds=stale + 1), 60,
-               "the dead portal's heartbeat did not go stale")
+    wait_until(lambda: resumed_events(run), 90, "no supervisor took the run over")
     barrier, pages = threading.Barrier(len(viewers)), {}
 
     def view(viewer):
@@ -236,9 +237,8 @@ def test_a_run_that_ended_while_no_portal_followed_it_is_completed_from_salts_jo
     assert fresh_run(run_pk).status == "running"  # nobody recorded the end
 
     app.config["SALT_RUN_STALE_SECONDS"] = 1
-    wait_until(lambda: (lambda beat: beat is None or utcnow() - beat > timedelta(seconds=1))(
-        fresh_run(run_pk).heartbeat_at), 30,
-               "the killed portal's heartbeat to be over a second old")
+    supervisor = Supervisor(app)  # this process's, as a portal process runs it
+    assert wait_until(lambda: supervisor.sweep(), 30, "the supervisor did not take the run") == [run_pk]
     html = text(settled.get(run_url))
     assert RESUMED_LINE in html
     html = unescape(wait_until(lambda: (lambda h: 'data-status="running"' not in h and h)(
@@ -250,10 +250,10 @@ def test_a_run_that_ended_while_no_portal_followed_it_is_completed_from_salts_jo
     assert rows == [("succeeded", node, "common"), ("succeeded", node, "runtime"), ("failed", node, "join"),
                     ("succeeded", m, "token")], rows
     assert len(recorded_before) < len(rows), "the kill came too late to miss anything"
-    join = db.session.scalar(db.select(RunStep).filter_by(run_pk=run_pk, step="join"))
+    join = db.session.scalar(db.select(RunStep).filter_by(run_id=run_pk, step="join"))
     assert join.failed_state == "kubernetes-node-failpoint-test-configurable_test_state"
     assert f'<strong>{join.failed_state}</strong>' in html
-    runtime = db.session.scalar(db.select(RunStep).filter_by(run_pk=run_pk, step="runtime"))
+    runtime = db.session.scalar(db.select(RunStep).filter_by(run_id=run_pk, step="runtime"))
     assert runtime.states_done > 0 and runtime.states_changed > 0  # "would change", from the return
 
 
@@ -265,7 +265,8 @@ def test_a_run_lost_before_salt_accepted_it_turns_failed(app, admin):
     db.session.commit()
     assert run.status == "starting" and run.jid == ""
 
-    html = text(admin.get("/cluster"))  # the cluster page shows the runs, so it looks at this one
+    assert Supervisor(app).sweep() == [run.id]
+    html = text(admin.get("/cluster"))
     assert re.search(rf'<td>{run.id}</td><td>apply</td>\s*<td><span class="badge status-failed">failed</span>', html)
 
     html = unescape(text(admin.get(f"/cluster/runs/{run.id}")))
@@ -280,6 +281,7 @@ def test_a_lost_run_that_is_no_orchestration_turns_failed(app, admin):
                           status="running", started_by="root", heartbeat_at=utcnow() - timedelta(minutes=2))
     db.session.add(run)
     db.session.commit()
+    assert Supervisor(app).sweep() == [run.id]
     html = unescape(text(admin.get(f"/cluster/runs/{run.id}")))
     assert 'data-status="failed"' in html
     assert "The portal stopped during the run, and a run of this kind cannot be followed again" in html
@@ -295,6 +297,7 @@ def test_a_starting_run_with_a_fresh_heartbeat_is_left_alone(app, admin):
                           started_by="root", heartbeat_at=utcnow())
     db.session.add(run)
     db.session.commit()
+    assert Supervisor(app).sweep() == []
     html = text(admin.get(f"/cluster/runs/{run.id}"))
     assert 'data-status="starting"' in html and "start it again" not in html
     assert fresh_run(run.id).status == "starting"

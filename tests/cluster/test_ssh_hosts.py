@@ -82,7 +82,7 @@ def host_form(sshd, minion_id: str, private_key: str = "", password: str = "", p
 
 def steps_of(run_url: str) -> dict[str, RunStep]:
     run_pk = int(run_url.rstrip("/").rsplit("/", 1)[1])
-    return {s.step: s for s in db.session.scalars(db.select(RunStep).filter_by(run_pk=run_pk))}
+    return {s.step: s for s in db.session.scalars(db.select(RunStep).filter_by(run_id=run_pk))}
 
 
 def add(web, form: dict) -> str:
@@ -218,7 +218,7 @@ def test_a_changed_host_key_is_refused(ssh_admin, sshd):
 
 def test_a_host_without_python3_is_named(sshd, tmp_path):
     """salt-ssh needs python3 on the host; here the remote PATH lacks it (the adapter's remote_path)."""
-    from portal.adapters.salt_ssh import SaltSSH, SSHNoPython, Target
+    from portal.adapters.salt.ssh import SaltSSH, SSHNoPython, Target
     private, public = sshd.client_key("admin")
     sshd.authorize(public)
     ssh = SaltSSH(tmp_path / "salt-ssh", [REPO / "salt_states"], remote_path=str(tmp_path / "no-python-here"))

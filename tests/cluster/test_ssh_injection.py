@@ -110,7 +110,7 @@ def test_the_zone_trick_names_the_rule(salt_portal, admin, sshd, portal_dir):
     ("node3.example.org", "node3.example.org"), ("node3.example.org.", "node3.example.org"),
 ])
 def test_plain_addresses_pass(app, address, kept):
-    from portal.services.hosts import _address
+    from portal.services.provisioning.enrolment import _address
     with app.test_request_context():
         assert _address(address) == kept
 
@@ -124,7 +124,7 @@ def test_plain_addresses_pass(app, address, kept):
 ])
 def test_the_adapter_refuses_unsafe_roster_values_before_running_anything(sshd, tmp_path, portal_dir, change):
     """The second line: salt_ssh.SaltSSH checks the roster values itself, just before the call."""
-    from portal.adapters.salt_ssh import SaltSSH, Target, UnsafeTarget
+    from portal.adapters.salt.ssh import SaltSSH, Target, UnsafeTarget
     private, public = sshd.client_key("admin")
     sshd.authorize(public)
     seen = sshd.log().count("Connection from")

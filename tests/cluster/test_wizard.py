@@ -122,7 +122,7 @@ def test_plan_runs_the_orchestration_and_lists_what_would_change(salted, salt_en
     assert 'data-status="succeeded"' in html, html[:3000]
     run = db.session.scalar(db.select(ProvisioningRun).order_by(ProvisioningRun.id.desc()))
     assert run.test and run.kind == "plan"
-    steps = {(s.step, s.minion) for s in db.session.scalars(db.select(RunStep).filter_by(run_pk=run.id))}
+    steps = {(s.step, s.minion) for s in db.session.scalars(db.select(RunStep).filter_by(run_id=run.id))}
     assert ("registry", m) in steps and ("common", n1) in steps and ("nodes", n2) in steps
     assert "Would change" in html
     assert "hx-trigger" not in html  # the finished run stops polling

@@ -7,16 +7,8 @@ import time
 import pytest
 import yaml
 
-from portal.adapters.salt import (
-    SaltAPI,
-    SaltAuthError,
-    SaltBadRequest,
-    SaltUnavailable,
-    parse_state_key,
-    render_cluster_pillar,
-    run_id_of,
-    write_cluster_pillar,
-)
+from portal.adapters.pillar_file import render_cluster_pillar, write_cluster_pillar
+from portal.adapters.salt import SaltAPI, SaltAuthError, SaltBadRequest, SaltUnavailable, parse_state_key, run_id_of
 from tests.support.salt_harness import free_port, make_keypair
 from tests.support.waiting import wait_for
 

@@ -452,7 +452,7 @@ class SaltEnv:
 
     def write_cluster_pillar(self, data: dict) -> Path:
         """Write the generated cluster pillar the way the portal does."""
-        from portal.adapters.salt import write_cluster_pillar
+        from portal.adapters.pillar_file import write_cluster_pillar
         return write_cluster_pillar(self.cluster_pillar_path, data)
 
     def cluster_pillar_stamp(self) -> tuple | None:

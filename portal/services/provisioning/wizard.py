@@ -7,8 +7,8 @@ from flask import current_app
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEvent, ClusterSettings, ProvisioningRun
-from portal.services import bootstrap
+from portal.models import AuditEvent, ClusterSettings, ProvisioningRun, RunStatus
+from portal.services.provisioning.settings import role_problems
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ def _last(action: str) -> AuditEvent | None:
 
 def _succeeded(kind: str, test: bool | None = None) -> bool:
     query = select(ProvisioningRun.id).where(ProvisioningRun.kind == kind,
-                                             ProvisioningRun.status == "succeeded")
+                                             ProvisioningRun.status == RunStatus.SUCCEEDED)
     if test is not None:
         query = query.where(ProvisioningRun.test.is_(test))
     return db.session.scalar(query.limit(1)) is not None
@@ -37,7 +37,7 @@ def _succeeded(kind: str, test: bool | None = None) -> bool:
 def steps() -> list[Step]:
     """The six steps in order, each with whether it is done."""
     settings_saved = _last("cluster.settings") is not None
-    roles_ok = settings_saved and not bootstrap.role_problems()
+    roles_ok = settings_saved and not role_problems()
     checked = _last("cluster.preflight")
     changed = _last("cluster.roles")
     applied = _succeeded("apply", test=False) or (bool(current_app.config.get("SALT_DRY_RUN"))

@@ -58,8 +58,10 @@ from typing import Any
 
 import yaml
 
+from portal.adapters.salt.results import state_outcome
+
 __all__ = ["SaltSSHError", "SSHAuthError", "SSHUnreachable", "SSHHostKeyChanged", "SSHNoPython", "UnsafeTarget",
-           "SaltSSHStateFailed", "SaltSSHNoAnswer", "Target", "SaltSSH", "parse_state_key"]
+           "SaltSSHStateFailed", "SaltSSHNoAnswer", "Target", "SaltSSH"]
 
 # The allow-list every roster value is checked against just before salt-ssh runs (check_target).
 SAFE_MINION_ID = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,253}[A-Za-z0-9])?\Z")
@@ -151,14 +153,6 @@ class Target:
         return f"{self.user}@{host}:{self.port}"
 
 
-def parse_state_key(key: str) -> dict:
-    """'file_|-minion-config-file-file-managed_|-/etc/salt/..._|-managed' -> {module, id, name, function}."""
-    parts = key.split("_|-")
-    if len(parts) != 4:
-        return {"module": "", "id": key, "name": key, "function": ""}
-    return {"module": parts[0], "id": parts[1], "name": parts[2], "function": parts[3]}
-
-
 def check_target(target: Target) -> None:
     """Refuse (UnsafeTarget) any host, port, user or minion id outside the allow-list.
 
@@ -242,7 +236,7 @@ class SaltSSH:
             "ssh_timeout": max(1, self.connect_timeout - 5),
             "timeout": 5,
         }
-        text = "# Written by the Hummer portal (portal/adapters/salt_ssh.py) for salt-ssh.\n"
+        text = "# Written by the Hummer portal (portal/adapters/salt/ssh.py) for salt-ssh.\n"
         text += yaml.safe_dump(conf, sort_keys=False)
         path = root / "master"
         if not path.exists() or path.read_text() != text:
@@ -297,21 +291,16 @@ class SaltSSH:
                                      comment=_trim(text), results=ret, detail=text)
         if not isinstance(ret, dict) or _is_failure(ret):
             raise self._failure(target, ret)
-        states = sorted(((k, v) for k, v in ret.items() if isinstance(v, dict)),
-                        key=lambda kv: kv[1].get("__run_num__", 0))
-        if not states:
+        outcome = state_outcome(ret)
+        if not outcome.states:
             raw = json.dumps(ret, indent=2, default=str)
             raise SaltSSHNoAnswer(f"salt-ssh returned no state results for {mods} on {target.minion_id}: "
                                   f"{_trim(raw, 500)}", detail=raw)
-        failed = [(k, v) for k, v in states if v.get("result") is False]
-        causes = [(k, v) for k, v in failed
-                  if not str(v.get("comment", "")).startswith("One or more requisite failed")]
-        if failed:
-            key, res = (causes or failed)[0]
-            state_id = res.get("__id__") or parse_state_key(key)["id"]
-            comment = str(res.get("comment", ""))
-            raise SaltSSHStateFailed(f"State {state_id} failed on {target.minion_id}: {_trim(comment, 500)}",
-                                     state_id=state_id, comment=comment, results=ret)
+        cause = outcome.first_failure(causes_first=True)
+        if cause is not None:
+            raise SaltSSHStateFailed(f"State {cause.state_id} failed on {target.minion_id}: "
+                                     f"{_trim(cause.comment, 500)}",
+                                     state_id=cause.state_id, comment=cause.comment, results=ret)
         return ret
 
     def run(self, target: Target, args: list[str], timeout: float = 600, wipe: bool = False) -> Any:

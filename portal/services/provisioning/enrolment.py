@@ -5,8 +5,8 @@
                     "minion_id": "k8s-node3"}, by=actor)
 
 add_host checks the form, records the audit event and a ProvisioningRun (kind "ssh_host"),
-and returns at once; a HostAdder thread runs three steps, one RunStep each, so the run page
-shows them as it does an orchestration's:
+and returns at once; an Enroller thread (a RunWorker, supervision.py) runs three steps, one
+RunStep each, so the run page shows them as it does an orchestration's:
 
     connect   salt-ssh logs in and reads the OS grains (the login, the host key, python3)
     minion    salt-ssh applies the `minion` formula: salt-minion pointed at the master
@@ -21,35 +21,36 @@ import ipaddress
 import json
 import logging
 import re
-import threading
 import time
-import uuid
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from portal.adapters import salt as salt_adapter
-from portal.adapters import salt_ssh
+from portal.adapters.salt import ssh as salt_ssh
 from portal.extensions import db
-from portal.models import ClusterNode, ProvisioningRun, RunStep, utcnow
+from portal.models import ACTIVE_RUN_STATUSES, ClusterNode, ProvisioningRun, RunKind, RunStatus, RunStep
 from portal.services import audit
 from portal.services.authz import require_admin
-from portal.services.bootstrap import ACTIVE, beat_interval, heartbeat_now, minion_id_checked, salt, salt_call
 from portal.services.context import Actor
 from portal.services.errors import Invalid, Unavailable
+from portal.services.provisioning.access import minion_id_checked, salt, salt_call
+from portal.services.provisioning.runs import new_run_id
+from portal.services.provisioning.supervision import RunWorker, heartbeat_now
 
 log = logging.getLogger(__name__)
 
-KIND = "ssh_host"
+KIND = RunKind.SSH_HOST
 ORCHESTRATION = "salt-ssh minion"
 STEPS = ("connect", "minion", "key")
 KEY_WAIT_SECONDS = 60
 HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
 SSH_USER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}\Z")
 ADDRESS_CHARS = re.compile(r"^[A-Za-z0-9.:\[\]-]+$")  # no '%' (a zone id), no space, quote or shell text
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]  # the checkout: salt_states/ beside portal/
 
 
 # Checks -------------------------------------------------------------------------
@@ -179,7 +180,7 @@ def ssh_client() -> salt_ssh.SaltSSH:
 # Adding a host ------------------------------------------------------------------
 
 def add_host(values: dict, by: Actor) -> ProvisioningRun:
-    """Check the form, record the run and start the HostAdder thread; return the run at once."""
+    """Check the form, record the run and start the Enroller thread; return the run at once."""
     require_admin(by.user)
     address = _address(values.get("address") or "")
     port = _port(values.get("port"))
@@ -193,7 +194,7 @@ def add_host(values: dict, by: Actor) -> ProvisioningRun:
         raise Invalid("minion_id", f"{minion_id} is a node of this cluster already; choose another id.")
     going = db.session.scalar(select(ProvisioningRun).where(
         ProvisioningRun.kind == KIND, ProvisioningRun.target == minion_id,
-        ProvisioningRun.status.in_(ACTIVE)).limit(1))
+        ProvisioningRun.status.in_(ACTIVE_RUN_STATUSES)).limit(1))
     if going is not None:
         raise Invalid("minion_id", f"Run #{going.id} is adding {minion_id} already.")
     api = salt()
@@ -213,7 +214,7 @@ def add_host(values: dict, by: Actor) -> ProvisioningRun:
     except salt_ssh.UnsafeTarget as error:
         raise Invalid({"host": "address"}.get(error.field, error.field), error.message) from error
     ssh = ssh_client()
-    run = ProvisioningRun(run_id=f"hummer-{uuid.uuid4().hex[:12]}", kind=KIND, orchestration=ORCHESTRATION,
+    run = ProvisioningRun(run_id=new_run_id(), kind=KIND.value, orchestration=ORCHESTRATION,
                           target=minion_id, units_total=len(STEPS), started_by=by.user.username,
                           heartbeat_at=heartbeat_now())
     db.session.add(run)
@@ -221,83 +222,67 @@ def add_host(values: dict, by: Actor) -> ProvisioningRun:
                  detail=f"{user}@{address}:{port} with a {'key' if key else 'password'}; "
                         f"master {master}:{pillar['hummer']['minion'].get('master_port')}")
     db.session.commit()
-    HostAdder(current_app._get_current_object(), run.id, target, pillar, ssh, api).start()
+    Enroller(current_app._get_current_object(), run.id, target, pillar, ssh, api,
+             beat_at=run.heartbeat_at).start()
     return run
 
 
-class HostAdder(threading.Thread):
-    """Runs the connect, minion and key steps of one ssh_host run, and keeps its heartbeat."""
+class Enroller(RunWorker):
+    """Runs the connect, minion and key steps of one ssh_host run (its heartbeat and its
+    ownership-checked finish are the RunWorker's)."""
+
+    thread_prefix = "hummer-ssh-host"
 
     def __init__(self, app: Flask, run_pk: int, target: salt_ssh.Target, pillar: dict,
-                 ssh: salt_ssh.SaltSSH, api: salt_adapter.SaltAPI, key_wait: float = KEY_WAIT_SECONDS):
-        super().__init__(name=f"hummer-ssh-host-{run_pk}", daemon=True)
-        self.app, self.run_pk, self.target, self.pillar = app, run_pk, target, pillar
+                 ssh: salt_ssh.SaltSSH, api: salt_adapter.SaltAPI, key_wait: float = KEY_WAIT_SECONDS,
+                 *, beat_at: datetime | None = None):
+        super().__init__(app, run_pk, beat_at=beat_at)
+        self.target, self.pillar = target, pillar
         self.ssh, self.api, self.key_wait = ssh, api, key_wait
-        self.done = threading.Event()
         self.system = ""
+        self.minion_id = target.minion_id
 
-    def run(self) -> None:
-        with self.app.app_context():
-            beater = threading.Thread(target=self._beat_loop, args=(db.engine,), daemon=True,
-                                      name=f"hummer-ssh-host-{self.run_pk}-heartbeat")
-            beater.start()
-            try:
-                self._add()
-            except Exception as error:  # noqa: BLE001 - a run must never be left "running"
-                log.exception("run %s: adding %s failed", self.run_pk, self.target.minion_id)
-                db.session.rollback()
-                self._finish(False, f"The portal lost track of adding {self.target.minion_id}: {error}")
-            finally:
-                self.target = None  # the key or password goes with the thread
-                self.done.set()
-                beater.join(30)
-                db.session.remove()
+    def work(self) -> None:
+        self._add()
 
-    # The heartbeat, as bootstrap.Follower writes it: a fresh one tells other portal
-    # processes that this run is followed (a salt-ssh call can take many minutes).
-    def _beat_loop(self, engine) -> None:
-        table = ProvisioningRun.__table__
-        while not self.done.wait(beat_interval(self.app)):
-            try:
-                now = heartbeat_now()
-                with engine.begin() as conn:
-                    changed = conn.execute(update(table).where(
-                        table.c.id == self.run_pk, table.c.status.in_(ACTIVE)).values(heartbeat_at=now)).rowcount
-                if not changed:
-                    return
-            except Exception:  # noqa: BLE001 - the database may be away a moment: beat again later
-                log.warning("run %s: heartbeat not written", self.run_pk, exc_info=True)
+    def lost_message(self, error: Exception) -> str:
+        return f"The portal lost track of adding {self.minion_id}: {error}"
 
-    def _run(self) -> ProvisioningRun:
-        return db.session.get(ProvisioningRun, self.run_pk)
+    def released(self) -> None:
+        self.target = None  # the key or password goes with the thread
+
+    def closed(self, run: ProvisioningRun, ok: bool) -> None:
+        for row in run.steps:
+            if row.status == RunStatus.RUNNING:
+                row.status = RunStatus.FAILED if not ok else RunStatus.SUCCEEDED
 
     def _step(self, name: str, doing: str) -> RunStep:
-        row = RunStep(run=self._run(), step=name, minion=self.target.minion_id, current_state=doing[:255])
+        row = RunStep(run=self.run_row(), step=name, minion=self.minion_id, current_state=doing[:255])
         db.session.add(row)
         db.session.commit()
         return row
 
     def _fail(self, row: RunStep, error: salt_ssh.SaltSSHError | str, state: str = "") -> None:
         message = error if isinstance(error, str) else error.message
-        row.status, row.current_state = "failed", ""
+        row.status, row.current_state = RunStatus.FAILED, ""
         row.failed_state = (state or getattr(error, "state_id", "") or "")[:255]
         row.comment = (getattr(error, "comment", "") or message)[:60000]
         detail = getattr(error, "detail", "") or ""
         results = getattr(error, "results", None)
         if isinstance(results, dict) and row.failed_state:
-            failing = {k: v for k, v in results.items() if isinstance(v, dict) and v.get("result") is False}
+            failing = {s.key: s.raw for s in salt_adapter.state_outcome(results).failed}
             detail = json.dumps(failing, indent=2, default=str)
         row.output = detail[:60000]
         db.session.commit()
-        mid = self.target.minion_id
+        mid = self.minion_id
         if row.failed_state:  # as an orchestration's failure reads
-            self._finish(False, f"Step {row.step} failed on {mid} in state {row.failed_state}: {row.comment}")
+            self.finish(False, f"Step {row.step} failed on {mid} in state {row.failed_state}: {row.comment}")
         else:
-            self._finish(False, f"Step {row.step} failed on {mid}: {message}")
+            self.finish(False, f"Step {row.step} failed on {mid}: {message}")
 
     def _add(self) -> None:
-        run = self._run()
-        run.status = "running"
+        run = self.run_row()
+        run.status = RunStatus.RUNNING
         db.session.commit()
         t = self.target
         # connect: the login, the host key, python3.
@@ -307,7 +292,7 @@ class HostAdder(threading.Thread):
         except salt_ssh.SaltSSHError as error:
             self._fail(row, error)
             return
-        row.status, row.current_state, row.states_done = "succeeded", "", 1
+        row.status, row.current_state, row.states_done = RunStatus.SUCCEEDED, "", 1
         db.session.commit()
         self.system = f"{grains.get('os', '?')} {grains.get('osrelease', '?')}"
         # minion: the formula, applied over SSH.
@@ -324,18 +309,17 @@ class HostAdder(threading.Thread):
         except salt_ssh.SaltSSHError as error:
             self._fail(row, error)
             return
-        states = [v for v in results.values() if isinstance(v, dict)]
-        changed = sorted((v for v in states if v.get("changes")), key=lambda v: v.get("__run_num__", 0))
-        row.status, row.current_state = "succeeded", ""
-        row.states_done, row.states_changed = len(states), len(changed)
-        row.changes = "\n".join(str(v.get("__id__", "")) for v in changed)[:60000]
+        outcome = salt_adapter.state_outcome(results)
+        row.status, row.current_state = RunStatus.SUCCEEDED, ""
+        row.states_done, row.states_changed = outcome.total, len(outcome.changed)
+        row.changes = "\n".join(s.state_id for s in outcome.changed)[:60000]
         db.session.commit()
         # key: the new minion knocks at the master.
         row = self._step("key", "waiting for the minion's key on the master")
         self._wait_key(row)
 
     def _wait_key(self, row: RunStep) -> None:
-        mid = self.target.minion_id
+        mid = self.minion_id
         deadline = time.monotonic() + self.key_wait
         last_error = ""
         while True:
@@ -345,13 +329,13 @@ class HostAdder(threading.Thread):
                 keys, last_error = {}, str(error)
             state = _taken(mid, keys)
             if state in ("waiting for acceptance", "accepted"):
-                row.status, row.current_state, row.states_done = "succeeded", "", 1
+                row.status, row.current_state, row.states_done = RunStatus.SUCCEEDED, "", 1
                 db.session.commit()
                 host = f"{mid} ({self.system} at {self.target.host})"
                 note = (f"salt-minion runs on {host}; its key waits for acceptance on the Nodes page."
                         if state != "accepted" else
                         f"salt-minion runs on {host}; its key was accepted already (the master accepts keys itself).")
-                self._finish(True, note)
+                self.finish(True, note)
                 return
             if state in ("rejected", "denied"):
                 self._fail(row, f"The Salt master has {mid}'s key as {state}: delete that key "
@@ -366,13 +350,3 @@ class HostAdder(threading.Thread):
                                 "salt-minion's log on the host." + (f" ({last_error})" if last_error else ""))
                 return
             time.sleep(1)
-
-    def _finish(self, ok: bool, note: str) -> None:
-        run = self._run()
-        run.status = "succeeded" if ok else "failed"
-        run.error = note[:60000]
-        run.finished_at = utcnow()
-        for row in run.steps:
-            if row.status == "running":
-                row.status = "failed" if not ok else "succeeded"
-        db.session.commit()
