@@ -20,6 +20,7 @@ import uuid
 
 import pytest
 
+from portal.adapters.kube import close_all
 from tests.support.kube_cluster import KubeCluster
 from tests.support.waiting import wait_for  # noqa: F401 (also imported from here by older tests)
 
@@ -36,6 +37,7 @@ def kube_cluster():
     try:
         yield cluster
     finally:
+        close_all()  # the portal's clients first: no watch retries a stopped API server
         cluster.stop()
 
 

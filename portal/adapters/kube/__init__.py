@@ -12,7 +12,16 @@ informer.py (the watch-fed cache of one kind), client.py (Kube: requests, verbs,
 reads; connect()). Services use what this module exports, nothing deeper.
 """
 from portal.adapters.kube import objects
-from portal.adapters.kube.client import RETRY, TIMEOUT, Kube, connect, connect_content, parse_kubeconfig, server_of
+from portal.adapters.kube.client import (
+    RETRY,
+    TIMEOUT,
+    Kube,
+    close_all,
+    connect,
+    connect_content,
+    parse_kubeconfig,
+    server_of,
+)
 from portal.adapters.kube.errors import (
                                          MESSAGE_LIMIT,
                                          Conflict,
@@ -55,7 +64,7 @@ from portal.adapters.kube.views import (
 )
 
 __all__ = [
-    "Kube", "connect", "connect_content", "parse_kubeconfig", "server_of", "RETRY", "TIMEOUT",
+    "Kube", "close_all", "connect", "connect_content", "parse_kubeconfig", "server_of", "RETRY", "TIMEOUT",
     "KubeError", "NotConfigured", "Unavailable", "NotFound", "Conflict", "Invalid", "Forbidden", "MESSAGE_LIMIT",
     "Informer", "KINDS", "CACHED", "path", "plural_of", "objects",
     "APP_LABEL", "PROJECT_LABEL", "MANAGED", "STOP_ANNOTATION", "PLAN_ANNOTATION", "RESTART_ANNOTATION",

@@ -340,6 +340,14 @@ def connect_content(content: str, label: str = "the stored kubeconfig") -> Kube:
     return kube
 
 
+def close_all() -> None:
+    """Close every client of this process (their watch threads stop): a process that is
+    done with the cluster, such as the test session before it stops its control plane."""
+    with _clients_lock:
+        for key in [k for k in _clients if k[0] == os.getpid()]:
+            _clients.pop(key).close()
+
+
 def parse_kubeconfig(content: str) -> dict:
     """The kubeconfig's YAML as a dict with a current context and a server; NotConfigured if not."""
     try:
