@@ -25,11 +25,11 @@ import requests  # noqa: E402
 
 from tests.support.kube_fixtures import wait_for  # noqa: E402,F401 (re-exported for the benches)
 from tests.support.live_portal import Client, live_portal  # noqa: E402
+from tests.support.web import TOKEN  # noqa: E402 (the tests' reader of the CSRF token)
 
 ADMIN = "bench"
 PASSWORD = "bench-password-1"
 SECRET_KEY = "bench-secret-key-of-32-bytes-at-least"
-TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
 # gunicorn's access log, one line per request: worker pid, request line, status, microseconds.
 ACCESS_FORMAT = '%(p)s %(s)s %(D)s "%(r)s"'  # %(p)s is written <pid>
 ACCESS_LINE = re.compile(r"^<(\d+)> (\d{3}) (\d+) \"(\S+) (\S+) ")

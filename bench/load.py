@@ -20,7 +20,6 @@ Loopback only; every loop ends at its deadline, or after --max-requests per sess
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import tempfile
 import threading
@@ -36,9 +35,9 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 
 from bench._portal import pct, portal  # noqa: E402
+from tests.support.web import TOKEN  # noqa: E402
 
 PASSWORD = "bench-password-1"
-TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
 def setup_database(url: str, instance: Path, sessions: int, members: int) -> None:
@@ -77,7 +76,8 @@ def setup_database(url: str, instance: Path, sessions: int, members: int) -> Non
 
 def login(base: str, username: str) -> requests.Session:
     s = requests.Session()
-    token = TOKEN.search(s.get(base + "/login", timeout=30).text).group(1)
+    match = TOKEN.search(s.get(base + "/login", timeout=30).text)
+    token = match.group(1) or match.group(2)
     r = s.post(base + "/login", data={"username": username, "password": PASSWORD, "csrf_token": token},
                allow_redirects=False, timeout=30)
     if r.status_code != 302:
