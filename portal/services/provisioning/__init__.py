@@ -7,7 +7,7 @@ cluster_settings, so that the names of the submodules stay theirs.)
     preflight.py      preflight() built from pure checks (os, size, swap, ports, reach, disk)
     runs.py           RunStatus and RunKind, start, retry, progress, history
     supervision.py    RunWorker (app context, heartbeat, ownership-checked finish) and the
-                      per-process Supervisor that claims stale runs
+    per-process Supervisor that claims stale runs
     orchestration.py  the orchestration follower (a RunWorker)
     enrolment.py      adding a host over SSH (a RunWorker)
     registration.py   fetching and storing the kubeconfig
@@ -20,25 +20,25 @@ from portal.services.provisioning.enrolment import add_host
 from portal.services.provisioning.preflight import preflight as run_preflight
 from portal.services.provisioning.registration import register
 from portal.services.provisioning.runs import (
-                                               ORCHESTRATIONS,
-                                               RunKind,
-                                               RunStatus,
-                                               active_run,
-                                               get_run,
-                                               progress,
-                                               retry,
-                                               runs,
-                                               start_run,
+    ORCHESTRATIONS,
+    RunKind,
+    RunStatus,
+    active_run,
+    get_run,
+    progress,
+    retry,
+    runs,
+    start_run,
 )
 from portal.services.provisioning.settings import (
-                                               ROLES,
-                                               accept_key,
-                                               minions,
-                                               nodes,
-                                               reject_key,
-                                               role_problems,
-                                               save_settings,
-                                               set_roles,
+    ROLES,
+    accept_key,
+    minions,
+    nodes,
+    reject_key,
+    role_problems,
+    save_settings,
+    set_roles,
 )
 from portal.services.provisioning.settings import settings as cluster_settings
 from portal.services.provisioning.supervision import RESUMED, init_app
