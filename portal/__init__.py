@@ -82,6 +82,9 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     htmx.init_app(app)
 
+    from portal import i18n
+    i18n.init_app(app)
+
     from portal import web
     web.init_app(app)
 

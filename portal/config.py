@@ -131,6 +131,8 @@ def load() -> dict:
         "KUBE_PROGRESS_DEADLINE": _int("HUMMER_KUBE_PROGRESS_DEADLINE", 600),
         "LOG_FOLLOW_SECONDS": _int("HUMMER_LOG_FOLLOW_SECONDS", 600),
         "PAGE_SIZE": _int("HUMMER_PAGE_SIZE", 20),
+        # The language of a user who chose none and whose browser asks for none we have.
+        "DEFAULT_LOCALE": os.environ.get("HUMMER_DEFAULT_LOCALE") or "en",
         "LOGIN_MAX_FAILURES": _int("HUMMER_LOGIN_MAX_FAILURES", 5),
         "LOGIN_LOCKOUT_SECONDS": _int("HUMMER_LOGIN_LOCKOUT_SECONDS", 60),
         "PASSWORD_MIN_LENGTH": _int("HUMMER_PASSWORD_MIN_LENGTH", 8),
