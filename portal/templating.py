@@ -14,6 +14,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
+from portal.labels import label
 from portal.models import Role
 from portal.services import audit
 
@@ -115,6 +116,7 @@ def csrf_input() -> Markup:
 def init_app(app: Flask) -> None:
     app.add_template_filter(reltime, "reltime")
     app.add_template_filter(action_words, "action_words")
+    app.add_template_filter(label, "label")
     app.add_template_global(nav_section)
     app.add_template_global(project_tab)
     app.add_template_global(switcher_projects)

@@ -1,0 +1,37 @@
+"""The words shown for stored or computed values: roles, run kinds and statuses, app statuses.
+
+The value stays what the database and the code compare (`run.status == "failed"`); a template
+shows it with the `label` filter (`{{ run.status|label }}`), which answers in the user's
+language. A value without an entry here is shown as it is (a Kubernetes or Salt word).
+"""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+LABELS = {
+    # project roles (models.Role)
+    "owner": _l("owner"),
+    "developer": _l("developer"),
+    "viewer": _l("viewer"),
+    # provisioning runs and their steps (models.RunStatus, RunKind)
+    "starting": _l("starting"),
+    "running": _l("running"),
+    "succeeded": _l("succeeded"),
+    "failed": _l("failed"),
+    "plan": _l("plan"),
+    "apply": _l("apply"),
+    "add_node": _l("add a node"),
+    "remove_node": _l("remove a node"),
+    "ssh_host": _l("add a host over SSH"),
+    # an app's status (adapters.kube.views.AppView.status)
+    "stalled": _l("stalled"),
+    "stopped": _l("stopped"),
+    "updating": _l("updating"),
+}
+
+
+def label(value: object) -> str:
+    """The value's word in the user's language, or the value itself when it has none."""
+    key = getattr(value, "value", value)
+    found = LABELS.get(str(key))
+    return str(found) if found is not None else str(key)
