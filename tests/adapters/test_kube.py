@@ -280,3 +280,26 @@ def test_the_events_cache_is_bounded_and_keeps_only_app_objects():
     assert sorted(e.name for e in informer.in_namespace("p")) == ["e2", "e3", "e4"]  # the oldest went
     assert k.view_of_event(event(9, kind="Node")) is None
     assert k.view_of_event(event(9, ns="kube-system")) is None
+
+
+def test_a_fresh_worker_reads_an_app_from_the_server_while_its_cache_fills(kube_cluster, kube, kube_namespace):
+    """A worker whose caches are still listing (10,000 pods take seconds) answers an app's
+    page from selected list calls instead of waiting for the whole list."""
+    ns = kube_namespace
+    kube.create("deployments", ns, objects.deployment(spec("early"), ns))
+    wait_for(lambda: kube.pods(ns, "early"), what="its pod")
+    wait_for(lambda: kube.events(ns, ["early"]), what="the Deployment's events")
+    fresh = k.Kube(str(kube_cluster.kubeconfig))
+    for informer in fresh.informers.values():
+        informer.stop()  # their first lists never end, as in a worker that has just started
+    try:
+        started = time.monotonic()
+        assert fresh.app(ns, "early").name == "early" and fresh.app(ns, "nope") is None
+        assert [p.name for p in fresh.pods(ns, "early")] == [p.name for p in kube.pods(ns, "early")]
+        assert [r.name for r in fresh.replicasets(ns, "early")] == [r.name for r in kube.replicasets(ns, "early")]
+        assert fresh.services(ns, "early") == [] and fresh.hpas(ns, "early") == []
+        assert {e.name for e in fresh.events(ns, ["early"])} >= {e.name for e in kube.events(ns, ["early"])}
+        assert time.monotonic() - started < 5  # not the 30 s wait for a list
+        assert not any(i.synced.is_set() for i in fresh.informers.values())
+    finally:
+        fresh.close()

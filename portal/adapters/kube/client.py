@@ -251,26 +251,30 @@ class Kube:
     def apps(self, namespace: str) -> list[AppView]:
         return self.cache("deployments").in_namespace(namespace)
 
+    # One app's objects: from the cache, or from the server while the cache fills
+    # (Informer.group), so that a worker's first app page does not wait for every list.
     def app(self, namespace: str, name: str) -> AppView | None:
-        return self.cache("deployments").get(namespace, name)
+        found = self.informers["deployments"].group(namespace, name)
+        return found[0] if found else None
 
     def pods(self, namespace: str, app: str) -> list[PodView]:
-        return self.cache("pods").of_group(namespace, app)
+        return self.informers["pods"].group(namespace, app)
 
     def replicasets(self, namespace: str, app: str) -> list[ReplicaSetView]:
-        return self.cache("replicasets").of_group(namespace, app)
+        return self.informers["replicasets"].group(namespace, app)
 
     def services(self, namespace: str, app: str) -> list[ServiceView]:
-        return self.cache("services").of_group(namespace, app)
+        return self.informers["services"].group(namespace, app)
 
     def hpas(self, namespace: str, app: str) -> list[HpaView]:
-        return self.cache("horizontalpodautoscalers").of_group(namespace, app)
+        return self.informers["horizontalpodautoscalers"].group(namespace, app)
 
     def events(self, namespace: str, names: list[str]) -> list[EventView]:
-        """The cached Events about the named objects of a namespace (an app's Deployment,
-        ReplicaSets, pods...), newest first: no API call."""
-        informer = self.cache("events")
-        found = [e for name in dict.fromkeys(names) for e in informer.of_group(namespace, name)]
+        """The Events about the named objects of a namespace (an app's Deployment,
+        ReplicaSets, pods...), newest first: from the cache, with no API call once it holds
+        its list."""
+        informer = self.informers["events"]
+        found = [e for name in dict.fromkeys(names) for e in informer.group(namespace, name)]
         found.sort(key=lambda e: e.at, reverse=True)
         return found
 

@@ -4,7 +4,8 @@ Each lists (in pages of 500, with its kind's label selector: Hummer's objects ca
 `hummer.io/app`), then watches from the list's resourceVersion, and lists again on 410
 Gone, in a daemon thread started on first use (or by Kube.start_caches when a worker
 starts). It keeps the kind's views (views.py), never client objects, indexed by name,
-by namespace and by group (an app's pods, an object's Events). After a write, the
+by namespace and by group (an app's pods, an object's Events); until its first list is
+in, a group is read from the server instead (`group`). After a write, the
 writing process applies the API server's answer at once (`apply`), so the user sees
 their change on the next page; other processes converge within the watch latency.
 """
@@ -38,6 +39,7 @@ class Informer:
         entry = KINDS[kind]
         self.kube, self.kind, self.selector = kube, kind, entry.selector
         self.view_of, self.group_of, self.bound = entry.view, entry.group, entry.bound
+        self.group_query = entry.group_query
         self.objects: dict[tuple[str, str], Any] = {}
         self.by_ns: dict[str, dict[str, Any]] = {}
         self.by_group: dict[tuple[str, str], dict[str, Any]] = {}
@@ -85,6 +87,21 @@ class Informer:
         self.tried.wait(timeout)
         if not self.synced.is_set():
             raise Unavailable(self.error or f"Listing {self.kind} took longer than {timeout:.0f} s.")
+
+    def group(self, namespace: str, key: str) -> list:
+        """One group's views (an app's pods, an object's Events): from the cache once it
+        holds its list; while the first list is still running, straight from the API
+        server with one selected list call, so that a fresh worker's first app page does not
+        wait for a namespace of 10,000 pods to be listed (starts the watch if needed)."""
+        self.start()
+        if self.synced.is_set():
+            return self.of_group(namespace, key)
+        query = self.group_query(key)
+        if self.selector:
+            query["labelSelector"] = ",".join(filter(None, (self.selector, query.get("labelSelector"))))
+        page = self.kube.request("GET", path(self.kind, namespace), query=query)
+        views = (self.view_of(item) for item in page.get("items") or [])
+        return [v for v in views if v is not None and self.group_of(v) == (namespace, key)]
 
     def in_namespace(self, namespace: str) -> list:
         return list(self.by_ns.get(namespace, {}).values())

@@ -2,7 +2,8 @@
 
 Each entry names the kind's API group prefix, its plural and its `kind`; the kinds the
 watch-fed cache keeps (see informer.py) also name their view function (views.py), the
-label selector they are listed with, how the cache groups them, and a size bound.
+label selector they are listed with, how the cache groups them (and the list query that
+selects one group on the server), and a size bound.
 """
 from __future__ import annotations
 
@@ -28,6 +29,19 @@ def _by_object(view) -> tuple[str, str]:
     return view.namespace, view.object
 
 
+# What selects one group's objects in a list call (the cache's group, asked of the server).
+def _app_query(key: str) -> dict:
+    return {"labelSelector": f"{APP_LABEL}={key}"}
+
+
+def _name_query(key: str) -> dict:
+    return {"fieldSelector": f"metadata.name={key}"}
+
+
+def _object_query(key: str) -> dict:
+    return {"fieldSelector": f"involvedObject.name={key}"}
+
+
 @dataclass(frozen=True)
 class Kind:
     prefix: str                       # /api/v1 or /apis/<group>/<version>
@@ -37,6 +51,7 @@ class Kind:
     view: Callable | None = None      # cached kinds: JSON -> view (None: not kept)
     selector: str = APP_LABEL         # cached kinds: what the cache lists and watches
     group: Callable = _by_app         # cached kinds: (namespace, key) of a view's group
+    group_query: Callable = _app_query  # cached kinds: the list query of one group's objects
     bound: int = 0                    # cached kinds: at most this many objects (0: no bound)
 
 
@@ -52,9 +67,9 @@ KINDS: dict[str, Kind] = {
     # Events carry no labels: the cache takes every Event and keeps those about an app's
     # objects (views.view_of_event), at most `bound` of them (the oldest go first).
     "events": Kind("/api/v1", "events", "Event", view=views.view_of_event, selector="",
-                   group=_by_object, bound=20_000),
+                   group=_by_object, group_query=_object_query, bound=20_000),
     "deployments": Kind("/apis/apps/v1", "deployments", "Deployment", view=views.view_of_deployment,
-                        group=_by_name),
+                        group=_by_name, group_query=_name_query),
     "replicasets": Kind("/apis/apps/v1", "replicasets", "ReplicaSet", view=views.view_of_replicaset),
     "horizontalpodautoscalers": Kind("/apis/autoscaling/v1", "horizontalpodautoscalers",
                                      "HorizontalPodAutoscaler", view=views.view_of_hpa),
