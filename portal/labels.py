@@ -27,6 +27,8 @@ LABELS = {
     "stalled": _l("stalled"),
     "stopped": _l("stopped"),
     "updating": _l("updating"),
+    # a project's apps taken together (services.overview.AppSummary.status)
+    "degraded": _l("degraded"),
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask import Flask, current_app, request
+from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
@@ -123,3 +124,4 @@ def init_app(app: Flask) -> None:
     app.add_template_global(current)
     app.add_template_global(csrf_input)
     app.add_template_global(Role, "Role")
+    app.add_template_global(get_locale)  # base.html: <html lang>

@@ -14,7 +14,8 @@
     if (!badge) { return; }
     var n = 0;
     details.querySelectorAll("[data-counts]").forEach(function (el) { if (isSet(el)) { n += 1; } });
-    badge.textContent = n + " set";
+    /* the server's words in the page's language ("2 set", "已设置 2 项"): only the number changes */
+    badge.textContent = badge.textContent.replace(/\d+/, String(n));
   }
   function onChange(event) {
     var details = event.target.closest && event.target.closest("#app-form details");
