@@ -104,7 +104,7 @@ def check_image(image: str, tag: str) -> tuple[str, str, dict[str, str]]:
         return "", tag, {"image": f"An image name is at most {IMAGE_NAME_MAX} characters."}
     name, at, digest = image.partition("@")
     inner_tag = ""
-    head, _, last = name.rpartition("/")
+    head, _slash, last = name.rpartition("/")
     if ":" in last:
         last, inner_tag = last.rsplit(":", 1)
         name = f"{head}/{last}" if head else last
