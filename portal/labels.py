@@ -45,6 +45,14 @@ LABELS = {
     "master reachable": _l("master reachable"),
     "disk": _l("disk"),
     "answers": _l("answers"),
+    # the kinds of object the audit log names (AuditEvent.object_type; "node" and "plan" above)
+    "user": _l("user"),
+    "project": _l("project"),
+    "member": _l("member"),
+    "app": _l("app"),
+    "minion": _l("minion"),
+    "run": _l("run"),
+    "cluster": _l("cluster"),
 }
 
 
