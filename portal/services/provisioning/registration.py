@@ -66,14 +66,28 @@ def register_cluster(api: salt_adapter.SaltAPI | None = None) -> str:
     s.kube_server = server[:255]
     s.registered_at = utcnow()
     cluster_service.forget_cached_kubeconfig()
-    return (f"API server {server} (kubeconfig from {master.minion_id}, stored encrypted), "
-            f"registry {s.registry_address or '-'}, NFS {s.nfs_server or '-'}")
+    return summary(server, master.minion_id, s.registry_address, s.nfs_server)
+
+
+def summary(server: str, minion: str, registry: str, nfs: str, translated: bool = False) -> str:
+    """What was registered, in English (as stored: the audit detail, a run's message) or in the
+    reader's language."""
+    values = {"server": server, "minion": minion, "registry": registry or "-", "nfs": nfs or "-"}
+    if translated:
+        return _("API server %(server)s (kubeconfig from %(minion)s, stored encrypted), "
+                 "registry %(registry)s, NFS %(nfs)s", **values)
+    return ("API server %(server)s (kubeconfig from %(minion)s, stored encrypted), "
+            "registry %(registry)s, NFS %(nfs)s") % values
 
 
 def register(by: Actor) -> str:
-    """The Cluster page's "Fetch the kubeconfig again": register_cluster, audited."""
+    """The Cluster page's "Fetch the kubeconfig again": register_cluster, audited. Returns
+    what was registered in the reader's language."""
     require_admin(by.user)
-    summary = register_cluster()
-    audit.record(by, "cluster.register", "cluster", settings().name, detail=summary)
+    stored = register_cluster()
+    s = settings()
+    audit.record(by, "cluster.register", "cluster", s.name, detail=stored)
     db.session.commit()
-    return summary
+    master = next((n for n in nodes() if "master" in n.role_list), None)
+    return summary(s.kube_server or "", master.minion_id if master else "-", s.registry_address,
+                   s.nfs_server, translated=True)
