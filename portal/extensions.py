@@ -3,6 +3,7 @@ import sqlite3
 import time
 
 from flask import current_app, request
+from flask_babel import gettext as _
 from flask_limiter import ApplicationLimit, Limiter
 from flask_login import LoginManager, current_user
 from flask_migrate import Migrate
@@ -42,10 +43,13 @@ def _anonymous_exempt() -> bool:
 
 
 def breach_message(what: str = "requests") -> str:
-    """'Too many … from your address. Try again in N seconds.' for the limit just hit."""
+    """'Too many … from your address. Try again in N seconds.' for the limit just hit;
+    `what` is "requests" or "login attempts". (Always "seconds": clients match the words.)"""
     hit = limiter.current_limit
     wait = max(1, int(hit.reset_at - time.time())) if hit else 60
-    return f"Too many {what} from your address. Try again in {wait} seconds."
+    if what == "login attempts":
+        return _("Too many login attempts from your address. Try again in %(num)d seconds.", num=wait)
+    return _("Too many requests from your address. Try again in %(num)d seconds.", num=wait)
 
 
 ANONYMOUS_EXEMPT = {"dashboard.healthz"}

@@ -6,7 +6,7 @@ Which language a request is answered in: the locale_selector below. Templates ha
 """
 from __future__ import annotations
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, has_request_context, request
 from flask_babel import Babel
 
 # The languages Hummer ships, as Babel names them; the first is the source language.
@@ -16,7 +16,10 @@ babel = Babel()
 
 
 def select_locale() -> str:
-    """Accept-Language, else HUMMER_DEFAULT_LOCALE."""
+    """Accept-Language, else HUMMER_DEFAULT_LOCALE (also outside a request: a CLI command,
+    a background run worker)."""
+    if not has_request_context():
+        return current_app.config["DEFAULT_LOCALE"]
     wanted = request.accept_languages.best_match([code.replace("_", "-") for code in LANGUAGES])
     if wanted:
         return wanted.replace("-", "_")

@@ -29,6 +29,30 @@ LABELS = {
     "updating": _l("updating"),
     # a project's apps taken together (services.overview.AppSummary.status)
     "degraded": _l("degraded"),
+    # the roles a cluster node takes (services.provisioning.settings.ROLES)
+    "master": _l("master"),
+    "node": _l("node"),
+    "registry": _l("registry"),
+    "nfs": _l("nfs"),
+    "monitoring": _l("monitoring"),
+    "portal": _l("portal"),
+    # the preflight's checks (services.provisioning.preflight.Check.check)
+    "os": _l("os"),
+    "cpus": _l("cpus"),
+    "memory": _l("memory"),
+    "swap": _l("swap"),
+    "ports": _l("ports"),
+    "master reachable": _l("master reachable"),
+    "disk": _l("disk"),
+    "answers": _l("answers"),
+    # the kinds of object the audit log names (AuditEvent.object_type; "node" and "plan" above)
+    "user": _l("user"),
+    "project": _l("project"),
+    "member": _l("member"),
+    "app": _l("app"),
+    "minion": _l("minion"),
+    "run": _l("run"),
+    "cluster": _l("cluster"),
 }
 
 

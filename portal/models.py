@@ -4,6 +4,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime, timezone
 
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
@@ -34,7 +35,11 @@ class Role(str, enum.Enum):
 
     @classmethod
     def choices(cls) -> list[SelectChoice]:
-        return [SelectChoice(r.value, r.value.capitalize()) for r in cls]
+        return [SelectChoice(r.value, ROLE_CHOICE_LABELS[r.value]) for r in cls]
+
+
+# The words of Role.choices (capitalised, as a select shows them), in the user's language.
+ROLE_CHOICE_LABELS = {"viewer": _l("Viewer"), "developer": _l("Developer"), "owner": _l("Owner")}
 
 
 class User(UserMixin, db.Model):

@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal, localcontext
 
+from flask_babel import gettext as _
+
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Namespaces Kubernetes or Hummer keep for themselves.
@@ -23,8 +25,7 @@ _SI = {"m": -3, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 CPU_MIN, CPU_MAX = Decimal("0.001"), Decimal(100_000)             # 1m .. 100000 cores
 MEMORY_MIN, MEMORY_MAX = Decimal(1), Decimal(1024) ** 5 * 16      # 1 byte .. 16Pi
 PODS_MAX = 100_000
-BOUNDS = {"cpu": (CPU_MIN, CPU_MAX, "from 1m to 100000 cores"),
-          "memory": (MEMORY_MIN, MEMORY_MAX, "from 1 byte to 16Pi")}
+BOUNDS = {"cpu": (CPU_MIN, CPU_MAX), "memory": (MEMORY_MIN, MEMORY_MAX)}
 
 PASSWORD_MAX_LENGTH = 1024        # bounds the cost of hashing
 
@@ -38,23 +39,25 @@ def row_id(value) -> bool:
 EMAIL_MAX_LENGTH = 255
 
 
-def dns_label(value: str, what: str = "Name") -> str | None:
+def dns_label(value: str, what: str | None = None) -> str | None:
+    """`what` names the field in the user's language (default: "Name")."""
+    what = what or _("Name")
     if not value:
-        return f"{what} is required."
+        return _("%(what)s is required.", what=what)
     if len(value) > 63:
-        return f"{what} must be at most 63 characters."
+        return _("%(what)s must be at most 63 characters.", what=what)
     if not DNS_LABEL.fullmatch(value):
-        return (f"{what} must be lower-case letters, digits and '-', "
-                "starting and ending with a letter or digit (a DNS-1123 label).")
+        return _("%(what)s must be lower-case letters, digits and '-', "
+                 "starting and ending with a letter or digit (a DNS-1123 label).", what=what)
     return None
 
 
 def project_name(value: str) -> str | None:
-    error = dns_label(value, "Project name")
+    error = dns_label(value, _("Project name"))
     if error:
         return error
     if value in RESERVED_NAMES or value.startswith("kube-"):
-        return f"'{value}' is reserved by Kubernetes; choose another name."
+        return _("'%(name)s' is reserved by Kubernetes; choose another name.", name=value)
     return None
 
 
@@ -84,26 +87,34 @@ def _shown(value: str) -> str:
 
 def quantity(value: str, kind: str) -> str | None:
     """A Kubernetes quantity for `kind` ('cpu' or 'memory'), positive and within BOUNDS."""
-    example = "250m or 0.5" if kind == "cpu" else "256Mi or 1Gi"
+    cpu = kind == "cpu"
+    example = _("250m or 0.5") if cpu else _("256Mi or 1Gi")
     if not value:
-        return f"Enter a {kind} quantity such as {example}."
+        return (_("Enter a cpu quantity such as %(example)s.", example=example) if cpu
+                else _("Enter a memory quantity such as %(example)s.", example=example))
     if len(value) > QUANTITY_MAX_LENGTH:
-        return f"A {kind} quantity is at most {QUANTITY_MAX_LENGTH} characters; try {example}."
+        return (_("A cpu quantity is at most %(max)d characters; try %(example)s.",
+                  max=QUANTITY_MAX_LENGTH, example=example) if cpu
+                else _("A memory quantity is at most %(max)d characters; try %(example)s.",
+                       max=QUANTITY_MAX_LENGTH, example=example))
     parsed = parse_quantity(value)
     if parsed is None:
-        return f"'{_shown(value)}' is not a Kubernetes quantity; try {example}."
+        return _("'%(value)s' is not a Kubernetes quantity; try %(example)s.",
+                 value=_shown(value), example=example)
     if parsed <= 0:
-        return f"The {kind} quantity must be greater than zero."
-    low, high, words = BOUNDS[kind]
+        return (_("The cpu quantity must be greater than zero.") if cpu
+                else _("The memory quantity must be greater than zero."))
+    low, high = BOUNDS[kind]
     if not low <= parsed <= high:
-        return f"The {kind} quantity must be {words}."
+        return (_("The cpu quantity must be from 1m to 100000 cores.") if cpu
+                else _("The memory quantity must be from 1 byte to 16Pi."))
     return None
 
 
 def pods(value: str) -> str | None:
     """A pod count for a quota: a whole number from 1 to PODS_MAX."""
     if not re.fullmatch(r"[0-9]{1,7}", value or "", re.ASCII) or not 1 <= int(value) <= PODS_MAX:
-        return f"Pods must be a whole number from 1 to {PODS_MAX}, or blank."
+        return _("Pods must be a whole number from 1 to %(max)d, or blank.", max=PODS_MAX)
     return None
 
 
@@ -113,11 +124,18 @@ def not_less(request: str, limit: str) -> bool:
     return req is None or lim is None or lim >= req
 
 
+def limit_below_request(kind: str) -> str:
+    """The message for a limit below its request (`kind` 'cpu' or 'memory')."""
+    if kind == "cpu":
+        return _("The cpu limit must not be below the request.")
+    return _("The memory limit must not be below the request.")
+
+
 def username(value: str) -> str | None:
     if not value:
-        return "Username is required."
+        return _("Username is required.")
     if not USERNAME.fullmatch(value) or not value.isascii():
-        return "Use letters, digits, '.', '_' or '-' (at most 64), starting with a letter or digit."
+        return _("Use letters, digits, '.', '_' or '-' (at most 64), starting with a letter or digit.")
     return None
 
 
@@ -128,13 +146,13 @@ def normal_username(value: str) -> str:
 
 def password(value: str, min_length: int) -> str | None:
     if not value:
-        return "Password is required."
+        return _("Password is required.")
     if not value.strip():
-        return "A password cannot be only spaces."
+        return _("A password cannot be only spaces.")
     if len(value) < min_length:
-        return f"Password must be at least {min_length} characters."
+        return _("Password must be at least %(num)d characters.", num=min_length)
     if len(value) > PASSWORD_MAX_LENGTH:
-        return f"Password must be at most {PASSWORD_MAX_LENGTH} characters."
+        return _("Password must be at most %(num)d characters.", num=PASSWORD_MAX_LENGTH)
     if "\x00" in value:
-        return "A password cannot contain a NUL character."
+        return _("A password cannot contain a NUL character.")
     return None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, make_response, redirect, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -87,6 +88,46 @@ def accepts_files(view):
     return view
 
 
+def _i18n_marks() -> None:
+    """Messages that other libraries show, marked here so that pybabel extracts them (Flask-Login's
+    login_message, Flask-WTF's CSRF reasons); never called."""
+    _("Please log in to continue.")
+    _("The CSRF token is missing.")
+    _("The CSRF session token is missing.")
+    _("The CSRF token is invalid.")
+    _("The CSRF token has expired.")
+    _("The CSRF tokens do not match.")
+    _("The referrer header is missing.")
+    _("The referrer does not match the host.")
+
+
+def http_words(error: HTTPException) -> tuple[str, str]:
+    """The error's name and description in the user's language: werkzeug's own words for the
+    common codes; a description the portal gave (abort(403, _("..."))) is translated already."""
+    code = error.code or 500
+    names = {400: _("Bad Request"), 401: _("Unauthorized"), 403: _("Forbidden"), 404: _("Not Found"),
+             405: _("Method Not Allowed"), 409: _("Conflict"), 413: _("Request Entity Too Large"),
+             422: _("Unprocessable Entity"), 429: _("Too Many Requests"),
+             500: _("Internal Server Error"), 503: _("Service Unavailable")}
+    description = error.description or ""
+    if description == type(error).description:
+        description = _default_description(code) or description
+    return names.get(code, error.name), description
+
+
+def _default_description(code: int | None) -> str:
+    return {
+        400: _("The browser (or proxy) sent a request that this server could not understand."),
+        403: _("You don't have the permission to access the requested resource. It is either "
+               "read-protected or not readable by the server."),
+        404: _("The requested URL was not found on the server. If you entered the URL manually "
+               "please check your spelling and try again."),
+        405: _("The method is not allowed for the requested URL."),
+        500: _("The server encountered an internal error and was unable to complete your "
+               "request. Either the server is overloaded or there is an error in the application."),
+    }.get(code or 500, "")
+
+
 def _error_page(status: int, title: str, message: str):
     if wants_fragment():
         # base.html's htmx-config (responseHandling) swaps 4xx and 5xx answers too: the
@@ -147,6 +188,7 @@ def init_app(app: Flask) -> None:
     app.url_map.converters["int"] = RowId
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to continue."
+    login_manager.localize_callback = _   # the message above, in the user's language (its msgid: _i18n_marks)
     login_manager.login_message_category = "info"
 
     @login_manager.user_loader
@@ -159,32 +201,33 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
-        return _error_page(400, "Request refused",
-                           f"{error.description} Reload the page and try again.")
+        return _error_page(400, _("Request refused"),
+                           _("%(reason)s Reload the page and try again.", reason=_(error.description)))
 
     @app.errorhandler(Throttled)
     def throttled(error: Throttled):
-        response = _error_page(429, "Too many attempts", error.message)
+        response = _error_page(429, _("Too many attempts"), error.message)
         return response[0], 429, {"Retry-After": str(error.retry_after)}
 
     @app.errorhandler(ServiceError)
     def service_error(error: ServiceError):
-        titles = {NotFound: "Not found", Forbidden: "Not allowed"}
-        return _error_page(error.status, titles.get(type(error), "Cannot do that"), error.message)
+        titles = {NotFound: _("Not found"), Forbidden: _("Not allowed")}
+        return _error_page(error.status, titles.get(type(error)) or _("Cannot do that"), error.message)
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(error: RequestEntityTooLarge):
         # MAX_CONTENT_LENGTH bounds every body; MAX_FORM_MEMORY_SIZE and MAX_FORM_PARTS
         # bound the text fields and the parts of a multipart form within it.
         limit = app.config.get("MAX_CONTENT_LENGTH")
-        message = ("The request is larger than the portal accepts"
-                   + (f" (at most {_size(limit)} per request)" if limit else "")
-                   + ". Send less and try again.")
-        return _error_page(413, "Request too large", message)
+        message = (_("The request is larger than the portal accepts (at most %(size)s per request). "
+                     "Send less and try again.", size=_size(limit)) if limit
+                   else _("The request is larger than the portal accepts. Send less and try again."))
+        return _error_page(413, _("Request too large"), message)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        return _error_page(error.code or 500, error.name, error.description or "")
+        name, description = http_words(error)
+        return _error_page(error.code or 500, name, description)
 
     from portal import templating
     templating.init_app(app)
@@ -198,8 +241,8 @@ def init_app(app: Flask) -> None:
         view = current_app.view_functions.get(request.endpoint or "")
         if request.files and not getattr(view, "accepts_files", False):
             names = ", ".join(sorted(set(request.files)))[:200]
-            return _error_page(400, "Bad request", f"This form takes no file uploads; "
-                                                   f"send {names} as text.")
+            return _error_page(400, _("Bad request"),
+                               _("This form takes no file uploads; send %(names)s as text.", names=names))
         return None
 
     @app.context_processor

@@ -1,3 +1,4 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import Email, Length, Optional
@@ -7,17 +8,17 @@ from portal.forms import Check, password_check
 
 
 class UserForm(FlaskForm):
-    username = StringField("Username", validators=[Check(validation.username)])
-    email = EmailField("Email", validators=[
+    username = StringField(_l("Username"), validators=[Check(validation.username)])
+    email = EmailField(_l("Email"), validators=[
         Optional(), Length(max=validation.EMAIL_MAX_LENGTH,
-                           message=f"At most {validation.EMAIL_MAX_LENGTH} characters."),
-        Email("Enter a valid email address.")])
-    password = PasswordField("Password", validators=[password_check])
-    is_admin = BooleanField("Administrator")
+                           message=_l("At most %(num)d characters.", num=validation.EMAIL_MAX_LENGTH)),
+        Email(_l("Enter a valid email address."))])
+    password = PasswordField(_l("Password"), validators=[password_check])
+    is_admin = BooleanField(_l("Administrator"))
 
 
 class PasswordForm(FlaskForm):
-    password = PasswordField("New password", validators=[password_check])
+    password = PasswordField(_l("New password"), validators=[password_check])
 
 
 def _quantity(kind):
@@ -25,12 +26,13 @@ def _quantity(kind):
 
 
 class PlanForm(FlaskForm):
-    name = StringField("Name", validators=[Check(validation.dns_label, "Plan name")])
-    cpu_request = StringField("CPU request", validators=[_quantity("cpu")],
-                              description="e.g. 250m")
-    memory_request = StringField("Memory request", validators=[_quantity("memory")],
-                                 description="e.g. 256Mi")
-    cpu_limit = StringField("CPU limit", validators=[_quantity("cpu")], description="e.g. 500m")
-    memory_limit = StringField("Memory limit", validators=[_quantity("memory")],
-                               description="e.g. 512Mi")
-    is_default = BooleanField("Default plan for new apps")
+    name = StringField(_l("Name"), validators=[Check(validation.dns_label, _l("Plan name"))])
+    cpu_request = StringField(_l("CPU request"), validators=[_quantity("cpu")],
+                              description=_l("e.g. %(example)s", example="250m"))
+    memory_request = StringField(_l("Memory request"), validators=[_quantity("memory")],
+                                 description=_l("e.g. %(example)s", example="256Mi"))
+    cpu_limit = StringField(_l("CPU limit"), validators=[_quantity("cpu")],
+                            description=_l("e.g. %(example)s", example="500m"))
+    memory_limit = StringField(_l("Memory limit"), validators=[_quantity("memory")],
+                               description=_l("e.g. %(example)s", example="512Mi"))
+    is_default = BooleanField(_l("Default plan for new apps"))

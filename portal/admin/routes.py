@@ -1,5 +1,6 @@
 """Administration: users, resource plans, the global audit log. Admins only."""
 from flask import abort, flash, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.admin import bp
@@ -14,7 +15,7 @@ from portal.web import actor, paginate, redirect_to, render
 @login_required
 def require_admin():
     if not current_user.is_admin:
-        abort(403, "Only an administrator may open this page.")
+        abort(403, _("Only an administrator may open this page."))
 
 
 # Users -----------------------------------------------------------------------
@@ -36,22 +37,23 @@ def user_new():
         except Invalid as error:
             attach(form, error)
         else:
-            flash(f"User {user.username} created.", "success")
+            flash(_("User %(name)s created.", name=user.username), "success")
             return redirect_to(url_for("admin.user_list"))
     return render("admin/user_new.html", form=form, status=422 if form.errors else 200)
 
 
 def disable_consequence(user) -> str:
-    return (f"{user.username} can no longer log in, and is logged out at their next request. "
-            "Their projects and memberships stay: enable the account to give the access back.")
+    return _("%(name)s can no longer log in, and is logged out at their next request. "
+             "Their projects and memberships stay: enable the account to give the access back.",
+             name=user.username)
 
 
 @bp.route("/users/<int:user_id>/disable", methods=["GET", "POST"])
 def user_disable(user_id):
     if request.method == "GET":  # the confirm page, for browsers without JavaScript
         user = users.get(user_id)
-        return render("_confirm.html", question=f"Disable {user.username}?",
-                      consequence=disable_consequence(user), label=f"Disable {user.username}",
+        return render("_confirm.html", question=_("Disable %(name)s?", name=user.username),
+                      consequence=disable_consequence(user), label=_("Disable %(name)s", name=user.username),
                       action=url_for("admin.user_disable", user_id=user.id),
                       cancel=url_for("admin.user_list"))
     return _set_disabled(user_id, True)
@@ -70,12 +72,14 @@ def _set_disabled(user_id, disabled):
     except Invalid as exc:
         error = exc.message
     if request.htmx:
-        saved = "" if error else f"{user.username} {'disabled' if disabled else 'enabled'}."
+        saved = "" if error else (_("%(name)s disabled.", name=user.username) if disabled
+                                  else _("%(name)s enabled.", name=user.username))
         return render("admin/_user_row.html", u=user, row_error=error,
                       saved_message=saved, consequence=disable_consequence,
                       status=422 if error else 200)
-    flash(error or f"User {user.username} {'disabled' if disabled else 'enabled'}.",
-          "error" if error else "success")
+    done = (_("User %(name)s disabled.", name=user.username) if disabled
+            else _("User %(name)s enabled.", name=user.username))
+    flash(error or done, "error" if error else "success")
     return redirect_to(url_for("admin.user_list"))
 
 
@@ -89,7 +93,7 @@ def user_password(user_id):
         except Invalid as error:
             attach(form, error)
         else:
-            flash(f"Password of {user.username} reset.", "success")
+            flash(_("Password of %(name)s reset.", name=user.username), "success")
             return redirect_to(url_for("admin.user_list"))
     return render("admin/user_password.html", user=user, form=form,
                   status=422 if form.errors else 200)
@@ -122,7 +126,7 @@ def _plan_form(plan):
         except Invalid as error:
             attach(form, error)
         else:
-            flash(f"Plan {saved.name} saved.", "success")
+            flash(_("Plan %(name)s saved.", name=saved.name), "success")
             return redirect_to(url_for("admin.plan_list"))
     return render("admin/plan_form.html", form=form, plan=plan,
                   status=422 if form.errors else 200)
@@ -130,25 +134,25 @@ def _plan_form(plan):
 
 def plan_delete_consequence(plan) -> str:
     if plan.is_default:
-        return (f"{plan.name} is the default plan: the deploy form then preselects none, and new "
-                "projects get no default requests and limits (LimitRange) until another plan is "
-                "made the default. Running apps keep their resources.")
-    return (f"The deploy form no longer offers {plan.name}. Apps deployed with it keep their "
-            "requests and limits.")
+        return _("%(name)s is the default plan: the deploy form then preselects none, and new "
+                 "projects get no default requests and limits (LimitRange) until another plan is "
+                 "made the default. Running apps keep their resources.", name=plan.name)
+    return _("The deploy form no longer offers %(name)s. Apps deployed with it keep their "
+             "requests and limits.", name=plan.name)
 
 
 @bp.route("/plans/<int:plan_id>/delete", methods=["GET", "POST"])
 def plan_delete(plan_id):
     plan = plans.get(plan_id)
     if request.method == "GET":  # the confirm page, for browsers without JavaScript
-        return render("_confirm.html", question=f"Delete plan {plan.name}?",
-                      consequence=plan_delete_consequence(plan), label=f"Delete {plan.name}",
+        return render("_confirm.html", question=_("Delete plan %(name)s?", name=plan.name),
+                      consequence=plan_delete_consequence(plan), label=_("Delete %(name)s", name=plan.name),
                       action=url_for("admin.plan_delete", plan_id=plan.id),
                       cancel=url_for("admin.plan_list"))
     plans.delete(plan, by=actor())
     if request.htmx:
         return ""  # the row goes away
-    flash(f"Plan {plan.name} deleted.", "success")
+    flash(_("Plan %(name)s deleted.", name=plan.name), "success")
     return redirect_to(url_for("admin.plan_list"))
 
 

@@ -6,6 +6,7 @@ field it names (for repeating rows, beside the row's own field: ports-1-containe
 """
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, FieldList, Form, FormField, HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -13,43 +14,44 @@ from wtforms.fields.choices import SelectChoice
 from portal.domain.apps import AppSpec
 
 PROTOCOLS = [SelectChoice("TCP", "TCP"), SelectChoice("UDP", "UDP")]
-EXPOSURES = [SelectChoice("internal", "Internal (ClusterIP)"), SelectChoice("external", "External (NodePort)")]
-PROBES = [SelectChoice("none", "None"), SelectChoice("http", "HTTP GET"), SelectChoice("tcp", "TCP socket"),
-          SelectChoice("exec", "Exec command")]
-ENV_SOURCES = [SelectChoice("plain", "Value"), SelectChoice("secret", "From a project secret")]
+EXPOSURES = [SelectChoice("internal", _l("Internal (ClusterIP)")),
+             SelectChoice("external", _l("External (NodePort)"))]
+PROBES = [SelectChoice("none", _l("None")), SelectChoice("http", "HTTP GET"),
+          SelectChoice("tcp", _l("TCP socket")), SelectChoice("exec", _l("Exec command"))]
+ENV_SOURCES = [SelectChoice("plain", _l("Value")), SelectChoice("secret", _l("From a project secret"))]
 
 
 class PortRow(Form):
-    name = StringField("Name", description="optional, e.g. http")
-    protocol = SelectField("Protocol", choices=PROTOCOLS, validate_choice=False, default="TCP")
-    container_port = StringField("Container port")
-    exposure = SelectField("Exposure", choices=EXPOSURES, validate_choice=False, default="internal")
-    node_port = StringField("Node port", description="optional, 30000-32767")
+    name = StringField(_l("Name"), description=_l("optional, e.g. %(example)s", example="http"))
+    protocol = SelectField(_l("Protocol"), choices=PROTOCOLS, validate_choice=False, default="TCP")
+    container_port = StringField(_l("Container port"))
+    exposure = SelectField(_l("Exposure"), choices=EXPOSURES, validate_choice=False, default="internal")
+    node_port = StringField(_l("Node port"), description=_l("optional, %(range)s", range="30000-32767"))
 
 
 class EnvRow(Form):
-    name = StringField("Name")
-    source = SelectField("Source", choices=ENV_SOURCES, validate_choice=False, default="plain")
-    value = StringField("Value")
-    secret = StringField("Secret")
-    key = StringField("Key")
+    name = StringField(_l("Name"))
+    source = SelectField(_l("Source"), choices=ENV_SOURCES, validate_choice=False, default="plain")
+    value = StringField(_l("Value"))
+    secret = StringField(_l("Secret"))
+    key = StringField(_l("Key"))
 
 
 class ProbeForm(Form):
-    kind = SelectField("Check", choices=PROBES, validate_choice=False, default="none")
-    path = StringField("HTTP path", default="/")
-    port = StringField("Port")
-    command = StringField("Command")
+    kind = SelectField(_l("Check"), choices=PROBES, validate_choice=False, default="none")
+    path = StringField(_l("HTTP path"), default="/")
+    port = StringField(_l("Port"))
+    command = StringField(_l("Command"))
 
 
 class ReadinessForm(ProbeForm):
-    kind = SelectField("Readiness check", choices=PROBES, validate_choice=False, default="none",
-                       description="Traffic reaches a pod only while this passes.")
+    kind = SelectField(_l("Readiness check"), choices=PROBES, validate_choice=False, default="none",
+                       description=_l("Traffic reaches a pod only while this passes."))
 
 
 class LivenessForm(ProbeForm):
-    kind = SelectField("Liveness check", choices=PROBES, validate_choice=False, default="none",
-                       description="The container is restarted when this fails.")
+    kind = SelectField(_l("Liveness check"), choices=PROBES, validate_choice=False, default="none",
+                       description=_l("The container is restarted when this fails."))
 
 
 # The autoscaling fields' defaults: the deploy form's, and the edit form's for an app without an HPA.
@@ -59,32 +61,32 @@ EDIT_HIDDEN = ("name", "image", "tag", "replicas")
 
 
 class AppForm(FlaskForm):
-    name = StringField("App name", description="Lower-case letters, digits and '-', starting with a letter.")
-    image = StringField("Image", description="e.g. nginx or registry:5000/team/web")
-    tag = StringField("Tag", default="latest")
-    replicas = StringField("Replicas", default="1")
-    plan = SelectField("Resource plan", validate_choice=False, default="")
-    cpu_request = StringField("CPU request")
-    memory_request = StringField("Memory request")
-    cpu_limit = StringField("CPU limit")
-    memory_limit = StringField("Memory limit")
+    name = StringField(_l("App name"), description=_l("Lower-case letters, digits and '-', starting with a letter."))
+    image = StringField(_l("Image"), description=_l("e.g. nginx or registry:5000/team/web"))
+    tag = StringField(_l("Tag"), default="latest")
+    replicas = StringField(_l("Replicas"), default="1")
+    plan = SelectField(_l("Resource plan"), validate_choice=False, default="")
+    cpu_request = StringField(_l("CPU request"))
+    memory_request = StringField(_l("Memory request"))
+    cpu_limit = StringField(_l("CPU limit"))
+    memory_limit = StringField(_l("Memory limit"))
     ports = FieldList(FormField(PortRow), min_entries=1)
     env = FieldList(FormField(EnvRow), min_entries=1)
-    command = StringField("Command", description="overrides the image's entrypoint; shell-style quoting")
-    args = StringField("Arguments")
-    workdir = StringField("Working directory")
-    readiness = FormField(ReadinessForm, label="Readiness")
-    liveness = FormField(LivenessForm, label="Liveness")
-    session_affinity = BooleanField("Session affinity (the same client keeps reaching the same pod)")
-    autoscale = BooleanField("Autoscale on CPU (autoscaling/v1)")
-    min_replicas = StringField("Minimum replicas", default=AUTOSCALE_DEFAULTS["min_replicas"])
-    max_replicas = StringField("Maximum replicas", default=AUTOSCALE_DEFAULTS["max_replicas"])
-    cpu_target = StringField("CPU target %", default=AUTOSCALE_DEFAULTS["cpu_target"])
+    command = StringField(_l("Command"), description=_l("overrides the image's entrypoint; shell-style quoting"))
+    args = StringField(_l("Arguments"))
+    workdir = StringField(_l("Working directory"))
+    readiness = FormField(ReadinessForm, label=_l("Readiness"))
+    liveness = FormField(LivenessForm, label=_l("Liveness"))
+    session_affinity = BooleanField(_l("Session affinity (the same client keeps reaching the same pod)"))
+    autoscale = BooleanField(_l("Autoscale on CPU (autoscaling/v1)"))
+    min_replicas = StringField(_l("Minimum replicas"), default=AUTOSCALE_DEFAULTS["min_replicas"])
+    max_replicas = StringField(_l("Maximum replicas"), default=AUTOSCALE_DEFAULTS["max_replicas"])
+    cpu_target = StringField(_l("CPU target %"), default=AUTOSCALE_DEFAULTS["cpu_target"])
     token = HiddenField()   # a fingerprint of what the form owns (see services.apps.actions._check)
 
     def set_plans(self, plans, default: str = "") -> None:
         """The plan choices; a form not yet submitted starts on `default` (the default plan)."""
-        self.plan.choices = [SelectChoice("", "Custom requests and limits")] + [
+        self.plan.choices = [SelectChoice("", _l("Custom requests and limits"))] + [
             SelectChoice(p.name, p.label) for p in plans]
         if default and not self.is_submitted():
             self.plan.data = default
@@ -159,12 +161,12 @@ def attach_errors(form, errors: dict[str, str], hidden=()) -> None:
 
 
 class ScaleForm(FlaskForm):
-    replicas = StringField("Replicas")
+    replicas = StringField(_l("Replicas"))
 
 
 class ImageForm(FlaskForm):
-    image = StringField("Image")
-    tag = StringField("Tag")
+    image = StringField(_l("Image"))
+    tag = StringField(_l("Tag"))
     token = HiddenField()   # the pod template's fingerprint, refreshed by the status poll
 
 
@@ -174,4 +176,4 @@ class RollbackForm(FlaskForm):
 
 
 class ConfirmForm(FlaskForm):
-    confirm = StringField("Type the app name to confirm")
+    confirm = StringField(_l("Type the app name to confirm"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import html
 
 from flask import Response, current_app, flash, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.apps import bp
@@ -99,18 +100,18 @@ def new(name):
     elif form.validate_on_submit():
         try:
             if op == "yaml":
-                _, yaml_text = apps.preview(project, form.data, by=actor())
+                _spec, yaml_text = apps.preview(project, form.data, by=actor())
             else:
                 spec = apps.deploy(project, form.data, by=actor())
-                flash(f"App {spec.name} deployed: {spec.image_ref}.", "success")
+                flash(_("App %(name)s deployed: %(image)s.", name=spec.name, image=spec.image_ref), "success")
                 return redirect_to(url_for("apps.detail", name=name, app=spec.name))
         except Invalid as error:
             _fail(form, error)
             status = 422
     elif form.errors:
         status = 400
-        form.form_errors.append("The form could not be read (its security token may have "
-                                "expired); reload the page and try again.")
+        form.form_errors.append(_("The form could not be read (its security token may have "
+                                  "expired); reload the page and try again."))
     return render("apps/new.html", "apps/_form.html", project=project, role=role, form=form,
                   yaml_text=yaml_text, status=status, editing=False,
                   state=None if wants_fragment() else kube_access.state())
@@ -166,7 +167,7 @@ def scale(name, app):
         except Invalid as error:
             _fail(form, error)
             return _detail_page(project, role, app, status=422, scale_form=form)
-        return _back(name, app, f"{app} scaled to {view.desired}.")
+        return _back(name, app, _("%(name)s scaled to %(num)d.", name=app, num=view.desired))
     return _detail_page(project, role, app, status=400, scale_form=form)
 
 
@@ -185,7 +186,7 @@ def image(name, app):
         except Invalid as error:
             _fail(form, error)
             return _detail_page(project, role, app, status=422, image_form=form)
-        return _back(name, app, f"Rolling out {form.image.data}:{form.tag.data or 'latest'}.")
+        return _back(name, app, _("Rolling out %(image)s.", image=f"{form.image.data}:{form.tag.data or 'latest'}"))
     return _detail_page(project, role, app, status=400, image_form=form)
 
 
@@ -199,7 +200,7 @@ def rollback(name, app):
         except (Invalid, Conflict) as error:
             flash(error.message, "error")
             return _detail_page(project, role, app, status=error.status)
-        return _back(name, app, f"Rolling back {app} to revision {number}.")
+        return _back(name, app, _("Rolling back %(name)s to revision %(num)d.", name=app, num=number))
     return _detail_page(project, role, app, status=400)
 
 
@@ -215,17 +216,17 @@ def _simple_action(name, app, func, message):
 
 @bp.route("/<app>/restart", methods=["POST"])
 def restart(name, app):
-    return _simple_action(name, app, apps.restart, f"Restarting {app}: new pods replace the old ones.")
+    return _simple_action(name, app, apps.restart, _("Restarting %(name)s: new pods replace the old ones.", name=app))
 
 
 @bp.route("/<app>/stop", methods=["POST"])
 def stop(name, app):
-    return _simple_action(name, app, apps.stop, f"{app} stopped (scaled to 0).")
+    return _simple_action(name, app, apps.stop, _("%(name)s stopped (scaled to 0).", name=app))
 
 
 @bp.route("/<app>/start", methods=["POST"])
 def start(name, app):
-    return _simple_action(name, app, apps.start, f"{app} started again.")
+    return _simple_action(name, app, apps.start, _("%(name)s started again.", name=app))
 
 
 # Edit and delete ---------------------------------------------------------------
@@ -248,7 +249,7 @@ def edit(name, app):
             form.env.append_entry()
         elif form.validate_on_submit():
             try:
-                _, note = apps.edit(project, app, form.data, form.token.data, by=actor())
+                _spec, note = apps.edit(project, app, form.data, form.token.data, by=actor())
             except Conflict as error:
                 form.form_errors.append(error.message)
                 status = 409
@@ -256,11 +257,12 @@ def edit(name, app):
                 _fail(form, error, EDIT_HIDDEN)
                 status = 422
             else:
-                return _back(name, app, f"{app} updated.{' ' + note if note else ''}")
+                return _back(name, app, _("%(name)s updated. %(note)s", name=app, note=note) if note
+                             else _("%(name)s updated.", name=app))
         else:
             status = 400
-            form.form_errors.append("The form could not be read (its security token may have "
-                                    "expired); reload the page and try again.")
+            form.form_errors.append(_("The form could not be read (its security token may have "
+                                      "expired); reload the page and try again."))
     form.name.data = app
     return render("apps/edit.html", "apps/_form.html", project=project, role=role, form=form,
                   app_name=app, yaml_text=None, status=status, editing=True)
@@ -279,7 +281,7 @@ def delete(name, app):
             attach_errors(form, {error.field or "": error.message})
             status = 422
         else:
-            flash(f"App {app} deleted, with its Service and autoscaler.", "success")
+            flash(_("App %(name)s deleted, with its Service and autoscaler.", name=app), "success")
             return redirect_to(url_for("apps.index", name=name))
     elif request.method == "POST":
         status = 400
@@ -338,7 +340,7 @@ def logs_stream(name, app):
     SSE extension. Needs a threaded or async server: gunicorn --threads (./hummer run).
     Each stream holds a slot (services.streams) from here until its response is closed."""
     project, role = _project(name)
-    pod, _ = _log_args()
+    pod, _tail = _log_args()
     try:
         slot = streams.open_slot(current_user)
     except streams.StreamLimit as error:

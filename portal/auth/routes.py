@@ -2,6 +2,8 @@ import re
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, g, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 
 from portal.auth import bp
@@ -12,7 +14,7 @@ from portal.services import audit, users
 from portal.services.errors import Invalid
 from portal.web import actor, redirect_to, render
 
-LOGIN_FAILED = "Wrong username or password, or the account is locked or disabled."
+LOGIN_FAILED = _l("Wrong username or password, or the account is locked or disabled.")
 
 # A plain same-site path: "/" then URL characters, never "//host", "/\\host", a scheme,
 # whitespace, control characters (CR/LF) or backslashes.
@@ -62,7 +64,7 @@ def login():
         user = users.authenticate(form.username.data, form.password.data, client_address())
         if user is None:
             # One answer for every failure: unknown, wrong password, disabled or locked.
-            form.password.errors.append(LOGIN_FAILED)
+            form.password.errors.append(str(LOGIN_FAILED))
             status = 401
         else:
             login_user(user, remember=form.remember.data)
@@ -80,7 +82,7 @@ def login():
 def logout():
     users.logout(by=actor())
     logout_user()
-    flash("You are logged out.", "info")
+    flash(_("You are logged out."), "info")
     return redirect_to(url_for("auth.login"))
 
 
@@ -104,7 +106,7 @@ def change_password():
             # Every other session has ended; this one goes on under the new generation.
             remember = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
             login_user(current_user._get_current_object(), remember=remember in request.cookies)
-            flash("Your password is changed. Your other sessions are logged out.", "success")
+            flash(_("Your password is changed. Your other sessions are logged out."), "success")
             return redirect_to(url_for("auth.profile"))
     return render("auth/profile.html", form=form, status=422)
 
@@ -114,5 +116,5 @@ def change_password():
 def logout_everywhere():
     users.logout_everywhere(by=actor())
     logout_user()
-    flash("You are logged out everywhere, on every device.", "info")
+    flash(_("You are logged out everywhere, on every device."), "info")
     return redirect_to(url_for("auth.login"))

@@ -1,5 +1,6 @@
 """The cluster bootstrap wizard (admins only): settings, nodes, preflight, plan, apply, runs."""
 from flask import abort, current_app, flash, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.cluster import bp
@@ -16,7 +17,7 @@ from portal.web import actor, redirect_to, render
 @login_required
 def require_admin():
     if not current_user.is_admin:
-        abort(403, "Only an administrator may set up the cluster.")
+        abort(403, _("Only an administrator may set up the cluster."))
 
 
 @bp.context_processor
@@ -56,7 +57,7 @@ def register():
     except (Invalid, Unavailable) as error:
         db.session.rollback()
         return _index_page(error.message, error.status)
-    flash(f"Cluster registered for app management: {summary}.", "success")
+    flash(_("Cluster registered for app management: %(summary)s.", summary=summary), "success")
     return redirect_to(url_for("cluster.index"))
 
 
@@ -70,7 +71,7 @@ def settings():
         except Invalid as error:
             attach(form, error)
         else:
-            flash("Cluster settings saved.", "success")
+            flash(_("Cluster settings saved."), "success")
             return redirect_to(url_for("cluster.nodes"))
     return render("cluster/settings.html", form=form, status=422 if form.errors else 200)
 
@@ -116,7 +117,8 @@ def key(minion_id, action):
     except (Invalid, Unavailable) as error:
         db.session.rollback()
         return _nodes_page(error.message, error.status)
-    flash(f"Key of {minion_id} {action}ed.", "success")
+    flash(_("Key of %(minion)s accepted.", minion=minion_id) if action == "accept"
+          else _("Key of %(minion)s rejected.", minion=minion_id), "success")
     return redirect_to(url_for("cluster.nodes"))
 
 
@@ -128,7 +130,8 @@ def roles(minion_id):
     except (Invalid, Unavailable) as error:
         db.session.rollback()
         return _nodes_page(error.message, error.status)
-    flash(f"Roles of {minion_id} saved." if row is not None else f"{minion_id} removed from the plan.", "success")
+    flash(_("Roles of %(minion)s saved.", minion=minion_id) if row is not None
+          else _("%(minion)s removed from the plan.", minion=minion_id), "success")
     return redirect_to(url_for("cluster.nodes"))
 
 

@@ -1,9 +1,11 @@
 """Project pages: list, create, detail, settings, delete, members, audit."""
 from flask import flash, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.extensions import db
 from portal.forms import attach
+from portal.labels import label
 from portal.models import Role
 from portal.projects import bp
 from portal.projects.forms import DeleteForm, MemberForm, ProjectForm, QuotaForm, RenameForm, RoleForm
@@ -39,7 +41,7 @@ def create():
         except Invalid as error:
             attach(form, error)
         else:
-            flash(f"Project {project.name} created.", "success")
+            flash(_("Project %(name)s created.", name=project.name), "success")
             return redirect_to(url_for("projects.detail", name=project.name))
     status = 422 if form.errors else 200
     return render("projects/new.html", "projects/_form.html", form=form, status=status)
@@ -67,7 +69,7 @@ def settings(name):
         except Invalid as error:
             attach(form, error)
         else:
-            flash("Project settings saved.", "success")
+            flash(_("Project settings saved."), "success")
             return redirect_to(url_for("projects.detail", name=project.name))
     return render("projects/settings.html", project=project, role=role, form=form,
                   quota_form=quota_form, status=422 if form.errors else 200)
@@ -84,7 +86,7 @@ def quota(name):
         except Invalid as error:
             attach(quota_form, error)
         else:
-            flash("Quota saved.", "success")
+            flash(_("Quota saved."), "success")
             return redirect_to(url_for("projects.settings", name=project.name))
     return render("projects/settings.html", project=project, role=role, form=RenameForm(obj=project),
                   quota_form=quota_form, status=422 if quota_form.errors or quota_form.form_errors else 400)
@@ -104,7 +106,7 @@ def delete(name):
         except Invalid as error:
             attach(form, error)
         else:
-            flash(f"Project {name} deleted.", "success")
+            flash(_("Project %(name)s deleted.", name=name), "success")
             return redirect_to(url_for("projects.index"))
     return render("projects/delete.html", project=project, role=role, form=form, going=going,
                   going_error=going_error, status=422 if form.errors or form.form_errors else 200)
@@ -144,7 +146,7 @@ def add_member(name):
         except Invalid as error:
             attach(form, error)
         else:
-            flash(f"{member.user.username} added as {member.role}.", "success")
+            flash(_("%(name)s added as %(role)s.", name=member.user.username, role=label(member.role)), "success")
             if not request.htmx:
                 return redirect_to(url_for("projects.members", name=name))
             form = MemberForm(formdata=None)
@@ -163,21 +165,24 @@ def change_role(name, member_id):
         except Invalid as exc:
             error = exc.message
     else:
-        error = "; ".join(sum(form.errors.values(), []))
+        error = "; ".join(str(e) for e in sum(form.errors.values(), []))
     if error:
         db.session.refresh(member)
     if request.htmx:
         return render("projects/_member_row.html", project=project, role=role, m=member,
                       role_form=RoleForm(), row_error=error,
-                      saved_message="" if error else f"Saved: {member.user.username} is now {member.role}.",
+                      saved_message="" if error else _("Saved: %(name)s is now %(role)s.",
+                                                        name=member.user.username, role=label(member.role)),
                       consequence=remove_consequence, may_manage=True, status=422 if error else 200)
-    flash(error or f"{member.user.username} is now {member.role}.", "error" if error else "success")
+    flash(error or _("%(name)s is now %(role)s.", name=member.user.username, role=label(member.role)),
+          "error" if error else "success")
     return redirect_to(url_for("projects.members", name=name))
 
 
 def remove_consequence(project, member) -> str:
-    return (f"{member.user.username} loses access to {project.name} at once: its pages answer "
-            "“not found” for them. Add them again to give it back.")
+    return _("%(name)s loses access to %(project)s at once: its pages answer "
+             "“not found” for them. Add them again to give it back.",
+             name=member.user.username, project=project.name)
 
 
 @bp.route("/<name>/members/<int:member_id>/remove", methods=["GET", "POST"])
@@ -185,9 +190,10 @@ def remove_member(name, member_id):
     project, role = _project(name, Role.OWNER)
     member = projects.get_member(project, member_id)
     if request.method == "GET":  # the confirm page, for browsers without JavaScript
-        return render("_confirm.html", question=f"Remove {member.user.username} from {project.name}?",
+        return render("_confirm.html", question=_("Remove %(name)s from %(project)s?", name=member.user.username,
+                                                 project=project.name),
                       consequence=remove_consequence(project, member),
-                      label=f"Remove {member.user.username}",
+                      label=_("Remove %(name)s", name=member.user.username),
                       action=url_for("projects.remove_member", name=name, member_id=member.id),
                       cancel=url_for("projects.members", name=name))
     error = None  # a POST: CSRFProtect checked its token before the view ran
@@ -199,7 +205,7 @@ def remove_member(name, member_id):
     else:
         if request.htmx:
             return ""  # the row goes away
-        flash(f"{username} removed.", "success")
+        flash(_("%(name)s removed.", name=username), "success")
     if error and request.htmx:
         return render("projects/_member_row.html", project=project, role=role, m=member,
                       role_form=RoleForm(), row_error=error,

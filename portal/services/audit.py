@@ -6,6 +6,7 @@ so a later project of the same name does not inherit them.
 """
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from portal.extensions import db
@@ -72,53 +73,57 @@ def query(project: Project | str | None = None, q: str = ""):
 
 
 # Every action the portal records, in words: "<actor> <words> <object>" reads as a sentence.
-# tests/test_console.py checks that every action recorded anywhere in portal/ is here.
+# The keys are the codes stored in AuditEvent.action (never translated); the words are
+# shown in the reader's language. tests/test_console.py checks that every action recorded
+# anywhere in portal/ is here.
 ACTION_WORDS = {
-    "user.login": "logged in",
-    "user.login_failed": "failed to log in",
-    "user.logout": "logged out",
-    "user.locked": "was locked out after failed logins",
-    "user.create": "created the user",
-    "user.disable": "disabled the user",
-    "user.enable": "enabled the user",
-    "user.reset_password": "reset the password of",
-    "user.change_password": "changed their password",
-    "user.logout_everywhere": "logged out everywhere",
-    "project.create": "created the project",
-    "project.rename": "renamed the project",
-    "project.quota": "changed the quota",
-    "project.delete": "deleted the project",
-    "member.add": "added the member",
-    "member.role": "changed the role of",
-    "member.remove": "removed the member",
-    "plan.create": "created the plan",
-    "plan.update": "changed the plan",
-    "plan.delete": "deleted the plan",
-    "app.deploy": "deployed the app",
-    "app.scale": "scaled the app",
-    "app.image": "changed the image of",
-    "app.rollback": "rolled back the app",
-    "app.restart": "restarted the app",
-    "app.stop": "stopped the app",
-    "app.start": "started the app",
-    "app.edit": "edited the app",
-    "app.delete": "deleted the app",
-    "cluster.settings": "changed the cluster settings",
-    "cluster.key_accept": "accepted the key of",
-    "cluster.key_reject": "rejected the key of",
-    "cluster.roles": "set the roles of",
-    "cluster.preflight": "ran the preflight checks",
-    "cluster.plan": "started a plan (dry run)",
-    "cluster.apply": "started an apply",
-    "cluster.add_node": "started adding a node",
-    "cluster.remove_node": "started removing a node",
-    "cluster.run_lost": "marked a lost run failed",
-    "cluster.run_resumed": "followed a run again",
-    "cluster.register": "registered the cluster",
-    "cluster.ssh_host": "added a host over SSH",
+    "user.login": _l("logged in"),
+    "user.login_failed": _l("failed to log in"),
+    "user.logout": _l("logged out"),
+    "user.locked": _l("was locked out after failed logins"),
+    "user.create": _l("created the user"),
+    "user.disable": _l("disabled the user"),
+    "user.enable": _l("enabled the user"),
+    "user.reset_password": _l("reset the password of"),
+    "user.change_password": _l("changed their password"),
+    "user.logout_everywhere": _l("logged out everywhere"),
+    "project.create": _l("created the project"),
+    "project.rename": _l("renamed the project"),
+    "project.quota": _l("changed the quota"),
+    "project.delete": _l("deleted the project"),
+    "member.add": _l("added the member"),
+    "member.role": _l("changed the role of"),
+    "member.remove": _l("removed the member"),
+    "plan.create": _l("created the plan"),
+    "plan.update": _l("changed the plan"),
+    "plan.delete": _l("deleted the plan"),
+    "app.deploy": _l("deployed the app"),
+    "app.scale": _l("scaled the app"),
+    "app.image": _l("changed the image of"),
+    "app.rollback": _l("rolled back the app"),
+    "app.restart": _l("restarted the app"),
+    "app.stop": _l("stopped the app"),
+    "app.start": _l("started the app"),
+    "app.edit": _l("edited the app"),
+    "app.delete": _l("deleted the app"),
+    "cluster.settings": _l("changed the cluster settings"),
+    "cluster.key_accept": _l("accepted the key of"),
+    "cluster.key_reject": _l("rejected the key of"),
+    "cluster.roles": _l("set the roles of"),
+    "cluster.preflight": _l("ran the preflight checks"),
+    "cluster.plan": _l("started a plan (dry run)"),
+    "cluster.apply": _l("started an apply"),
+    "cluster.add_node": _l("started adding a node"),
+    "cluster.remove_node": _l("started removing a node"),
+    "cluster.run_lost": _l("marked a lost run failed"),
+    "cluster.run_resumed": _l("followed a run again"),
+    "cluster.register": _l("registered the cluster"),
+    "cluster.ssh_host": _l("added a host over SSH"),
 }
 
 
 def describe(action: str) -> str:
-    """An action key in words; an unknown key is shown as it is rather than hidden."""
-    return ACTION_WORDS.get(action, action)
+    """An action code in words, in the reader's language; an unknown code is shown as it is
+    rather than hidden."""
+    words = ACTION_WORDS.get(action)
+    return str(words) if words is not None else action

@@ -1,9 +1,11 @@
 """Who may do what in a project. The single place where roles are compared."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal.extensions import db
+from portal.labels import label
 from portal.models import Membership, Project, Role, User
 from portal.services.errors import Forbidden, NotFound
 
@@ -27,19 +29,20 @@ def require(user: User, project: Project, need: Role) -> Role:
     """
     role = role_in(user, project)
     if role is None:
-        raise NotFound("No such project.")
+        raise NotFound(_("No such project."))
     if not role.at_least(need):
-        raise Forbidden(f"This needs the {need.value} role in project {project.name}.")
+        raise Forbidden(_("This needs the %(role)s role in project %(project)s.", role=label(need.value),
+                          project=project.name))
     return role
 
 
 def require_admin(user: User) -> None:
     if not user.is_admin:
-        raise Forbidden("Only an administrator may do this.")
+        raise Forbidden(_("Only an administrator may do this."))
 
 
 def get_project(user: User, name: str, need: Role = Role.VIEWER) -> tuple[Project, Role]:
     project = db.session.scalar(select(Project).where(Project.name == name))
     if project is None:
-        raise NotFound("No such project.")
+        raise NotFound(_("No such project."))
     return project, require(user, project, need)

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 
 class ServiceError(Exception):
-    """Base class: `message` is safe to show to the user."""
+    """Base class: `message` is safe to show to the user, in the user's language (a lazy
+    message, such as a module's constant, is read in that language when raised)."""
 
     status = 400
 
     def __init__(self, message: str):
+        message = str(message)
         super().__init__(message)
         self.message = message
 

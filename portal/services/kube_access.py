@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app, g, has_app_context
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal import crypto
@@ -23,11 +25,11 @@ from portal.models import ClusterSettings
 from portal.services.errors import Unavailable
 
 KUBECONFIG_PURPOSE = "kubeconfig"
-NOT_CONFIGURED = ("No Kubernetes cluster is configured: finish the cluster wizard (Cluster, then "
-                  "Apply) or set HUMMER_KUBECONFIG.")
+NOT_CONFIGURED = _l("No Kubernetes cluster is configured: finish the cluster wizard (Cluster, then "
+                    "Apply) or set HUMMER_KUBECONFIG.")
 # For people who cannot open the wizard: what is missing, and who can fix it.
-NOT_CONFIGURED_ASK = ("No Kubernetes cluster is configured yet: an administrator sets it up. Until then "
-                      "apps cannot run; everything else works.")
+NOT_CONFIGURED_ASK = _l("No Kubernetes cluster is configured yet: an administrator sets it up. Until then "
+                        "apps cannot run; everything else works.")
 
 
 def encrypt_kubeconfig(content: str) -> str:
@@ -48,8 +50,8 @@ def stored_kubeconfig() -> str | None:
         try:
             content = crypto.decrypt(current_app.config["SECRET_KEY"], KUBECONFIG_PURPOSE, token)
         except crypto.Undecryptable as error:
-            raise Unavailable("The stored kubeconfig cannot be decrypted (was HUMMER_SECRET_KEY "
-                              "changed?). Fetch it again on the Cluster page.") from error
+            raise Unavailable(_("The stored kubeconfig cannot be decrypted (was HUMMER_SECRET_KEY "
+                                "changed?). Fetch it again on the Cluster page.")) from error
     if cache is not None:
         cache.hummer_kubeconfig = content
     return content
@@ -95,17 +97,20 @@ def state(may_set_up: bool = False) -> State:
     does the banner point to it."""
     if not configured():
         if not may_set_up:
-            return State(False, NOT_CONFIGURED_ASK)
-        return State(False, f"{NOT_CONFIGURED} Until then apps cannot run; everything else works.")
+            return State(False, str(NOT_CONFIGURED_ASK))
+        return State(False, _("No Kubernetes cluster is configured: finish the cluster wizard (Cluster, then "
+                              "Apply) or set HUMMER_KUBECONFIG. Until then apps cannot run; everything else "
+                              "works."))
     try:
         k = kube()
         k.cache("deployments", timeout=10)
     except (Unavailable, kube_adapter.KubeError) as error:
-        return State(False, f"The Kubernetes cluster is not reachable: {getattr(error, 'message', error)}")
+        return State(False, _("The Kubernetes cluster is not reachable: %(reason)s",
+                              reason=getattr(error, "message", error)))
     lost = k.watch_error("deployments")
     if lost:
-        return State(False, "The connection to the Kubernetes cluster was lost; app data may be "
-                            f"out of date ({lost}).")
+        return State(False, _("The connection to the Kubernetes cluster was lost; app data may be "
+                              "out of date (%(reason)s).", reason=lost))
     return State(True)
 
 
@@ -133,4 +138,4 @@ def start_caches(app) -> bool:
 
 
 def unavailable(error: kube_adapter.KubeError) -> Unavailable:
-    return Unavailable(f"The Kubernetes cluster did not answer: {error.message}")
+    return Unavailable(_("The Kubernetes cluster did not answer: %(reason)s", reason=error.message))

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from portal.adapters import kube as kube_adapter
 from portal.adapters import salt as salt_adapter
@@ -29,42 +31,43 @@ class Check:
 
 def _kube_checks() -> list[Check]:
     if not kube_access.configured():
-        return [Check("Kubernetes API", "unknown", "not configured"),
-                Check("Nodes ready", "unknown", "no cluster yet")]
+        return [Check("Kubernetes API", "unknown", _("not configured")),
+                Check(_("Nodes ready"), "unknown", _("no cluster yet"))]
     try:
         k = kube_access.kube()
         version = k.version().get("gitVersion", "")
     except (Unavailable, kube_adapter.KubeError) as error:
         reason = getattr(error, "message", str(error))
-        return [Check("Kubernetes API", "bad", "not reachable", reason),
-                Check("Nodes ready", "unknown", "unknown while the API is down")]
-    checks = [Check("Kubernetes API", "ok", f"reachable{', ' + version if version else ''}")]
+        return [Check("Kubernetes API", "bad", _("not reachable"), reason),
+                Check(_("Nodes ready"), "unknown", _("unknown while the API is down"))]
+    checks = [Check("Kubernetes API", "ok", _("reachable, %(version)s", version=version) if version
+                    else _("reachable"))]
     try:
         ready, total = k.node_readiness()
     except kube_adapter.KubeError as error:
-        checks.append(Check("Nodes ready", "unknown", "cannot be read", error.message))
+        checks.append(Check(_("Nodes ready"), "unknown", _("cannot be read"), error.message))
     else:
         state = "ok" if total and ready == total else "bad"
-        checks.append(Check("Nodes ready", state, f"{ready} of {total}"))
+        checks.append(Check(_("Nodes ready"), state, _("%(ready)d of %(total)d", ready=ready, total=total)))
     return checks
 
 
 def _salt_check() -> Check:
     cfg = current_app.config
     if not cfg.get("SALT_API_URL"):
-        return Check("Salt", "unknown", "not configured", "Set HUMMER_SALT_API_URL to the salt-api of "
-                                                            "your Salt master.")
+        return Check("Salt", "unknown", _("not configured"), _("Set HUMMER_SALT_API_URL to the salt-api of "
+                                                               "your Salt master."))
     api = salt_adapter.SaltAPI(cfg["SALT_API_URL"], cfg["SALT_API_USER"], cfg["SALT_API_PASSWORD"],
                                eauth=cfg["SALT_API_EAUTH"], timeout=SALT_TIMEOUT,
                                connect_timeout=SALT_CONNECT, retries=1)
     try:
         keys = api.keys()
     except salt_adapter.SaltAuthError as error:
-        return Check("Salt", "bad", "refuses the portal's credentials", str(error)[:300])
+        return Check("Salt", "bad", _("refuses the portal's credentials"), str(error)[:300])
     except salt_adapter.SaltError as error:
-        return Check("Salt", "bad", "not reachable", str(error)[:300])
+        return Check("Salt", "bad", _("not reachable"), str(error)[:300])
     accepted = len(keys.get("minions") or [])
-    return Check("Salt", "ok", f"reachable, {accepted} minion{'s' if accepted != 1 else ''}")
+    return Check("Salt", "ok", ngettext("reachable, %(num)d minion", "reachable, %(num)d minions", accepted))
 
 
 def checks() -> list[Check]:
@@ -100,12 +103,12 @@ def project_summaries(projects: list[Project]) -> tuple[dict[str, AppSummary], s
     """Each project's apps by status from the watch cache; ({}, why) without a cluster."""
     state = kube_access.state()
     if not state.ok:
-        return {}, "App status needs the cluster." if not kube_access.configured() else \
-            "App status is not available: the cluster is not reachable."
+        return {}, _("App status needs the cluster.") if not kube_access.configured() else \
+            _("App status is not available: the cluster is not reachable.")
     out = {}
     for project in projects:
         try:
             out[project.name] = summarize(apps.listing(project, per_page=10_000).items)
         except ServiceError:
-            return {}, "App status is not available: the cluster is not reachable."
+            return {}, _("App status is not available: the cluster is not reachable.")
     return out, ""

@@ -1,6 +1,7 @@
 """Resource plans: named CPU/memory presets, managed by admins."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from portal import validation
@@ -21,24 +22,24 @@ def all_plans() -> list[ResourcePlan]:
 def get(plan_id: int) -> ResourcePlan:
     plan = db.session.get(ResourcePlan, plan_id) if validation.row_id(plan_id) else None
     if plan is None:
-        raise NotFound("No such plan.")
+        raise NotFound(_("No such plan."))
     return plan
 
 
 def _validate(name: str, values: dict[str, str], plan: ResourcePlan | None) -> None:
-    message = validation.dns_label(name, "Plan name")
+    message = validation.dns_label(name, _("Plan name"))
     if message:
         raise Invalid("name", message)
     clash = db.session.scalar(select(ResourcePlan).where(ResourcePlan.name == name))
     if clash is not None and clash is not plan:
-        raise Invalid("name", f"A plan named '{name}' already exists.")
+        raise Invalid("name", _("A plan named '%(name)s' already exists.", name=name))
     for field in FIELDS:
         message = validation.quantity(values[field], field.split("_")[0])
         if message:
             raise Invalid(field, message)
     for kind in ("cpu", "memory"):
         if not validation.not_less(values[f"{kind}_request"], values[f"{kind}_limit"]):
-            raise Invalid(f"{kind}_limit", f"The {kind} limit must not be below the request.")
+            raise Invalid(f"{kind}_limit", validation.limit_below_request(kind))
 
 
 def save(name: str, values: dict[str, str], is_default: bool, by: Actor,

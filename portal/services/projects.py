@@ -1,6 +1,7 @@
 """Projects and their members."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
@@ -9,6 +10,7 @@ from portal import validation
 from portal.adapters import kube as kube_adapter
 from portal.adapters.kube import objects
 from portal.extensions import db
+from portal.labels import label
 from portal.models import Membership, Project, ResourcePlan, Role, User
 from portal.services import audit, authz, kube_access
 from portal.services.context import Actor
@@ -34,9 +36,9 @@ def count_visible(user: User) -> int:
 def _check_display_name(display_name: str) -> str:
     display_name = display_name.strip()
     if not display_name:
-        raise Invalid("display_name", "Display name is required.")
+        raise Invalid("display_name", _("Display name is required."))
     if len(display_name) > 100:
-        raise Invalid("display_name", "Display name must be at most 100 characters.")
+        raise Invalid("display_name", _("Display name must be at most 100 characters."))
     return display_name
 
 
@@ -52,7 +54,7 @@ def create(name: str, display_name: str, description: str, by: Actor) -> Project
     if message:
         raise Invalid("name", message)
     if db.session.scalar(select(Project.id).where(Project.name == name)) is not None:
-        raise Invalid("name", f"A project named '{name}' already exists.")
+        raise Invalid("name", _("A project named '%(name)s' already exists.", name=name))
     project = Project(name=name, display_name=_check_display_name(display_name or name),
                       description=description.strip())
     project.memberships.append(Membership(user=by.user, role=Role.OWNER.value))
@@ -62,7 +64,7 @@ def create(name: str, display_name: str, description: str, by: Actor) -> Project
         db.session.flush()
     except IntegrityError:  # a concurrent create of the same name won the race
         db.session.rollback()
-        raise Invalid("name", f"A project named '{name}' already exists.")
+        raise Invalid("name", _("A project named '%(name)s' already exists.", name=name))
     created_namespace = False
     try:
         created_namespace = provision(project)
@@ -70,7 +72,7 @@ def create(name: str, display_name: str, description: str, by: Actor) -> Project
     except IntegrityError:
         db.session.rollback()
         _drop_namespace(name, created_namespace)
-        raise Invalid("name", f"A project named '{name}' already exists.")
+        raise Invalid("name", _("A project named '%(name)s' already exists.", name=name))
     except Invalid:
         db.session.rollback()
         raise
@@ -102,7 +104,7 @@ def provision(project: Project) -> bool:
     try:
         kube = kube_access.kube()
     except ServiceError as error:
-        raise Invalid(None, f"The project was not created: {error.message}")
+        raise Invalid(None, _("The project was not created: %(reason)s", reason=error.message))
     created = False
     try:
         result = kube.create("namespaces", None, objects.namespace(name), exist_ok=True)
@@ -110,11 +112,11 @@ def provision(project: Project) -> bool:
         if not created:
             existing = kube.get("namespaces", None, name)
             if existing.get("status", {}).get("phase") == "Terminating":
-                raise Invalid("name", f"The namespace '{name}' is still being deleted in the "
-                                      "cluster; try again in a moment.")
+                raise Invalid("name", _("The namespace '%(name)s' is still being deleted in the "
+                                        "cluster; try again in a moment.", name=name))
             if (existing["metadata"].get("labels") or {}).get(kube_adapter.PROJECT_LABEL) != name:
-                raise Invalid("name", f"A namespace named '{name}' already exists in the cluster "
-                                      "and is not Hummer's; choose another name.")
+                raise Invalid("name", _("A namespace named '%(name)s' already exists in the cluster "
+                                        "and is not Hummer's; choose another name.", name=name))
         _apply_quota(kube, project)
         plan = default_plan()
         if plan is not None:
@@ -123,7 +125,7 @@ def provision(project: Project) -> bool:
                 exist_ok=True)
     except kube_adapter.KubeError as error:
         _drop_namespace(name, created)
-        raise Invalid(None, f"The project was not created: the cluster answered “{error.message}”.")
+        raise Invalid(None, _("The project was not created: the cluster answered “%(reason)s”.", reason=error.message))
     except Invalid:
         _drop_namespace(name, created)
         raise
@@ -170,7 +172,8 @@ def set_quota(project: Project, cpu: str, memory: str, pods: str, by: Actor) -> 
             _apply_quota(kube_access.kube(), project)
         except kube_adapter.KubeError as error:
             db.session.rollback()
-            raise Invalid(None, f"The quota was not changed: the cluster answered “{error.message}”.")
+            raise Invalid(None, _("The quota was not changed: the cluster answered “%(reason)s”.",
+                                   reason=error.message))
     db.session.commit()
 
 
@@ -184,7 +187,8 @@ def contents(project: Project) -> list[str]:
         claims = kube.volume_claims(project.name)
     except kube_adapter.KubeError as error:
         raise kube_access.unavailable(error)
-    return [f"app {a}" for a in apps] + [f"volume claim {c}" for c in sorted(claims)]
+    return ([_("app %(name)s", name=a) for a in apps]
+            + [_("volume claim %(name)s", name=c) for c in sorted(claims)])
 
 
 def rename(project: Project, display_name: str, description: str, by: Actor) -> None:
@@ -200,7 +204,7 @@ def rename(project: Project, display_name: str, description: str, by: Actor) -> 
 def delete(project: Project, confirm: str, by: Actor) -> None:
     authz.require(by.user, project, Role.OWNER)
     if confirm.strip() != project.name:
-        raise Invalid("confirm", f"Type the project name '{project.name}' to confirm.")
+        raise Invalid("confirm", _("Type the project name '%(name)s' to confirm.", name=project.name))
     if kube_access.configured():
         # The namespace goes first: its deletion takes every app, service and claim
         # with it. If the cluster cannot be reached the project stays, so nothing
@@ -210,9 +214,11 @@ def delete(project: Project, confirm: str, by: Actor) -> None:
             kube.delete("namespaces", None, project.name, propagation="Background")
             kube.forget_namespace(project.name)
         except kube_adapter.KubeError as error:
-            raise Invalid(None, f"The project was not deleted: the cluster answered “{error.message}”.")
+            raise Invalid(None, _("The project was not deleted: the cluster answered “%(reason)s”.",
+                                   reason=error.message))
         except Exception as error:
-            raise Invalid(None, f"The project was not deleted: {getattr(error, 'message', error)}")
+            raise Invalid(None, _("The project was not deleted: %(reason)s",
+                                   reason=getattr(error, "message", error)))
     audit.record(by, "project.delete", "project", project.name, project=project)
     audit.detach(project)
     db.session.delete(project)
@@ -231,7 +237,7 @@ def members(project: Project) -> list[Membership]:
 def get_member(project: Project, member_id: int) -> Membership:
     member = db.session.get(Membership, member_id) if validation.row_id(member_id) else None
     if member is None or member.project_id != project.id:
-        raise NotFound("No such member.")
+        raise NotFound(_("No such member."))
     return member
 
 
@@ -239,7 +245,7 @@ def _role(value: str) -> Role:
     try:
         return Role(value)
     except ValueError:
-        raise Invalid("role", "Choose a role: " + ", ".join(r.value for r in Role) + ".")
+        raise Invalid("role", _("Choose a role: %(roles)s.", roles=", ".join(r.value for r in Role)))
 
 
 def _owners(project: Project) -> int:
@@ -264,7 +270,7 @@ def _lock_members(project: Project, member: Membership, by: Actor) -> tuple[Proj
     project = db.session.get(Project, project_id)
     if locked.rowcount == 0 or project is None:
         db.session.rollback()
-        raise NotFound("No such project.")
+        raise NotFound(_("No such project."))
     try:
         authz.require(by.user, project, Role.OWNER)
     except ServiceError:
@@ -273,7 +279,7 @@ def _lock_members(project: Project, member: Membership, by: Actor) -> tuple[Proj
     member = db.session.get(Membership, member_id)
     if member is None:
         db.session.rollback()
-        raise NotFound("No such member.")
+        raise NotFound(_("No such member."))
     return project, member
 
 
@@ -283,13 +289,14 @@ def add_member(project: Project, username: str, role: str, by: Actor) -> Members
     from portal.services import users
     user = users.find(username)
     if user is None:
-        raise Invalid("username", f"No user named '{username.strip()[:64]}'.")
+        raise Invalid("username", _("No user named '%(name)s'.", name=username.strip()[:64]))
     if user.disabled:
-        raise Invalid("username", f"User '{user.username}' is disabled.")
+        raise Invalid("username", _("User '%(name)s' is disabled.", name=user.username))
     exists = db.session.scalar(select(Membership).where(
         Membership.project_id == project.id, Membership.user_id == user.id))
     if exists is not None:
-        raise Invalid("username", f"{user.username} is already a member ({exists.role}).")
+        raise Invalid("username", _("%(name)s is already a member (%(role)s).", name=user.username,
+                                      role=label(exists.role)))
     member = Membership(project=project, user=user, role=role_value.value)
     db.session.add(member)
     audit.record(by, "member.add", "member", user.username, project=project,
@@ -300,8 +307,9 @@ def add_member(project: Project, username: str, role: str, by: Actor) -> Members
         db.session.rollback()
         exists = db.session.scalar(select(Membership).where(
             Membership.project_id == project.id, Membership.user_id == user.id))
-        raise Invalid("username", f"{user.username} is already a member"
-                                  f"{f' ({exists.role})' if exists else ''}.")
+        raise Invalid("username", _("%(name)s is already a member (%(role)s).", name=user.username,
+                                    role=label(exists.role)) if exists
+                      else _("%(name)s is already a member.", name=user.username))
     return member
 
 
@@ -311,7 +319,7 @@ def change_role(project: Project, member: Membership, role: str, by: Actor) -> N
     project, member = _lock_members(project, member, by)
     if member.role == Role.OWNER.value and new != Role.OWNER and _owners(project) == 1:
         db.session.rollback()
-        raise Invalid("role", "A project needs at least one owner; make someone else owner first.")
+        raise Invalid("role", _("A project needs at least one owner; make someone else owner first."))
     old, member.role = member.role, new.value
     audit.record(by, "member.role", "member", member.user.username, project=project,
                  detail=f"{old} -> {new.value}")
@@ -323,7 +331,7 @@ def remove_member(project: Project, member: Membership, by: Actor) -> None:
     project, member = _lock_members(project, member, by)
     if member.role == Role.OWNER.value and _owners(project) == 1:
         db.session.rollback()
-        raise Invalid(None, "A project needs at least one owner; make someone else owner first.")
+        raise Invalid(None, _("A project needs at least one owner; make someone else owner first."))
     audit.record(by, "member.remove", "member", member.user.username, project=project)
     db.session.delete(member)
     db.session.commit()

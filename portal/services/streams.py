@@ -12,6 +12,7 @@ import threading
 from collections import Counter
 
 from flask import current_app
+from flask_babel import ngettext
 
 from portal.services.errors import Throttled
 
@@ -34,13 +35,17 @@ class Slots:
         with self._lock:
             mine, total = self._users[user_id], sum(self._users.values())
             if mine >= per_user:
-                raise StreamLimit(f"You are already following {mine} live log{'s' if mine != 1 else ''}, "
-                                  f"the most one person may at once. Stop following one (close its page) "
-                                  f"and try again.")
+                raise StreamLimit(ngettext(
+                    "You are already following %(num)d live log, the most one person may at once. "
+                    "Stop following one (close its page) and try again.",
+                    "You are already following %(num)d live logs, the most one person may at once. "
+                    "Stop following one (close its page) and try again.", mine))
             if total >= per_process:
-                raise StreamLimit(f"The portal is already streaming {total} live log{'s' if total != 1 else ''}, "
-                                  f"as many as it serves at once. Try again in a while; the log above "
-                                  f"still shows the latest lines on reload.")
+                raise StreamLimit(ngettext(
+                    "The portal is already streaming %(num)d live log, as many as it serves at once. "
+                    "Try again in a while; the log above still shows the latest lines on reload.",
+                    "The portal is already streaming %(num)d live logs, as many as it serves at once. "
+                    "Try again in a while; the log above still shows the latest lines on reload.", total))
             self._users[user_id] += 1
         return Slot(self, user_id)
 

@@ -5,6 +5,7 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -31,7 +32,7 @@ def find(username: str) -> User | None:
 def get(user_id: int) -> User:
     user = db.session.get(User, user_id) if validation.row_id(user_id) else None
     if user is None:
-        raise NotFound("No such user.")
+        raise NotFound(_("No such user."))
     return user
 
 
@@ -40,7 +41,7 @@ def _new_user(username: str, password: str, email: str, is_admin: bool) -> User:
     email = (email or "").strip()
     for field, message in (
         ("username", validation.username(username)),
-        ("email", f"At most {validation.EMAIL_MAX_LENGTH} characters."
+        ("email", _("At most %(num)d characters.", num=validation.EMAIL_MAX_LENGTH)
                   if len(email) > validation.EMAIL_MAX_LENGTH else None),
         ("password", validation.password(password, current_app.config["PASSWORD_MIN_LENGTH"])),
     ):
@@ -48,7 +49,7 @@ def _new_user(username: str, password: str, email: str, is_admin: bool) -> User:
             raise Invalid(field, message)
     existing = find(username)
     if existing is not None:
-        raise Invalid("username", f"User '{existing.username}' already exists.")
+        raise Invalid("username", _("User '%(name)s' already exists.", name=existing.username))
     user = User(username=validation.normal_username(username), email=email,
                 is_admin=is_admin)
     user.set_password(password)
@@ -66,7 +67,7 @@ def create(username: str, password: str, email: str = "", is_admin: bool = False
         db.session.flush()
     except IntegrityError:  # a concurrent create of the same name won the race
         db.session.rollback()
-        raise Invalid("username", f"User '{user.username}' already exists.")
+        raise Invalid("username", _("User '%(name)s' already exists.", name=user.username))
     audit.record(by, "user.create", "user", user.username,
                  detail="admin" if is_admin else "")
     db.session.commit()
@@ -197,7 +198,7 @@ def change_own_password(current: str, password: str, by: Actor) -> None:
     """A user changes their own password: the current one is required. Other sessions end."""
     user = by.user
     if not user.check_password(current or ""):
-        raise Invalid("current_password", "That is not your current password.")
+        raise Invalid("current_password", _("That is not your current password."))
     message = validation.password(password, current_app.config["PASSWORD_MIN_LENGTH"])
     if message:
         raise Invalid("password", message)
@@ -210,7 +211,7 @@ def change_own_password(current: str, password: str, by: Actor) -> None:
 def set_disabled(user: User, disabled: bool, by: Actor) -> None:
     require_admin(by.user)
     if user.id == by.user.id and disabled:
-        raise Invalid(None, "You cannot disable your own account.")
+        raise Invalid(None, _("You cannot disable your own account."))
     user.disabled = disabled
     if disabled:
         _end_sessions(user)

@@ -7,6 +7,7 @@ import re
 from datetime import datetime, timezone
 
 from flask import current_app
+from flask_babel import gettext as _
 
 from portal.adapters import kube as kube_adapter
 from portal.adapters.kube import objects
@@ -46,11 +47,11 @@ def _fresh(kube, project: Project, name: str, token) -> dict:
     return deploy
 
 
-def _update(kube, project: Project, name: str, token, mutate, what: str = "") -> dict:
+def _update(kube, project: Project, name: str, token, mutate, what=None) -> dict:
     """GET, check the token, mutate, PUT with that resourceVersion. A 409 caused by a change
     outside the pod template (a status update, a scale) is retried; a change of the template
     meanwhile is a Conflict for the user."""
-    for _ in range(4):
+    for _attempt in range(4):
         deploy = _fresh(kube, project, name, token)
         mutate(deploy)
         deploy.pop("status", None)
@@ -106,15 +107,19 @@ def deploy(project: Project, data: dict, by: Actor) -> AppSpec:
             _create(kube, ns, obj)
         except kube_adapter.KubeError as error:
             undone = _undo(kube, ns, created)
-            what = f"Creating the {obj['kind']} {obj['metadata']['name']} failed"
+            which = {"kind": obj["kind"], "name": obj["metadata"]["name"]}
             if isinstance(error, kube_adapter.Conflict):
                 if obj["kind"] == "Deployment":
-                    raise SpecInvalid({"name": f"An app named '{spec.name}' already exists in this project."})
-                message = f"{what}: an object of that name exists already."
+                    raise SpecInvalid({"name": _("An app named '%(name)s' already exists in this project.",
+                                                 name=spec.name)})
+                message = _("Creating the %(kind)s %(name)s failed: an object of that name exists already.",
+                            **which)
             elif isinstance(error, kube_adapter.Unavailable):
-                raise Unavailable(f"{what}: the cluster is not reachable ({error.message}). {undone}") from error
+                raise Unavailable(_("Creating the %(kind)s %(name)s failed: the cluster is not reachable "
+                                    "(%(reason)s). %(undone)s", reason=error.message, undone=undone,
+                                    **which)) from error
             else:
-                message = f"{what}: {error.message}"
+                message = _("Creating the %(kind)s %(name)s failed: %(reason)s", reason=error.message, **which)
             errors = {}
             for cause_field, cause_message in error.causes:
                 form_field = _field_of(obj, spec, cause_field)
@@ -147,8 +152,10 @@ def _undo(kube, ns: str, created: list[dict]) -> str:
             kube.delete(kube_adapter.plural_of(obj), ns, obj["metadata"]["name"])
             gone.append(f"{obj['kind']} {obj['metadata']['name']}")
         except kube_adapter.KubeError:
-            return "Some of what was created before may be left; delete the app to clean up."
-    return ("Nothing was kept: " + ", ".join(gone) + " removed again.") if gone else "Nothing was created."
+            return _("Some of what was created before may be left; delete the app to clean up.")
+    if gone:
+        return _("Nothing was kept: %(objects)s removed again.", objects=", ".join(gone))
+    return _("Nothing was created.")
 
 
 # --------------------------------------------------------------------------- actions
@@ -157,13 +164,13 @@ def scale(project: Project, name: str, replicas, by: Actor) -> kube_adapter.AppV
     _require(project, by)
     count = _int(replicas, 0, REPLICAS_MAX)
     if count is None:
-        raise Invalid("replicas", f"Replicas must be a whole number from 0 to {REPLICAS_MAX}.")
+        raise Invalid("replicas", _("Replicas must be a whole number from 0 to %(max)d.", max=REPLICAS_MAX))
     app = get(project, name)
     kube = kube_access.kube()
     with _kube_errors():
         if kube.hpas(project.name, name):
-            raise Invalid("replicas", "Autoscaling manages this app's replicas; change its minimum "
-                                      "and maximum in the settings instead.")
+            raise Invalid("replicas", _("Autoscaling manages this app's replicas; change its minimum "
+                                        "and maximum in the settings instead."))
         kube.patch("deployments", project.name, name, {"spec": {"replicas": count}})
     _record(by, "app.scale", project, name, detail=f"{app.desired} -> {count}")
     return get(project, name)
@@ -203,10 +210,11 @@ def rollback(project: Project, name: str, revision, token, by: Actor) -> int:
         if deploy["metadata"]["uid"] in owners and rev == str(number):
             target = rs
     if target is None:
-        raise Invalid("revision", f"There is no revision {revision} of {name} to roll back to.")
+        raise Invalid("revision", _("There is no revision %(revision)s of %(name)s to roll back to.",
+                                    revision=revision, name=name))
     current = (deploy["metadata"].get("annotations") or {}).get(kube_adapter.REVISION_ANNOTATION)
     if current == str(number):
-        raise Invalid("revision", f"Revision {number} is the one running.")
+        raise Invalid("revision", _("Revision %(num)d is the one running.", num=number))
     template = target["spec"]["template"]
     template["metadata"].get("labels", {}).pop(kube_adapter.POD_TEMPLATE_HASH, None)
 
@@ -233,7 +241,7 @@ def stop(project: Project, name: str, by: Actor) -> None:
     _require(project, by)
     app = get(project, name)
     if app.desired == 0:
-        raise Invalid(None, f"{name} is stopped already.")
+        raise Invalid(None, _("%(name)s is stopped already.", name=name))
     with _kube_errors():
         kube_access.kube().patch("deployments", project.name, name, {
             "metadata": {"annotations": {kube_adapter.STOP_ANNOTATION: str(app.desired)}},
@@ -245,7 +253,7 @@ def start(project: Project, name: str, by: Actor) -> None:
     _require(project, by)
     app = get(project, name)
     if app.desired > 0:
-        raise Invalid(None, f"{name} is running already.")
+        raise Invalid(None, _("%(name)s is running already.", name=name))
     count = app.stopped_from or 1
     with _kube_errors():
         kube_access.kube().patch("deployments", project.name, name, {
@@ -258,7 +266,7 @@ def delete(project: Project, name: str, confirm: str, by: Actor) -> list[str]:
     """Delete the app: its HPA, Services and Deployment (its ReplicaSets and pods follow)."""
     _require(project, by)
     if confirm.strip() != name:
-        raise Invalid("confirm", f"Type the app name '{name}' to confirm.")
+        raise Invalid("confirm", _("Type the app name '%(name)s' to confirm.", name=name))
     get(project, name)
     kube = kube_access.kube()
     gone = []
@@ -355,7 +363,7 @@ def edit(project: Project, name: str, data: dict, token, by: Actor) -> tuple[App
     kube = kube_access.kube()
     ns = project.name
     note = ""
-    for _ in range(4):
+    for _attempt in range(4):
         deploy, svcs, scaler = _read_app(kube, ns, name)
         _check(token, objects.form_fingerprint(deploy, svcs, scaler))
         old = objects.app_container(deploy["spec"]["template"], name)
@@ -365,18 +373,19 @@ def edit(project: Project, name: str, data: dict, token, by: Actor) -> tuple[App
         note = ""
         if spec.autoscale and not spec.min_replicas <= spec.replicas <= spec.max_replicas:
             clamped = max(spec.min_replicas, min(spec.replicas, spec.max_replicas))
-            note = (f"Replicas went from {spec.replicas} to {clamped}, inside the autoscaling range "
-                    f"{spec.min_replicas}–{spec.max_replicas}.")
+            note = _("Replicas went from %(old)d to %(new)d, inside the autoscaling range %(low)d–%(high)d.",
+                     old=spec.replicas, new=clamped, low=spec.min_replicas, high=spec.max_replicas)
             spec.replicas = clamped
         try:
-            with _kube_errors("The Deployment was not changed: "):
+            with _kube_errors(lambda reason: _("The Deployment was not changed: %(reason)s", reason=reason)):
                 _apply_edit(kube, ns, name, deploy, _edit_body(spec, deploy, ns))
             break
         except Conflict:
             continue
     else:
         raise Conflict(CONFLICT_MESSAGE)
-    with _kube_errors("The Deployment was changed, but its Service or autoscaler was not: "):
+    with _kube_errors(lambda reason: _("The Deployment was changed, but its Service or autoscaler was not: "
+                                       "%(reason)s", reason=reason)):
         _reconcile(kube, project.name, spec)
     _record(by, "app.edit", project, name, detail="env, ports, resources, probes")
     return spec, note

@@ -6,6 +6,8 @@ import queue
 import threading
 from typing import Iterator
 
+from flask_babel import gettext as _
+
 from portal.adapters import kube as kube_adapter
 from portal.models import Project
 from portal.services import kube_access
@@ -18,13 +20,13 @@ def _pods_for_logs(project: Project, name: str, pod: str | None) -> list[str]:
     names = [p.name for p in d.pods if not p.deleting and p.phase != "Pending"]
     if pod:
         if pod not in {p.name for p in d.pods}:
-            raise NotFound(f"No pod {pod} in app {name}.")
+            raise NotFound(_("No pod %(pod)s in app %(name)s.", pod=pod, name=name))
         return [pod]
     return names
 
 
 def _split_ts(line: str) -> tuple[str, str]:
-    ts, _, text = line.partition(" ")
+    ts, _sep, text = line.partition(" ")
     return ts, text
 
 
@@ -38,7 +40,7 @@ def logs(project: Project, name: str, pod: str | None = None, tail: int = 200) -
         except kube_adapter.NotFound:
             continue
         except kube_adapter.KubeError as error:
-            out.append(("", pod_name, f"(no logs: {error.message})"))
+            out.append(("", pod_name, _("(no logs: %(reason)s)", reason=error.message)))
             continue
         for line in text.splitlines():
             ts, body = _split_ts(line)
@@ -94,7 +96,7 @@ def _merge(kube, streams) -> Iterator[tuple[str, str]]:
             yield pod_name, line
     finally:
         stop.set()
-        for _, resp in streams:
+        for _pod, resp in streams:
             try:
                 resp.shutdown()
             except Exception:

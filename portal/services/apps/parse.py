@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import shlex
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal import validation
@@ -40,7 +42,7 @@ class SpecInvalid(Invalid):
     """Several fields are wrong at once: `errors` maps a form field id to its message."""
 
     def __init__(self, errors: dict[str, str], message: str | None = None):
-        first = message or next(iter(errors.values()), "Check the form.")
+        first = message or next(iter(errors.values()), None) or _("Check the form.")
         super().__init__(next(iter(errors), None), first)
         self.errors = errors
         self.summary = message
@@ -69,19 +71,21 @@ def _text(data: dict, key: str) -> str:
 
 def check_app_name(name: str) -> str | None:
     if not name:
-        return "App name is required."
+        return _("App name is required.")
     if name in RESERVED_APP_NAMES:
-        return f"'{name}' is reserved by the portal; choose another name."
+        return _("'%(name)s' is reserved by the portal; choose another name.", name=name)
     if len(name) > APP_NAME_MAX:
-        return f"App name must be at most {APP_NAME_MAX} characters."
+        return _("App name must be at most %(num)d characters.", num=APP_NAME_MAX)
     if not APP_NAME.match(name):
-        return ("App name must be lower-case letters, digits and '-', starting with a letter "
-                "and ending with a letter or digit (a DNS-1123 label).")
+        return _("App name must be lower-case letters, digits and '-', starting with a letter "
+                 "and ending with a letter or digit (a DNS-1123 label).")
     return None
 
 
-IMAGE_MESSAGE = ("Not an image reference: use lower-case names separated by '/', "
-                 "optionally after a registry host (host:port/name).")
+IMAGE_MESSAGE = _l("Not an image reference: use lower-case names separated by '/', "
+                   "optionally after a registry host (host:port/name).")
+IMAGE_MESSAGE_UPPER = _l("Not an image reference: use lower-case names separated by '/', "
+                         "optionally after a registry host (host:port/name). Upper-case letters are not allowed.")
 
 
 def _split_registry(name: str) -> tuple[str, str]:
@@ -97,68 +101,70 @@ def check_image(image: str, tag: str) -> tuple[str, str, dict[str, str]]:
     """(repository, tag, errors) from the image and tag fields."""
     errors: dict[str, str] = {}
     if not image:
-        return "", tag, {"image": "Image is required, such as nginx or registry:5000/team/web."}
+        return "", tag, {"image": _("Image is required, such as nginx or registry:5000/team/web.")}
     if any(ch.isspace() for ch in image):
-        return image, tag, {"image": "An image reference has no spaces."}
+        return image, tag, {"image": _("An image reference has no spaces.")}
     if len(image) > IMAGE_NAME_MAX + 200:
-        return "", tag, {"image": f"An image name is at most {IMAGE_NAME_MAX} characters."}
+        return "", tag, {"image": _("An image name is at most %(num)d characters.", num=IMAGE_NAME_MAX)}
     name, at, digest = image.partition("@")
     inner_tag = ""
-    head, _, last = name.rpartition("/")
+    head, _slash, last = name.rpartition("/")
     if ":" in last:
         last, inner_tag = last.rsplit(":", 1)
         name = f"{head}/{last}" if head else last
     if at:
         repo = f"{name}@{digest}"
         if not DIGEST.fullmatch(digest):
-            errors["image"] = "A digest is sha256: and 64 lower-case hex digits."
+            errors["image"] = _("A digest is sha256: and 64 lower-case hex digits.")
     else:
         repo = name
         if inner_tag:
             if tag and tag != inner_tag:
-                errors["tag"] = f"The image already names the tag '{inner_tag}'; give the tag in one place."
+                errors["tag"] = _("The image already names the tag '%(tag)s'; give the tag in one place.",
+                                  tag=inner_tag)
             tag = inner_tag
     registry, path = _split_registry(name)
     if len(name) > IMAGE_NAME_MAX:
-        errors["image"] = f"An image name is at most {IMAGE_NAME_MAX} characters (registry host included)."
+        errors["image"] = _("An image name is at most %(num)d characters (registry host included).",
+                            num=IMAGE_NAME_MAX)
     elif registry and not REGISTRY.fullmatch(registry):
-        errors["image"] = "The registry host is a host name or address, with an optional :port."
+        errors["image"] = _("The registry host is a host name or address, with an optional :port.")
     elif not IMAGE_PATH.fullmatch(path):
-        errors.setdefault("image", (IMAGE_MESSAGE + " Upper-case letters are not allowed.")
-                          if path.lower() != path and IMAGE_PATH.fullmatch(path.lower()) else IMAGE_MESSAGE)
+        errors.setdefault("image", str(IMAGE_MESSAGE_UPPER)
+                          if path.lower() != path and IMAGE_PATH.fullmatch(path.lower()) else str(IMAGE_MESSAGE))
     if at:
         tag = ""
     elif not tag:
         tag = "latest"
     elif not TAG.fullmatch(tag):
-        errors["tag"] = "A tag is letters, digits, '_', '.' and '-' (at most 128), not starting with '.' or '-'."
+        errors["tag"] = _("A tag is letters, digits, '_', '.' and '-' (at most 128), not starting with '.' or '-'.")
     return repo, tag, errors
 
 
 def _probe(data: dict, prefix: str, errors: dict) -> ProbeSpec:
     kind = _text(data, "kind") or "none"
     if kind not in ("none", "http", "tcp", "exec"):
-        errors[f"{prefix}-kind"] = "Choose none, HTTP, TCP or exec."
+        errors[f"{prefix}-kind"] = _("Choose none, HTTP, TCP or exec.")
         return ProbeSpec()
     probe = ProbeSpec(kind=kind, path=_text(data, "path") or "/", command=_text(data, "command"))
     for key in ("path", "command"):
         value = getattr(probe, key)
         if len(value) > TEXT_MAX or "\x00" in value:
-            errors[f"{prefix}-{key}"] = f"At most {TEXT_MAX} characters, and no NUL characters."
+            errors[f"{prefix}-{key}"] = _("At most %(num)d characters, and no NUL characters.", num=TEXT_MAX)
             return probe
     if kind in ("http", "tcp"):
         port = _int(data.get("port"), 1, 65535)
         if port is None:
-            errors[f"{prefix}-port"] = "The probe needs a port from 1 to 65535."
+            errors[f"{prefix}-port"] = _("The probe needs a port from 1 to 65535.")
         probe.port = port
     if kind == "http" and not probe.path.startswith("/"):
-        errors[f"{prefix}-path"] = "The HTTP path starts with '/'."
+        errors[f"{prefix}-path"] = _("The HTTP path starts with '/'.")
     if kind == "exec":
         try:
             if not shlex.split(probe.command):
-                errors[f"{prefix}-command"] = "The exec probe needs a command."
+                errors[f"{prefix}-command"] = _("The exec probe needs a command.")
         except ValueError:
-            errors[f"{prefix}-command"] = "The command has an unbalanced quote."
+            errors[f"{prefix}-command"] = _("The command has an unbalanced quote.")
     return probe
 
 
@@ -183,7 +189,7 @@ def parse(data: dict, name_fixed: str | None = None) -> AppSpec:
         errors.update(image_errors)
         replicas = _int(data.get("replicas", 1), 0, REPLICAS_MAX)
         if replicas is None:
-            errors["replicas"] = f"Replicas must be a whole number from 0 to {REPLICAS_MAX}."
+            errors["replicas"] = _("Replicas must be a whole number from 0 to %(max)d.", max=REPLICAS_MAX)
     spec = AppSpec(name=name, image=image, tag=tag, replicas=replicas or 0)
 
     # resources: a plan, or custom requests and limits
@@ -191,7 +197,7 @@ def parse(data: dict, name_fixed: str | None = None) -> AppSpec:
     if plan_name:
         plan = db.session.scalar(select(ResourcePlan).where(ResourcePlan.name == plan_name))
         if plan is None:
-            errors["plan"] = f"No plan named '{plan_name}'."
+            errors["plan"] = _("No plan named '%(name)s'.", name=plan_name)
         else:
             spec.plan = plan.name
             spec.cpu_request, spec.memory_request = plan.cpu_request, plan.memory_request
@@ -208,7 +214,7 @@ def parse(data: dict, name_fixed: str | None = None) -> AppSpec:
             req, lim = getattr(spec, f"{kind}_request"), getattr(spec, f"{kind}_limit")
             if req and lim and f"{kind}_request" not in errors and f"{kind}_limit" not in errors \
                     and not validation.not_less(req, lim):
-                errors[f"{kind}_limit"] = f"The {kind} limit must not be below the request."
+                errors[f"{kind}_limit"] = validation.limit_below_request(kind)
 
     # ports
     seen_ports: dict[tuple[int, str], int] = {}
@@ -219,33 +225,33 @@ def parse(data: dict, name_fixed: str | None = None) -> AppSpec:
             continue  # an empty row
         protocol = (_text(row, "protocol") or "TCP").upper()
         if protocol not in ("TCP", "UDP"):
-            errors[f"ports-{i}-protocol"] = "Protocol is TCP or UDP."
+            errors[f"ports-{i}-protocol"] = _("Protocol is TCP or UDP.")
         port = _int(raw_port, 1, 65535)
         if port is None:
-            errors[f"ports-{i}-container_port"] = "A port is a whole number from 1 to 65535."
+            errors[f"ports-{i}-container_port"] = _("A port is a whole number from 1 to 65535.")
         elif (port, protocol) in seen_ports:
-            errors[f"ports-{i}-container_port"] = f"Port {port}/{protocol} is listed twice."
+            errors[f"ports-{i}-container_port"] = _("Port %(port)s is listed twice.", port=f"{port}/{protocol}")
         else:
             seen_ports[(port, protocol)] = i
         pname = pname or (f"{protocol.lower()}-{port}" if port else "")
         if pname:
             if len(pname) > 15 or not PORT_NAME.match(pname) or "--" in pname \
                     or not any(c.isalpha() for c in pname):
-                errors[f"ports-{i}-name"] = ("A port name is at most 15 lower-case letters, digits "
-                                             "and '-', with at least one letter.")
+                errors[f"ports-{i}-name"] = _("A port name is at most 15 lower-case letters, digits "
+                                              "and '-', with at least one letter.")
             elif pname in seen_names:
-                errors[f"ports-{i}-name"] = f"The port name '{pname}' is used twice."
+                errors[f"ports-{i}-name"] = _("The port name '%(name)s' is used twice.", name=pname)
             seen_names.add(pname)
         exposure = _text(row, "exposure") or "internal"
         if exposure not in ("internal", "external"):
-            errors[f"ports-{i}-exposure"] = "Exposure is internal (ClusterIP) or external (NodePort)."
+            errors[f"ports-{i}-exposure"] = _("Exposure is internal (ClusterIP) or external (NodePort).")
         node_port = None
         if _text(row, "node_port"):
             node_port = _int(row.get("node_port"), 30000, 32767)
             if node_port is None:
-                errors[f"ports-{i}-node_port"] = "A node port is a whole number from 30000 to 32767."
+                errors[f"ports-{i}-node_port"] = _("A node port is a whole number from 30000 to 32767.")
             elif exposure != "external":
-                errors[f"ports-{i}-node_port"] = "A fixed node port needs external exposure."
+                errors[f"ports-{i}-node_port"] = _("A fixed node port needs external exposure.")
         spec.ports.append(PortSpec(pname, protocol, port or 0, exposure, node_port, row=i))
 
     # environment
@@ -257,42 +263,43 @@ def parse(data: dict, name_fixed: str | None = None) -> AppSpec:
         if not ename and not value and not _text(row, "secret"):
             continue
         if len(ename) > ENV_NAME_MAX:
-            errors[f"env-{i}-name"] = f"A variable name is at most {ENV_NAME_MAX} characters."
+            errors[f"env-{i}-name"] = _("A variable name is at most %(num)d characters.", num=ENV_NAME_MAX)
         elif not ENV_NAME.fullmatch(ename) or ename in (".", ".."):
-            errors[f"env-{i}-name"] = ("A variable name is letters, digits, '_', '-' and '.', not starting "
-                                       "with a digit (as Kubernetes accepts).")
+            errors[f"env-{i}-name"] = _("A variable name is letters, digits, '_', '-' and '.', not starting "
+                                        "with a digit (as Kubernetes accepts).")
         elif ename in seen_env:
-            errors[f"env-{i}-name"] = f"{ename} is set twice."
+            errors[f"env-{i}-name"] = _("%(name)s is set twice.", name=ename)
         seen_env.add(ename)
         if source == "secret":
             secret, key = _text(row, "secret"), _text(row, "key")
             if len(secret) > 253 or not SECRET_NAME.fullmatch(secret):
-                errors[f"env-{i}-secret"] = "Name a secret of this project (lower-case letters, digits, '-' and '.')."
+                errors[f"env-{i}-secret"] = _("Name a secret of this project (lower-case letters, digits, '-' "
+                                              "and '.').")
             if not SECRET_KEY.fullmatch(key):
-                errors[f"env-{i}-key"] = "Name the key inside the secret (letters, digits, '-', '_' and '.')."
+                errors[f"env-{i}-key"] = _("Name the key inside the secret (letters, digits, '-', '_' and '.').")
             spec.env.append(EnvSpec(ename, secret=secret, key=key))
         else:
             if len(value) > ENV_VALUE_MAX:
-                errors[f"env-{i}-value"] = f"A value is at most {ENV_VALUE_MAX} characters."
+                errors[f"env-{i}-value"] = _("A value is at most %(num)d characters.", num=ENV_VALUE_MAX)
             elif "\x00" in value:
-                errors[f"env-{i}-value"] = "A value cannot contain a NUL character."
+                errors[f"env-{i}-value"] = _("A value cannot contain a NUL character.")
             spec.env.append(EnvSpec(ename, value=value))
 
     # command, args, working directory
     for key in ("command", "args", "workdir"):
         value = _text(data, key)
         if len(value) > TEXT_MAX:
-            errors[key] = f"At most {TEXT_MAX} characters."
+            errors[key] = _("At most %(num)d characters.", num=TEXT_MAX)
         elif "\x00" in value:
-            errors[key] = "No NUL characters, please."
+            errors[key] = _("No NUL characters, please.")
         elif key != "workdir":
             try:
                 shlex.split(value)
             except ValueError:
-                errors[key] = "Unbalanced quote; quote arguments like a shell would."
+                errors[key] = _("Unbalanced quote; quote arguments like a shell would.")
         setattr(spec, key, value)
     if spec.workdir and not spec.workdir.startswith("/") and "workdir" not in errors:
-        errors["workdir"] = "The working directory is an absolute path, starting with '/'."
+        errors["workdir"] = _("The working directory is an absolute path, starting with '/'.")
 
     spec.readiness = _probe(data.get("readiness") or {}, "readiness", errors)
     spec.liveness = _probe(data.get("liveness") or {}, "liveness", errors)
@@ -305,17 +312,18 @@ def parse(data: dict, name_fixed: str | None = None) -> AppSpec:
         hi = _int(data.get("max_replicas"), 1, REPLICAS_MAX)
         target = _int(data.get("cpu_target"), 1, 100)
         if lo is None:
-            errors["min_replicas"] = f"The minimum is a whole number from 1 to {REPLICAS_MAX}."
+            errors["min_replicas"] = _("The minimum is a whole number from 1 to %(max)d.", max=REPLICAS_MAX)
         if hi is None:
-            errors["max_replicas"] = f"The maximum is a whole number from 1 to {REPLICAS_MAX}."
+            errors["max_replicas"] = _("The maximum is a whole number from 1 to %(max)d.", max=REPLICAS_MAX)
         if lo is not None and hi is not None and lo > hi:
-            errors["max_replicas"] = "The maximum must not be below the minimum (min ≤ max)."
+            errors["max_replicas"] = _("The maximum must not be below the minimum (min ≤ max).")
         if target is None:
-            errors["cpu_target"] = "The CPU target is a percentage from 1 to 100."
+            errors["cpu_target"] = _("The CPU target is a percentage from 1 to 100.")
         if not editing and replicas is not None and lo is not None and hi is not None and lo <= hi \
                 and not lo <= replicas <= hi:
-            errors["replicas"] = (f"With autoscaling from {lo} to {hi} replicas, start with a number "
-                                  f"from {lo} to {hi}; the autoscaler keeps it in that range.")
+            errors["replicas"] = _("With autoscaling from %(low)d to %(high)d replicas, start with a number "
+                                   "from %(low)d to %(high)d; the autoscaler keeps it in that range.",
+                                   low=lo, high=hi)
         spec.min_replicas, spec.max_replicas, spec.cpu_target = lo or 1, hi or 1, target or 80
     if errors:
         raise SpecInvalid(errors)

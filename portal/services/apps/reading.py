@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from flask_babel import gettext as _
+
 from portal.adapters import kube as kube_adapter
 from portal.adapters.kube import objects
 from portal.domain.apps import AppSpec
@@ -19,7 +21,7 @@ def get(project: Project, name: str) -> kube_adapter.AppView:
     with _kube_errors():
         app = kube.app(project.name, name)
     if app is None:
-        raise NotFound("No such app.")
+        raise NotFound(_("No such app."))
     return app
 
 

@@ -3,14 +3,16 @@ and its errors turned into Unavailable with a message a person can act on."""
 from __future__ import annotations
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from portal.adapters import salt as salt_adapter
 from portal.services.errors import Unavailable
 from portal.services.provisioning import inputs
 
-SALT_NOT_CONFIGURED = ("Salt is not configured: set HUMMER_SALT_API_URL, HUMMER_SALT_API_USER "
-                       "and HUMMER_SALT_API_PASSWORD to the salt-api of your Salt master (see the "
-                       "README's configuration table), then restart the portal.")
+SALT_NOT_CONFIGURED = _l("Salt is not configured: set HUMMER_SALT_API_URL, HUMMER_SALT_API_USER "
+                         "and HUMMER_SALT_API_PASSWORD to the salt-api of your Salt master (see the "
+                         "README's configuration table), then restart the portal.")
 
 
 def salt_configured() -> bool:
@@ -35,6 +37,6 @@ def salt_call(func, *args, **kw):
     try:
         return func(*args, **kw)
     except salt_adapter.SaltAuthError as error:
-        raise Unavailable(f"salt-api refused the portal's credentials: {error}") from error
+        raise Unavailable(_("salt-api refused the portal's credentials: %(reason)s", reason=error)) from error
     except salt_adapter.SaltError as error:
-        raise Unavailable(f"Salt did not answer: {error}") from error
+        raise Unavailable(_("Salt did not answer: %(reason)s", reason=error)) from error

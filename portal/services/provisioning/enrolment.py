@@ -27,6 +27,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal.adapters import salt as salt_adapter
@@ -62,9 +64,9 @@ def _address(value: str) -> str:
     nothing but these characters may ever reach it (an IPv6 zone id may hold anything)."""
     value = (value or "").strip()
     if not value:
-        raise Invalid("address", "Give the host's IP address or DNS name.")
-    refused = (f"'{value[:80]}' is neither an IP address nor a DNS name such as node3.example.org "
-               "(an IPv6 address without a %zone).")
+        raise Invalid("address", _("Give the host's IP address or DNS name."))
+    refused = _("'%(value)s' is neither an IP address nor a DNS name such as node3.example.org "
+                "(an IPv6 address without a %%zone).", value=value[:80])
     if len(value) > 253 or not ADDRESS_CHARS.match(value):
         raise Invalid("address", refused)
     bare = value[1:-1] if value.startswith("[") and value.endswith("]") else value
@@ -88,36 +90,41 @@ def _port(value) -> int:
     try:
         port = int(value)
     except (TypeError, ValueError):
-        raise Invalid("port", "The SSH port is a number between 1 and 65535.") from None
+        raise Invalid("port", _("The SSH port is a number between 1 and 65535.")) from None
     if not 1 <= port <= 65535:
-        raise Invalid("port", "The SSH port must be between 1 and 65535.")
+        raise Invalid("port", _("The SSH port must be between 1 and 65535."))
     return port
 
 
 def _credentials(key: str, password: str) -> tuple[str, str]:
     key = (key or "").strip()
     if key and password:
-        raise Invalid("password", "Give a private key or a password, not both: clear one of them.")
+        raise Invalid("password", _("Give a private key or a password, not both: clear one of them."))
     if not key and not password:
-        raise Invalid("private_key", "Paste the private key the host accepts, or give the password instead.")
+        raise Invalid("private_key", _("Paste the private key the host accepts, or give the password instead."))
     if key:
         if key.startswith(("ssh-", "ecdsa-", "sk-")) and "PRIVATE KEY" not in key:
-            raise Invalid("private_key", "This is a public key; paste the private key (the file without .pub).")
+            raise Invalid("private_key", _("This is a public key; paste the private key (the file without .pub)."))
         if not re.search(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----", key) or "-----END" not in key:
-            raise Invalid("private_key", "This is not a private key: paste the whole file, from "
-                                         "-----BEGIN ... PRIVATE KEY----- to -----END ... PRIVATE KEY-----.")
+            raise Invalid("private_key", _("This is not a private key: paste the whole file, from "
+                                           "-----BEGIN ... PRIVATE KEY----- to -----END ... PRIVATE KEY-----."))
         if len(key) > 16384:
-            raise Invalid("private_key", "This key is too long to be an SSH private key.")
+            raise Invalid("private_key", _("This key is too long to be an SSH private key."))
     if password and ("\n" in password or "\r" in password or len(password) > 1024):
-        raise Invalid("password", "The password must be one line of at most 1024 characters.")
+        raise Invalid("password", _("The password must be one line of at most 1024 characters."))
     return key, password
 
 
 def _minion_id(value: str) -> str:
     value = (value or "").strip()
     if not value:
-        raise Invalid("minion_id", "Give the minion id the host will have, such as k8s-node3.")
+        raise Invalid("minion_id", _("Give the minion id the host will have, such as k8s-node3."))
     return minion_id_checked(value, "minion_id")
+
+
+# _taken's words in the reader's language (the run worker writes them into a run's message as they are).
+KEY_STATE_WORDS = {"accepted": _l("accepted"), "waiting for acceptance": _l("waiting for acceptance"),
+                   "rejected": _l("rejected"), "denied": _l("denied")}
 
 
 def _taken(minion_id: str, keys: dict) -> str | None:
@@ -134,8 +141,8 @@ def master_address() -> str:
     cfg = current_app.config
     address = cfg.get("SALT_MASTER_ADDRESS") or urlsplit(cfg.get("SALT_API_URL") or "").hostname or ""
     if not address:
-        raise Unavailable("The Salt master's address is unknown: set HUMMER_SALT_MASTER_ADDRESS "
-                          "(the address new hosts reach the master at).")
+        raise Unavailable(_("The Salt master's address is unknown: set HUMMER_SALT_MASTER_ADDRESS "
+                            "(the address new hosts reach the master at)."))
     return address
 
 
@@ -148,7 +155,8 @@ def master_ports(api: salt_adapter.SaltAPI) -> dict:
         try:
             ports[option] = int(value)
         except (TypeError, ValueError):
-            raise Unavailable(f"The Salt master's {option} is not a port: {value!r}") from None
+            raise Unavailable(_("The Salt master's %(option)s is not a port: %(value)r", option=option,
+                                value=value)) from None
     return {"master_port": ports["ret_port"], "publish_port": ports["publish_port"]}
 
 
@@ -186,26 +194,29 @@ def add_host(values: dict, by: Actor) -> ProvisioningRun:
     port = _port(values.get("port"))
     user = (values.get("user") or "").strip()
     if not SSH_USER.match(user):
-        raise Invalid("user", "Give the SSH user: letters, digits, '.', '_' or '-' (at most 32, not starting "
-                              "with '-' or a digit), such as root.")
+        raise Invalid("user", _("Give the SSH user: letters, digits, '.', '_' or '-' (at most 32, not starting "
+                                "with '-' or a digit), such as root."))
     key, password = _credentials(values.get("private_key") or "", values.get("password") or "")
     minion_id = _minion_id(values.get("minion_id") or "")
     if db.session.scalar(select(ClusterNode).where(ClusterNode.minion_id == minion_id)) is not None:
-        raise Invalid("minion_id", f"{minion_id} is a node of this cluster already; choose another id.")
+        raise Invalid("minion_id", _("%(minion)s is a node of this cluster already; choose another id.",
+                                     minion=minion_id))
     going = db.session.scalar(select(ProvisioningRun).where(
         ProvisioningRun.kind == KIND, ProvisioningRun.target == minion_id,
         ProvisioningRun.status.in_(ACTIVE_RUN_STATUSES)).limit(1))
     if going is not None:
-        raise Invalid("minion_id", f"Run #{going.id} is adding {minion_id} already.")
+        raise Invalid("minion_id", _("Run #%(num)d is adding %(minion)s already.", num=going.id, minion=minion_id))
     api = salt()
     state = _taken(minion_id, salt_call(api.keys) or {})
     if state:
-        raise Invalid("minion_id", f"The Salt master already has a key for {minion_id} ({state}); "
-                                   "choose another id, or delete that key first.")
+        raise Invalid("minion_id", _("The Salt master already has a key for %(minion)s (%(state)s); "
+                                     "choose another id, or delete that key first.", minion=minion_id,
+                                     state=KEY_STATE_WORDS[state]))
     master = master_address()
     if _is_loopback(master) and not _is_loopback(address):
-        raise Invalid("address", f"The Salt master's address is {master}, which {address} cannot reach: "
-                                 "set HUMMER_SALT_MASTER_ADDRESS to an address of the master the host can reach.")
+        raise Invalid("address", _("The Salt master's address is %(master)s, which %(address)s cannot reach: "
+                                   "set HUMMER_SALT_MASTER_ADDRESS to an address of the master the host can "
+                                   "reach.", master=master, address=address))
     pillar = minion_pillar(minion_id, master, master_ports(api))
     target = salt_ssh.Target(minion_id=minion_id, host=address, port=port, user=user,
                              private_key=key, password=password)

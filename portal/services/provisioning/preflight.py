@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+
 from portal.extensions import db
 from portal.services import audit
 from portal.services.context import Actor
@@ -39,21 +41,22 @@ class Check:
 def check_os(grains: dict) -> Check:
     os_name, release = grains.get("os", "?"), str(grains.get("osrelease", "?"))
     supported = any(release.startswith(v) for v in SUPPORTED.get(os_name, ()))
-    return Check("os", supported, f"{os_name} {release}", "Use Debian 12 or Ubuntu 22.04/24.04 on cluster nodes.")
+    return Check("os", supported, f"{os_name} {release}", _("Use Debian 12 or Ubuntu 22.04/24.04 on cluster nodes."))
 
 
 def check_master_size(grains: dict) -> list[Check]:
     cpus, mem = int(grains.get("num_cpus") or 0), int(grains.get("mem_total") or 0)
-    return [Check("cpus", cpus >= MIN_MASTER_CPUS, f"{cpus} CPUs",
-                  f"The master needs at least {MIN_MASTER_CPUS} CPUs."),
-            Check("memory", mem >= MIN_MASTER_MEM_MB, f"{mem} MiB", "The master needs at least 1.7 GiB of memory.")]
+    return [Check("cpus", cpus >= MIN_MASTER_CPUS, _("%(num)d CPUs", num=cpus),
+                  _("The master needs at least %(num)d CPUs.", num=MIN_MASTER_CPUS)),
+            Check("memory", mem >= MIN_MASTER_MEM_MB, f"{mem} MiB",
+                  _("The master needs at least 1.7 GiB of memory."))]
 
 
 def check_swap(proc_swaps: str) -> Check:
     """proc_swaps: the text of /proc/swaps (a header line, then one line per swap area)."""
     areas = [line for line in str(proc_swaps or "").splitlines()[1:] if line.strip()]
-    return Check("swap", not areas, "off" if not areas else f"{len(areas)} swap area(s) on",
-                 "Turn swap off (swapoff -a) and remove swap lines from /etc/fstab; the common state does it.")
+    return Check("swap", not areas, _("off") if not areas else _("%(num)d swap area(s) on", num=len(areas)),
+                 _("Turn swap off (swapoff -a) and remove swap lines from /etc/fstab; the common state does it."))
 
 
 def wanted_ports(roles: list[str]) -> tuple[int, ...]:
@@ -65,32 +68,37 @@ def check_ports(listening: str, wanted: tuple[int, ...]) -> Check:
     busy_ports = {int(m) for m in re.findall(r":(\d+)\s", str(listening or "") + " ")}
     busy = sorted(p for p in wanted if p in busy_ports)
     return Check("ports", not busy,
-                 "free: " + ", ".join(map(str, wanted)) if not busy else "in use: " + ", ".join(map(str, busy)),
-                 "Stop what listens on " + ", ".join(map(str, busy)) + " (an old Kubernetes? kubeadm reset).")
+                 _("free: %(ports)s", ports=", ".join(map(str, wanted))) if not busy
+                 else _("in use: %(ports)s", ports=", ".join(map(str, busy))),
+                 _("Stop what listens on %(ports)s (an old Kubernetes? kubeadm reset).",
+                   ports=", ".join(map(str, busy))))
 
 
 def check_master_reachable(minion: str, master_address: str, reached, has_ping) -> Check:
     """reached: network.ping's boolean answer; has_ping: cmd.which ping's (a path, or empty)."""
     ok = reached is True
     if not ok and not has_ping:
-        return Check("master reachable", False, "cannot tell: ping is not installed",
-                     f"Install ping on {minion} (apt-get install iputils-ping), then run the "
-                     "preflight again; the common state installs it too.")
-    return Check("master reachable", ok, f"ping {master_address}: {'ok' if ok else 'no answer'}",
-                 f"Open the network path from {minion} to {master_address} (firewall, routes).")
+        return Check("master reachable", False, _("cannot tell: ping is not installed"),
+                     _("Install ping on %(minion)s (apt-get install iputils-ping), then run the "
+                       "preflight again; the common state installs it too.", minion=minion))
+    return Check("master reachable", ok,
+                 _("ping %(address)s: ok", address=master_address) if ok
+                 else _("ping %(address)s: no answer", address=master_address),
+                 _("Open the network path from %(minion)s to %(address)s (firewall, routes).", minion=minion,
+                   address=master_address))
 
 
 def check_disk(usage) -> Check:
     """usage: disk.usage's answer ({mount point: {"available": KiB, ...}})."""
     root = usage.get("/") if isinstance(usage, dict) else None
     free_gb = int(root.get("available", 0)) / 1024 / 1024 if isinstance(root, dict) else 0
-    return Check("disk", free_gb >= MIN_DISK_FREE_GB, f"{free_gb:.1f} GiB free on /",
-                 f"Free at least {MIN_DISK_FREE_GB} GiB on / for images and etcd.")
+    return Check("disk", free_gb >= MIN_DISK_FREE_GB, _("%(size)s GiB free on /", size=f"{free_gb:.1f}"),
+                 _("Free at least %(num)d GiB on / for images and etcd.", num=MIN_DISK_FREE_GB))
 
 
 def not_answering(minion: str) -> Check:
-    return Check("answers", False, "the minion did not answer",
-                 f"Start salt-minion on {minion} and check that its key is accepted.")
+    return Check("answers", False, _("the minion did not answer"),
+                 _("Start salt-minion on %(minion)s and check that its key is accepted.", minion=minion))
 
 
 # Through Salt -------------------------------------------------------------------
@@ -110,7 +118,7 @@ def preflight(by: Actor | None = None) -> list[dict]:
 def _preflight() -> list[dict]:
     rows = [n for n in nodes() if n.role_list]
     if not rows:
-        raise Invalid(None, "Give the nodes their roles first.")
+        raise Invalid(None, _("Give the nodes their roles first."))
     api = salt()
     targets = [n.minion_id for n in rows]
     master = next((n for n in rows if "master" in n.role_list), None)

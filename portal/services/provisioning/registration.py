@@ -3,6 +3,8 @@
 the NFS server are."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 from portal.adapters import kube as kube_adapter
 from portal.adapters import salt as salt_adapter
 from portal.extensions import db
@@ -34,7 +36,7 @@ def register_cluster(api: salt_adapter.SaltAPI | None = None) -> str:
                for r in ("master", "registry", "nfs", "portal")}
     master = by_role["master"]
     if master is None:
-        raise Invalid(None, "No node has the master role, so there is no cluster to register.")
+        raise Invalid(None, _("No node has the master role, so there is no cluster to register."))
     reader = by_role["portal"] or master
     api = api or salt()
     answer = salt_call(api.local, reader.minion_id, "mine.get", [master.minion_id, MINE_KUBECONFIG],
@@ -42,18 +44,19 @@ def register_cluster(api: salt_adapter.SaltAPI | None = None) -> str:
     published = answer.get(reader.minion_id) if isinstance(answer, dict) else None
     content = published.get(master.minion_id) if isinstance(published, dict) else None
     if published is None or published is False:
-        raise Unavailable(f"{reader.minion_id} did not answer when asked for the kubeconfig in the "
-                          "Salt mine; check that its salt-minion runs.")
+        raise Unavailable(_("%(minion)s did not answer when asked for the kubeconfig in the "
+                            "Salt mine; check that its salt-minion runs.", minion=reader.minion_id))
     if not isinstance(content, str) or not content.strip():
-        raise Unavailable(
-            f"{master.minion_id} has not published the portal's kubeconfig in the Salt mine yet "
-            f"({MINE_KUBECONFIG}). Apply the cluster, or run `salt {master.minion_id} state.apply "
-            "kubernetes.master.portal_access`, then fetch it again.")
+        raise Unavailable(_(
+            "%(minion)s has not published the portal's kubeconfig in the Salt mine yet "
+            "(%(mine)s). Apply the cluster, or run `salt %(minion)s state.apply "
+            "kubernetes.master.portal_access`, then fetch it again.", minion=master.minion_id,
+            mine=MINE_KUBECONFIG))
     try:
         server = kube_adapter.server_of(content)
     except kube_adapter.KubeError as error:
-        raise Unavailable(f"The kubeconfig {master.minion_id} published is not usable: "
-                          f"{error.message}") from error
+        raise Unavailable(_("The kubeconfig %(minion)s published is not usable: %(reason)s",
+                            minion=master.minion_id, reason=error.message)) from error
     s = settings()
     if by_role["registry"] is not None:
         s.registry_address = f"{by_role['registry'].address}:{s.registry_port}"
@@ -63,14 +66,28 @@ def register_cluster(api: salt_adapter.SaltAPI | None = None) -> str:
     s.kube_server = server[:255]
     s.registered_at = utcnow()
     cluster_service.forget_cached_kubeconfig()
-    return (f"API server {server} (kubeconfig from {master.minion_id}, stored encrypted), "
-            f"registry {s.registry_address or '-'}, NFS {s.nfs_server or '-'}")
+    return summary(server, master.minion_id, s.registry_address, s.nfs_server)
+
+
+def summary(server: str, minion: str, registry: str, nfs: str, translated: bool = False) -> str:
+    """What was registered, in English (as stored: the audit detail, a run's message) or in the
+    reader's language."""
+    values = {"server": server, "minion": minion, "registry": registry or "-", "nfs": nfs or "-"}
+    if translated:
+        return _("API server %(server)s (kubeconfig from %(minion)s, stored encrypted), "
+                 "registry %(registry)s, NFS %(nfs)s", **values)
+    return ("API server %(server)s (kubeconfig from %(minion)s, stored encrypted), "
+            "registry %(registry)s, NFS %(nfs)s") % values
 
 
 def register(by: Actor) -> str:
-    """The Cluster page's "Fetch the kubeconfig again": register_cluster, audited."""
+    """The Cluster page's "Fetch the kubeconfig again": register_cluster, audited. Returns
+    what was registered in the reader's language."""
     require_admin(by.user)
-    summary = register_cluster()
-    audit.record(by, "cluster.register", "cluster", settings().name, detail=summary)
+    stored = register_cluster()
+    s = settings()
+    audit.record(by, "cluster.register", "cluster", s.name, detail=stored)
     db.session.commit()
-    return summary
+    master = next((n for n in nodes() if "master" in n.role_list), None)
+    return summary(s.kube_server or "", master.minion_id if master else "-", s.registry_address,
+                   s.nfs_server, translated=True)

@@ -6,9 +6,11 @@ from __future__ import annotations
 import uuid
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal.extensions import db
+from portal.labels import label
 from portal.models import ACTIVE_RUN_STATUSES, AuditEvent, ProvisioningRun, RunKind, RunStatus, RunStep
 from portal.services import audit
 from portal.services.authz import require_admin
@@ -36,7 +38,7 @@ def runs(limit: int = 20) -> list[ProvisioningRun]:
 def get_run(run_pk: int) -> ProvisioningRun:
     run = db.session.get(ProvisioningRun, run_pk)
     if run is None:
-        raise NotFound("No such run.")
+        raise NotFound(_("No such run."))
     return run
 
 
@@ -49,7 +51,7 @@ def start_run(kind: str, by: Actor, target: str = "", skip_steps: list[str] | No
     """Start a plan (test=True), apply, add_node or remove_node run; return it at once."""
     require_admin(by.user)
     if kind not in ORCHESTRATIONS:
-        raise Invalid("kind", f"Unknown run kind '{kind}'.")
+        raise Invalid("kind", _("Unknown run kind '%(kind)s'.", kind=kind))
     kind = RunKind(kind)
     if kind in (RunKind.PLAN, RunKind.APPLY):
         problems = role_problems()
@@ -59,7 +61,8 @@ def start_run(kind: str, by: Actor, target: str = "", skip_steps: list[str] | No
         node(target)  # must be a cluster node
     busy = active_run()
     if busy is not None:
-        raise Invalid(None, f"Run #{busy.id} ({busy.kind}) is still going; wait for it to finish.")
+        raise Invalid(None, _("Run #%(num)d (%(kind)s) is still going; wait for it to finish.", num=busy.id,
+                              kind=label(busy.kind)))
     api = salt()
     write_pillar()
     test = kind == RunKind.PLAN or bool(current_app.config.get("SALT_DRY_RUN"))
@@ -81,10 +84,10 @@ def start_run(kind: str, by: Actor, target: str = "", skip_steps: list[str] | No
 def retry(run: ProvisioningRun, by: Actor) -> ProvisioningRun:
     """Run the same orchestration again from the failed step: steps that succeeded are skipped."""
     if run.status != RunStatus.FAILED:
-        raise Invalid(None, "Only a failed run can be retried.")
+        raise Invalid(None, _("Only a failed run can be retried."))
     if run.kind not in ORCHESTRATIONS:
-        raise Invalid(None, "A host added over SSH is tried again by adding it again on the Nodes "
-                            "page (its key or password is not kept).")
+        raise Invalid(None, _("A host added over SSH is tried again by adding it again on the Nodes "
+                              "page (its key or password is not kept)."))
     done = sorted({s.step for s in run.steps if s.status == RunStatus.SUCCEEDED}
                   - {s.step for s in run.steps if s.status != RunStatus.SUCCEEDED})
     return start_run(run.kind, by, target=run.target, skip_steps=done)

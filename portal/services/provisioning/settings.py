@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal.adapters import pillar_file
@@ -63,7 +64,7 @@ def nodes() -> list[ClusterNode]:
 def node(minion_id: str) -> ClusterNode:
     row = db.session.scalar(select(ClusterNode).where(ClusterNode.minion_id == minion_id))
     if row is None:
-        raise NotFound(f"No node '{minion_id}' in the cluster.")
+        raise NotFound(_("No node '%(minion)s' in the cluster.", minion=minion_id))
     return row
 
 
@@ -85,9 +86,15 @@ def _key_waiting(api: salt_adapter.SaltAPI, minion_id: str, states: tuple[str, .
     minion_id_checked(minion_id, None)
     keys = salt_call(api.keys) or {}
     if not any(minion_id in (keys.get(state) or []) for state in states):
-        where = " or ".join({"minions_pre": "waiting", "minions_rejected": "rejected"}[s] for s in states)
-        raise Invalid(None, f"Cannot {doing} {minion_id}: the Salt master has no {where} key of that id "
-                            "(reload the page: it may have been accepted, rejected or deleted meanwhile).")
+        if doing == "accept":
+            message = _("Cannot accept %(minion)s: the Salt master has no waiting or rejected key of that id "
+                        "(reload the page: it may have been accepted, rejected or deleted meanwhile).",
+                        minion=minion_id)
+        else:
+            message = _("Cannot reject %(minion)s: the Salt master has no waiting key of that id "
+                        "(reload the page: it may have been accepted, rejected or deleted meanwhile).",
+                        minion=minion_id)
+        raise Invalid(None, message)
 
 
 def accept_key(minion_id: str, by: Actor) -> None:
@@ -122,7 +129,8 @@ def set_roles(minion_id: str, roles: list[str], address: str, by: Actor) -> Clus
         inputs.minion_id(minion_id, None)
     unknown = sorted({str(r)[:40] for r in roles} - set(ROLES))
     if unknown:
-        raise Invalid("roles", f"Unknown role(s) {', '.join(unknown[:5])}; choose from {', '.join(ROLES)}.")
+        raise Invalid("roles", _("Unknown role(s) %(unknown)s; choose from %(roles)s.",
+                                 unknown=", ".join(unknown[:5]), roles=", ".join(ROLES)))
     if address:
         address = inputs.ip_address(address)
     accepted = False
@@ -130,10 +138,10 @@ def set_roles(minion_id: str, roles: list[str], address: str, by: Actor) -> Clus
         api = salt()  # Unavailable (503) when Salt is not configured: nothing is stored
         accepted = minion_id in (salt_call(api.keys) or {}).get("minions", [])
         if not accepted and roles:
-            raise Invalid(None, f"The Salt master has not accepted a minion {minion_id}: only accepted minions "
-                                "get roles. Accept its key on this page first.")
+            raise Invalid(None, _("The Salt master has not accepted a minion %(minion)s: only accepted minions "
+                                  "get roles. Accept its key on this page first.", minion=minion_id))
         if not accepted and row is None:
-            raise NotFound(f"No node or accepted minion '{minion_id}'.")
+            raise NotFound(_("No node or accepted minion '%(minion)s'.", minion=minion_id))
         if roles and not address and (row is None or not row.address):
             grains = salt_call(api.local, minion_id, "grains.item", ["ipv4"], timeout=10)
             address = salt_adapter.minion_address(grains.get(minion_id) if isinstance(grains, dict) else {})
@@ -163,7 +171,7 @@ def _check_pillar() -> None:
         pillar_file.render_cluster_pillar(pillar_data())
     except ValueError as error:
         db.session.rollback()
-        raise Invalid(None, f"The cluster pillar could not take this: {error}") from error
+        raise Invalid(None, _("The cluster pillar could not take this: %(reason)s", reason=error)) from error
 
 
 def role_problems(rows: list[ClusterNode] | None = None) -> list[str]:
@@ -172,13 +180,13 @@ def role_problems(rows: list[ClusterNode] | None = None) -> list[str]:
     count = {r: sum(r in n.role_list for n in rows) for r in ROLES}
     problems = []
     if count["master"] != 1:
-        problems.append(f"Exactly one node must be the master (now {count['master']}).")
+        problems.append(_("Exactly one node must be the master (now %(num)d).", num=count["master"]))
     if count["node"] < 1:
-        problems.append("At least one node must have the node role, to run apps.")
+        problems.append(_("At least one node must have the node role, to run apps."))
     if count["registry"] != 1:
-        problems.append(f"Exactly one node must run the registry (now {count['registry']}).")
+        problems.append(_("Exactly one node must run the registry (now %(num)d).", num=count["registry"]))
     if count["nfs"] != 1:
-        problems.append(f"Exactly one node must serve NFS (now {count['nfs']}).")
+        problems.append(_("Exactly one node must serve NFS (now %(num)d).", num=count["nfs"]))
     return problems
 
 

@@ -24,6 +24,7 @@ import threading
 from datetime import datetime, timedelta
 
 from flask import Flask
+from flask_babel import force_locale
 from sqlalchemy import or_, select, update
 
 from portal.extensions import db
@@ -132,7 +133,8 @@ class RunWorker(threading.Thread):
     # The thread ---------------------------------------------------------------------
 
     def run(self) -> None:
-        with self.app.app_context():
+        # English: what a run stores (its message) is read later by users of any language.
+        with self.app.app_context(), force_locale("en"):
             beater = threading.Thread(target=self._beat_loop, args=(db.engine,), daemon=True,
                                       name=f"{self.name}-heartbeat")
             beater.start()

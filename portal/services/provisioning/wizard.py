@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -49,12 +50,12 @@ def steps() -> list[Step]:
     registered = db.session.scalar(select(ClusterSettings.registered_at).where(
         ClusterSettings.registered_at.is_not(None)).limit(1)) is not None
     return [
-        Step("settings", "1 Cluster", "cluster.settings", "", settings_saved, False),
-        Step("nodes", "2 Nodes", "cluster.nodes", "", roles_ok, True),
-        Step("preflight", "3 Preflight", "cluster.preflight", "", preflight_ok, True),
-        Step("plan", "4 Plan", "cluster.index", "runs", planned, True),
-        Step("apply", "5 Apply", "cluster.index", "runs", applied, True),
-        Step("register", "6 App management", "cluster.index", "registration", registered, True),
+        Step("settings", _("1 Cluster"), "cluster.settings", "", settings_saved, False),
+        Step("nodes", _("2 Nodes"), "cluster.nodes", "", roles_ok, True),
+        Step("preflight", _("3 Preflight"), "cluster.preflight", "", preflight_ok, True),
+        Step("plan", _("4 Plan"), "cluster.index", "runs", planned, True),
+        Step("apply", _("5 Apply"), "cluster.index", "runs", applied, True),
+        Step("register", _("6 App management"), "cluster.index", "registration", registered, True),
     ]
 
 
