@@ -49,8 +49,8 @@ def languages() -> list[str]:
     return sorted(p.parent.parent.name for p in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"))
 
 
-def catalogue(language: str) -> Path:
-    return TRANSLATIONS / language / "LC_MESSAGES" / "messages.po"
+def catalogue(language: str, translations: Path = TRANSLATIONS) -> Path:
+    return translations / language / "LC_MESSAGES" / "messages.po"
 
 
 def update() -> None:
@@ -104,9 +104,9 @@ def stale_template() -> tuple[set, set]:
     return fresh - committed, committed - fresh
 
 
-def unfinished(language: str) -> list[str]:
+def unfinished(language: str, translations: Path = TRANSLATIONS) -> list[str]:
     """The entries of `language`'s catalogue that are untranslated, fuzzy, or missing from it."""
-    with catalogue(language).open("rb") as fh:
+    with catalogue(language, translations).open("rb") as fh:
         po = read_po(fh)
     problems = []
     for message in po:
@@ -121,12 +121,12 @@ def unfinished(language: str) -> list[str]:
     return problems
 
 
-def stale_compiled(language: str) -> list[str]:
+def stale_compiled(language: str, translations: Path = TRANSLATIONS) -> list[str]:
     """The differences between `language`'s messages.mo and what its messages.po compiles to."""
-    mo_path = catalogue(language).with_suffix(".mo")
+    mo_path = catalogue(language, translations).with_suffix(".mo")
     if not mo_path.exists():
-        return [f"{mo_path.relative_to(ROOT)} is missing (./hummer i18n compile)"]
-    with catalogue(language).open("rb") as fh:
+        return [f"{mo_path} is missing (./hummer i18n compile)"]
+    with catalogue(language, translations).open("rb") as fh:
         po = read_po(fh)
     with mo_path.open("rb") as fh:
         mo = read_mo(fh)
