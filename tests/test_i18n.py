@@ -54,7 +54,7 @@ def test_a_page_in_chinese_says_so_in_words_too(web, login, team):
     login("vic")
     page = text(web.get("/profile", headers={"Accept-Language": "zh-CN"}))
     assert find(page, "html").get("lang") == "zh-Hans"
-    assert find(page, "section", id="language").find("h2").text == chinese("Language")
+    assert find(page, "section", id="language-choice").find("h2").text == chinese("Language")
     assert find(page, "form", class_="inline language-switch").get("aria-label") == chinese("Language")
 
 
