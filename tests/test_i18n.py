@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from flask import render_template_string
@@ -253,3 +254,50 @@ def test_the_size_filter_uses_binary_units(app, value, shown):
 def test_html_lang_is_the_bcp47_form_of_every_language():
     assert [i18n.bcp47(code) for code in i18n.LANGUAGES] == ["en", "zh-Hans"]
     assert set(i18n.NAMES) == set(i18n.LANGUAGES)
+
+
+# ./hummer i18n ---------------------------------------------------------------------------
+
+def test_hummer_i18n_answers_help_at_once_and_refuses_what_it_does_not_know(tmp_path):
+    from tests.test_cli import hummer
+    listed = hummer("help", tmp_path=tmp_path)
+    assert re.search(r"^  i18n \[WHAT\] +extract the translatable strings", listed.stdout, re.M), listed.stdout
+    for args in (["i18n", "--help"], ["i18n", "-h"], ["help", "i18n"]):
+        done = hummer(*args, tmp_path=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("usage: ./hummer i18n [extract | update | compile | check | add LANG]")
+        assert "add LANG   start a catalogue for LANG" in done.stdout and "installing" not in done.stderr
+    for args, says in ((["i18n", "bogus"], "i18n takes extract, update, compile, check or add LANG, got 'bogus'"),
+                       (["i18n", "add"], "i18n add needs one LANG"),
+                       (["i18n", "compile", "now"], "i18n compile takes no further arguments")):
+        done = hummer(*args, tmp_path=tmp_path)
+        assert done.returncode == 2 and says in done.stderr, done.stderr
+
+
+def test_adding_a_language_starts_its_catalogue_and_the_check_lists_what_is_left(tmp_path):
+    """scripts/catalogues.py (what ./hummer i18n runs) on a copy of the code: add de, check."""
+    import shutil
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parent.parent
+    copy = tmp_path / "repo"
+    shutil.copytree(root / "portal", copy / "portal", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(root / "scripts", copy / "scripts")
+    shutil.copy(root / "babel.cfg", copy)
+
+    def run(*args):
+        return subprocess.run([sys.executable, str(copy / "scripts" / "catalogues.py"), *args], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+
+    assert run("check").returncode == 0
+    added = run("add", "de")
+    assert added.returncode == 0, added.stderr
+    assert "add 'de' to LANGUAGES and its own name to NAMES in portal/i18n.py" in added.stdout
+    german = (copy / "portal/translations/de/LC_MESSAGES/messages.po").read_text()
+    assert 'msgid "Language saved."\nmsgstr ""' in german and "Language: de" in german
+    checked = run("check")
+    assert checked.returncode == 1 and "de: untranslated: 'Language saved.'" in checked.stdout
+    assert "de/LC_MESSAGES/messages.mo is missing" in checked.stdout
+    refused = run("add", "de")
+    assert refused.returncode == 1 and "exists already" in refused.stderr
+    assert "is not a locale Babel knows" in run("add", "xx_Nowhere").stderr
