@@ -301,3 +301,24 @@ def test_adding_a_language_starts_its_catalogue_and_the_check_lists_what_is_left
     refused = run("add", "de")
     assert refused.returncode == 1 and "exists already" in refused.stderr
     assert "is not a locale Babel knows" in run("add", "xx_Nowhere").stderr
+
+
+def test_a_chinese_page_shows_relative_times_and_the_thousands_separator(web, login, team):
+    """The audit log of over 1,234 events in Chinese: each time as 分钟前, the count in the pager
+    with its thousands separator (the pager writes page.total with the `number` filter)."""
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    db.session.execute(db.insert(AuditEvent), [
+        {"actor_name": "root", "action": "project.rename", "object_type": "project", "object_name": "alpha",
+         "project_name": "alpha", "detail": "", "remote_addr": "", "at": now - timedelta(minutes=3)}
+        for _ in range(1234)])
+    db.session.commit()
+    login("root")
+    web.post("/profile/language", {"language": "zh_Hans"})
+    page = text(web.get("/admin/audit"))
+    times = [t.text for t in find(page, "main").find_all("time")]
+    assert "3分钟前" in times and set(times) <= {"3分钟前", chinese("just now")}, times  # and root's login
+    total = db.session.scalar(db.select(db.func.count(AuditEvent.id)))  # and root's login
+    assert total > 1234
+    pager = find(page, "nav", class_="pager")
+    assert pager is not None and f"{total:,}" in pager.text, \
+        f"the pager should show the total as {total:,} ({{{{ page.total|number }}}}): {pager and pager.text}"
