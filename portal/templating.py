@@ -2,8 +2,8 @@
 (Babel), audit actions in words, where am I, and the CSRF field of every form.
 
 Filters: reltime (<time> with "3 min ago", the exact time on hover), ago (the same words as
-text), since (Kubernetes' timestamps: "3m ago"), number ("1,234,567"), size ("1.5 GiB"),
-label (portal/labels.py) and action_words (the audit log's actions).
+text), age and since (Kubernetes' timestamps: "3m", "3m ago"), number ("1,234,567"), size
+("1.5 GiB"), label (portal/labels.py) and action_words (the audit log's actions).
 
 Registered on the app by init_app(); nothing here reads a role: routes pass what a page
 may show, or the user's Role, which a template asks only through role.at_least(Role.X)
@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from babel import Locale
 from babel.dates import format_date, format_datetime, format_timedelta
 from babel.numbers import format_decimal
+from babel.units import format_unit
 from flask import Flask, current_app, request
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -113,14 +114,41 @@ def ago_text(value: datetime | str | None) -> str:
     return ago(then) if then is not None else ""
 
 
-def since(value: datetime | str | None, now: datetime | None = None) -> str:
-    """The `since` filter, for Kubernetes' timestamps in tables: '20s ago', '3m ago',
-    '2h ago', '5d ago'; in Chinese '3分钟前' (Babel's narrow form, for the locale)."""
+# Kubernetes-style ages: the largest whole unit, floored ("2h" for 2 h 50 min), as kubectl shows them.
+AGE_UNITS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
+
+
+def _age_parts(value, now: datetime | None) -> tuple[str, int] | None:
     then = _as_utc(value)
     if then is None:
-        return ""
+        return None
     seconds = max(0, int(((now or datetime.now(timezone.utc)) - then).total_seconds()))
-    return format_timedelta(timedelta(seconds=-seconds), threshold=1, add_direction=True,
+    for unit, size in AGE_UNITS:
+        if seconds >= size or unit == "second":
+            return unit, seconds // size
+    return None
+
+
+def age(value: datetime | str | None, now: datetime | None = None) -> str:
+    """The `age` filter, for Kubernetes' timestamps (RFC 3339) in tables: '20s', '3m', '2h',
+    '5d'; in Chinese '3分钟', '2小时' (CLDR's narrow units, for the locale)."""
+    parts = _age_parts(value, now)
+    if parts is None:
+        return ""
+    unit, count = parts
+    return format_unit(count, f"duration-{unit}", length="narrow", locale=i18n.current())
+
+
+def since(value: datetime | str | None, now: datetime | None = None) -> str:
+    """The `since` filter: the age with its direction, '3m ago', '2h ago'; in Chinese
+    '3分钟前' (Babel's narrow relative form, for the locale). Seven days or more may read as
+    weeks ('1w ago')."""
+    parts = _age_parts(value, now)
+    if parts is None:
+        return ""
+    unit, count = parts
+    size = dict(AGE_UNITS)[unit]
+    return format_timedelta(timedelta(seconds=-count * size), threshold=1, add_direction=True,
                             format="narrow", locale=i18n.current())
 
 
@@ -202,6 +230,9 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(reltime, "reltime")
     app.add_template_filter(ago_text, "ago")
     app.add_template_filter(since, "since")
+    # apps/routes.py still registers an English-only `age` of its own, which wins (blueprints
+    # register later): this one is meant to replace it.
+    app.add_template_filter(age, "age")
     app.add_template_filter(number, "number")
     app.add_template_filter(size, "size")
     app.add_template_filter(action_words, "action_words")

@@ -13,7 +13,7 @@ from flask_babel import force_locale, gettext
 from portal import config, create_app, i18n
 from portal.extensions import db
 from portal.models import AuditEvent, User
-from portal.templating import size
+from portal.templating import age, since, size
 from tests.support.html import error_beside, field_value, find
 from tests.support.web import Web, text
 
@@ -241,6 +241,19 @@ def test_numbers_sizes_and_times_follow_the_locale(app):
         "1,234,567", "1.5 GiB", "3 min ago", "3m ago", "2h ago", "just now", ""]
     assert render_in(app, "zh-CN", source, **values).split("|") == [
         "1,234,567", "1.5 GiB", "3分钟前", "3分钟前", "2小时前", chinese("just now"), ""]
+
+
+@pytest.mark.parametrize("accept_language, ages, sinces", [
+    ("en", ["20s", "3m", "2h", "5d", ""], ["20s ago", "3m ago", "2h ago", "5d ago", ""]),
+    ("zh-CN", ["20秒", "3分钟", "2小时", "5天", ""], ["20秒前", "3分钟前", "2小时前", "5天前", ""]),
+])
+def test_kubernetes_ages_are_whole_units_in_the_locale(app, accept_language, ages, sinces):
+    now = datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc)
+    stamps = ["2026-12-03T11:59:40Z", "2026-12-03T11:57:00Z", "2026-12-03T09:10:00Z",  # 2 h 50 min: 2h
+              "2026-11-28T11:00:00Z", "not a time"]
+    with app.app_context(), app.test_request_context("/", headers={"Accept-Language": accept_language}):
+        assert [age(s, now) for s in stamps] == ages
+        assert [since(s, now) for s in stamps] == sinces
 
 
 @pytest.mark.parametrize("value, shown", [
