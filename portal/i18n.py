@@ -107,6 +107,15 @@ def init_app(app: Flask) -> None:
     # A caller's config (create_app's dict) is checked as HUMMER_DEFAULT_LOCALE is (config.py).
     app.config["DEFAULT_LOCALE"] = default_locale(app.config.get("DEFAULT_LOCALE") or LANGUAGES[0])
     babel.init_app(app, locale_selector=select_locale)
+
+    @app.after_request
+    def vary_on_language(response):
+        """A page's language may come from Accept-Language: no shared cache may hand one
+        browser's language to another."""
+        if response.mimetype == "text/html":
+            response.vary.add("Accept-Language")
+        return response
+
     app.add_template_global(html_lang)
     app.add_template_global(current_code, "current_language")
     app.add_template_global(NAMES, "LANGUAGE_NAMES")

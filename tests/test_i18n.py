@@ -48,7 +48,9 @@ def chinese(message: str, **values) -> str:
 ])
 def test_accept_language_picks_the_page_language(web, header, lang):
     headers = {"Accept-Language": header} if header else {}
-    assert lang_of(web.get("/login", headers=headers)) == lang
+    response = web.get("/login", headers=headers)
+    assert lang_of(response) == lang
+    assert "Accept-Language" in response.headers["Vary"]
 
 
 def test_a_page_in_chinese_says_so_in_words_too(web, login, team):
