@@ -14,6 +14,7 @@ from portal import config, create_app, i18n
 from portal.extensions import db
 from portal.models import AuditEvent, User
 from portal.templating import age, since, size
+from tests.support import databases
 from tests.support.html import error_beside, field_value, find
 from tests.support.web import Web, text
 
@@ -337,3 +338,45 @@ def test_a_chinese_page_shows_relative_times_and_the_thousands_separator(web, lo
     pager = find(page, "nav", class_="pager")
     assert pager is not None and f"{total:,}" in pager.text, \
         f"the pager should show the total as {total:,} ({{{{ page.total|number }}}}): {pager and pager.text}"
+
+
+# The migration ---------------------------------------------------------------------------
+
+BEFORE_LOCALE = "d7a3f1c9e2b5"
+
+
+@pytest.fixture(params=databases.backends())
+def empty_url(request, tmp_path):
+    """An empty database on each backend (as tests/test_migrations.py makes them)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrate.db'}"
+    else:
+        with databases.mariadb_database() as url:
+            yield url
+
+
+def test_the_locale_migration_adds_an_empty_choice_and_goes_back(empty_url, tmp_path):
+    """user.locale: NULL (the browser's language) for every existing user; downgrade drops it."""
+    import sqlalchemy as sa
+    from flask_migrate import downgrade, upgrade
+
+    from tests.test_migrations import make_app
+    app = make_app(empty_url, tmp_path)
+    with app.app_context():
+        upgrade(revision=BEFORE_LOCALE)
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO user (id, username, email, password_hash, is_admin, disabled, failed_logins, "
+                "session_generation, created_at) VALUES (4, 'ann', '', 'x', 0, 0, 0, 0, :at)"),
+                {"at": datetime(2026, 12, 1)})
+        upgrade()
+        columns = {c["name"]: c for c in sa.inspect(db.engine).get_columns("user")}
+        assert columns["locale"]["nullable"] is True
+        assert db.session.scalar(db.select(User.locale).filter_by(username="ann")) is None
+        downgrade(revision=BEFORE_LOCALE)
+        assert "locale" not in {c["name"] for c in sa.inspect(db.engine).get_columns("user")}
+        with db.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT username FROM user WHERE id = 4")).scalar() == "ann"
+        upgrade()
+        db.session.remove()
+        db.engine.dispose()
