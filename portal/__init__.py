@@ -35,6 +35,7 @@ def _database_errors(app: Flask) -> None:
     """An unreachable or hung database (connect/read timeout, pool exhausted) answers 503
     with a page that says so, rendered without touching the database again."""
     from flask import g
+    from flask_babel import gettext as _
     from sqlalchemy.exc import OperationalError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -50,9 +51,9 @@ def _database_errors(app: Flask) -> None:
         except Exception:  # the connection is already gone; the pool has invalidated it
             pass
         body, status = _error_page(
-            503, "Database unreachable",
-            "The portal cannot reach its database right now. Nothing was changed; "
-            "try again in a moment.")
+            503, _("Database unreachable"),
+            _("The portal cannot reach its database right now. Nothing was changed; "
+              "try again in a moment."))
         return body, status, {"Retry-After": "10"}
 
     app.register_error_handler(OperationalError, unreachable)

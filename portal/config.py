@@ -10,6 +10,8 @@ import os
 import secrets
 from pathlib import Path
 
+from portal import i18n
+
 REPO = Path(__file__).resolve().parent.parent
 SECRET_KEY_MIN_BYTES = 32
 
@@ -132,7 +134,8 @@ def load() -> dict:
         "LOG_FOLLOW_SECONDS": _int("HUMMER_LOG_FOLLOW_SECONDS", 600),
         "PAGE_SIZE": _int("HUMMER_PAGE_SIZE", 20),
         # The language of a user who chose none and whose browser asks for none we have.
-        "DEFAULT_LOCALE": os.environ.get("HUMMER_DEFAULT_LOCALE") or "en",
+        # en or zh_Hans (zh-Hans too); any other value stops the portal at startup.
+        "DEFAULT_LOCALE": i18n.default_locale(os.environ.get("HUMMER_DEFAULT_LOCALE") or "en"),
         "LOGIN_MAX_FAILURES": _int("HUMMER_LOGIN_MAX_FAILURES", 5),
         "LOGIN_LOCKOUT_SECONDS": _int("HUMMER_LOGIN_LOCKOUT_SECONDS", 60),
         "PASSWORD_MIN_LENGTH": _int("HUMMER_PASSWORD_MIN_LENGTH", 8),

@@ -56,6 +56,8 @@ class User(UserMixin, db.Model):
     locked_until: Mapped[datetime | None] = mapped_column(default=None)
     # Part of every session and "keep me logged in" cookie (get_id): bumping it ends them all.
     session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The language chosen on the profile page (portal.i18n.LANGUAGES); None: the browser's.
+    locale: Mapped[str | None] = mapped_column(String(16), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     memberships: Mapped[list["Membership"]] = relationship(

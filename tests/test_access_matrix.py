@@ -24,6 +24,8 @@ MATRIX = {
     "auth.profile": ("GET", "/profile", None, "login", 200),
     "auth.change_password": ("POST", "/profile/password", {"current_password": "correct-horse-1", "password": "brand-new-pass-1", "confirm": "brand-new-pass-1"}, "login", 302),
     "auth.logout_everywhere": ("POST", "/profile/logout-everywhere", {}, "login", 302),
+    "auth.change_language": ("POST", "/profile/language", {"language": "zh_Hans"}, "login", 302),
+    "auth.switch_language": ("POST", "/language", {"language": "zh_Hans", "next": "/login"}, "public", 302),
     "dashboard.index": ("GET", "/", None, "login", 200),
     "dashboard.healthz": ("GET", "/healthz", None, "public", 200),
     "dashboard.health_card": ("GET", "/dashboard/health", None, "login", 200),
@@ -107,6 +109,7 @@ def expected(level: str, role: str, ok: int) -> int:
 
 # Side effects a refused request must not have, and an allowed one must have.
 EFFECTS = {
+    "auth.change_language": lambda: db.session.scalar(db.select(User).filter_by(locale="zh_Hans")) is not None,
     "projects.create": lambda: db.session.scalar(db.select(Project).filter_by(name="beta")) is not None,
     "projects.settings": lambda: db.session.scalar(db.select(Project.display_name).filter_by(name="alpha")) == "Alpha 2",
     "projects.delete": lambda: db.session.scalar(db.select(Project).filter_by(name="alpha")) is None,

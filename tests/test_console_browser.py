@@ -1,6 +1,7 @@
 """The console as a person sees it, in headless Chromium: the main pages hold at 360, 1,400
-and 1,920 px with long names (no sideways scroll), meet WCAG AA contrast, mark where you
-are, and confirm or ask before changes. Screenshots land in the test's tmp dir."""
+and 1,920 px with long names (no sideways scroll), in English and, at 360 and 1,400 px, in
+Simplified Chinese, meet WCAG AA contrast, mark where you are, and confirm or ask before
+changes. Screenshots land in the test's tmp dir (Chinese ones under zh_Hans/)."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -18,6 +19,8 @@ pytestmark = pytest.mark.browser
 LONG_PROJECT = ("long-project-name-" * 4)[:62] + "z"   # 63 characters, the most a namespace has
 LONG_USER = ("long-user-name-" * 5)[:63] + "z"        # 64 characters, the most a username has
 WIDTHS = (360, 1400, 1920)
+# Each language's browser (its Accept-Language) and the widths its screenshots are taken at.
+LANGUAGES = {"en": ("en-US,en", WIDTHS), "zh_Hans": ("zh-CN,zh", (360, 1400))}
 
 
 @pytest.fixture
@@ -109,22 +112,27 @@ def check_page(d, name, tmp_path, width, problems):
         problems.append(f"{name} at {width}px: contrast below AA: {bad[:5]}")
 
 
-def test_main_pages_hold_and_meet_contrast(browser, seeded, tmp_path):
-    d = browser
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_main_pages_hold_and_meet_contrast(app, seeded, tmp_path, language):
+    accept_language, widths = LANGUAGES[language]
+    shots = tmp_path if language == "en" else tmp_path / language
+    shots.mkdir(exist_ok=True)
     problems: list[str] = []
-    for width in WIDTHS:
-        set_width(d, width)
-        d.delete_all_cookies()
-        visit(d, "/login")
-        check_page(d, "login", tmp_path, width, problems)
-        log_in(d, LONG_USER)
-        for name, url in main_pages(LONG_PROJECT).items():
-            visit(d, url)
-            assert d.find_elements(By.TAG_NAME, "h1"), f"{name}: no heading (an error page?)"
-            check_page(d, name, tmp_path, width, problems)
+    with browsing(app, accept_language=accept_language) as d:
+        for width in widths:
+            set_width(d, width)
+            d.delete_all_cookies()
+            visit(d, "/login")
+            assert d.find_element(By.TAG_NAME, "html").get_attribute("lang") == language.replace("_", "-")
+            check_page(d, "login", shots, width, problems)
+            log_in(d, LONG_USER)
+            for name, url in main_pages(LONG_PROJECT).items():
+                visit(d, url)
+                assert d.find_elements(By.TAG_NAME, "h1"), f"{name}: no heading (an error page?)"
+                check_page(d, name, shots, width, problems)
     assert not problems, "\n".join(problems)
-    assert (tmp_path / "dashboard-360.png").stat().st_size > 1000
-    assert (tmp_path / "users-1400.png").exists()
+    assert (shots / "dashboard-360.png").stat().st_size > 1000
+    assert (shots / "users-1400.png").exists()
 
 
 def test_long_username_keeps_the_users_actions_in_view(browser, seeded):

@@ -100,6 +100,7 @@ def test_each_form_on_a_page_carries_the_sessions_token(web, login, team, make_u
 
 
 def test_the_login_form_carries_the_token_too(web):
-    (form,) = forms_of(text(web.get("/login")))
+    # The login form, beside the footer's language switch (which carries it too).
+    (form,) = [f for f in forms_of(text(web.get("/login"))) if f["action"].startswith("/login")]
     (token,) = form["hidden"]["csrf_token"]
     assert len(token) > 20

@@ -45,25 +45,6 @@ def _fail(form, error: Invalid, hidden=()) -> None:
         attach_errors(form, {error.field or "": error.message}, hidden)
 
 
-@bp.app_template_filter("age")
-def age(timestamp: str) -> str:
-    """'3m', '2h', '5d' since an RFC 3339 timestamp."""
-    from datetime import datetime, timezone
-
-    from portal.adapters.kube import parse_time
-    try:
-        then = parse_time(timestamp)
-    except ValueError:
-        return ""
-    if then is None:
-        return ""
-    seconds = max(0, int((datetime.now(timezone.utc) - then).total_seconds()))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
 # List -----------------------------------------------------------------------
 
 @bp.route("")

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 
-from portal.auth import bp
+from portal.auth import bp, language
 from portal.auth.forms import ChangePasswordForm, LoginForm
 from portal.extensions import breach_message, client_address, db, limiter
 from portal.forms import attach
@@ -89,7 +89,8 @@ def logout():
 @bp.route("/profile")
 @login_required
 def profile():
-    return render("auth/profile.html", form=ChangePasswordForm(formdata=None))
+    return render("auth/profile.html", form=ChangePasswordForm(formdata=None),
+                  language_form=language.form_for(current_user))
 
 
 @bp.route("/profile/password", methods=["POST"])
@@ -108,7 +109,8 @@ def change_password():
             login_user(current_user._get_current_object(), remember=remember in request.cookies)
             flash(_("Your password is changed. Your other sessions are logged out."), "success")
             return redirect_to(url_for("auth.profile"))
-    return render("auth/profile.html", form=form, status=422)
+    return render("auth/profile.html", form=form, language_form=language.form_for(current_user),
+                  status=422)
 
 
 @bp.route("/profile/logout-everywhere", methods=["POST"])

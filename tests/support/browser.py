@@ -41,7 +41,9 @@ def live_server(app):
 
 
 @contextmanager
-def chromium():
+def chromium(accept_language: str | None = None):
+    """Headless Chromium; `accept_language` ("zh-CN,zh") is what it asks pages for (its
+    Accept-Language header, as a browser set to that language sends)."""
     binary = shutil.which("chromium") or "/usr/bin/chromium"
     driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
     if not os.path.exists(binary) or not os.path.exists(driver_path):
@@ -53,6 +55,9 @@ def chromium():
     options.binary_location = binary
     for flag in CHROMIUM_FLAGS + [f"--user-data-dir={profile}"]:
         options.add_argument(flag)
+    if accept_language:
+        options.add_argument(f"--lang={accept_language.split(',')[0]}")
+        options.add_experimental_option("prefs", {"intl.accept_languages": accept_language})
     # The console (CSP violations among it) is read back with driver.get_log("browser").
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
@@ -101,11 +106,11 @@ def csp_violations(driver) -> list[str]:
 
 
 @contextmanager
-def browsing(app):
+def browsing(app, accept_language: str | None = None):
     """Chromium on the app served live; the driver's `base` is the server's URL.
 
     At the end (when the test itself passed) no CSP violation may be in the console."""
-    with live_server(app) as base, chromium() as driver:
+    with live_server(app) as base, chromium(accept_language) as driver:
         driver.base = base
         yield driver
         violations = csp_violations(driver)
