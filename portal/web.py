@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app, make_response, redirect, render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -90,8 +91,7 @@ def accepts_files(view):
 
 def _i18n_marks() -> None:
     """Messages that other libraries show, marked here so that pybabel extracts them (Flask-Login's
-    login_message, Flask-WTF's CSRF reasons); never called."""
-    _("Please log in to continue.")
+    CSRF reasons); never called."""
     _("The CSRF token is missing.")
     _("The CSRF session token is missing.")
     _("The CSRF token is invalid.")
@@ -187,8 +187,9 @@ def init_app(app: Flask) -> None:
     app.wsgi_app = _Forwarded(app)
     app.url_map.converters["int"] = RowId
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please log in to continue."
-    login_manager.localize_callback = _   # the message above, in the user's language (its msgid: _i18n_marks)
+    # In the user's language; flashed as plain text (a lazy string would not fit in the session).
+    login_manager.login_message = _l("Please log in to continue.")
+    login_manager.localize_callback = str
     login_manager.login_message_category = "info"
 
     @login_manager.user_loader
