@@ -56,7 +56,12 @@ class LivePortal:
     process group of its own (tests/support/daemons.py), its output in `log_path`.
 
     `env` holds the HUMMER_* settings; of the caller's environment everything else is kept
-    and its own HUMMER_* variables are dropped. `args` go to gunicorn as well."""
+    and its own HUMMER_* variables are dropped. `args` go to gunicorn as well.
+
+    Kept-alive connections stay open for 60 s, not gunicorn's 2: past those seconds gunicorn
+    closes an idle one, and a `requests` client whose next request crosses that close (likely
+    under load, as in the flood tests) gets a reset, which it does not retry (a browser does).
+    In production nginx holds the client connections (the Salt `portal` formula)."""
 
     def __init__(self, env: dict[str, str], log_path: Path, workers: int = 2, threads: int = 4,
                  port: int | None = None, cwd: Path | None = None, timeout: int = 120, args: tuple[str, ...] = ()):
@@ -70,7 +75,7 @@ class LivePortal:
         self.daemon = Daemon("gunicorn", [
             sys.executable, "-m", "gunicorn", "--config", str(REPO / "gunicorn.conf.py"),
             "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers), "--threads", str(threads),
-            "--timeout", str(timeout), "--backlog", "256", *args, "wsgi:app"],
+            "--timeout", str(timeout), "--backlog", "256", "--keep-alive", "60", *args, "wsgi:app"],
             self.log_path, env=full, cwd=cwd or REPO)
         self.proc = self.daemon.proc
 
