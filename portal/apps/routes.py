@@ -167,7 +167,8 @@ def image(name, app):
         except Invalid as error:
             _fail(form, error)
             return _detail_page(project, role, app, status=422, image_form=form)
-        return _back(name, app, _("Rolling out %(image)s.", image=f"{form.image.data}:{form.tag.data or 'latest'}"))
+        image = ":".join((form.image.data, form.tag.data or "latest"))
+        return _back(name, app, _("Rolling out %(image)s.", image=image))
     return _detail_page(project, role, app, status=400, image_form=form)
 
 

@@ -199,12 +199,14 @@ def _nginx() -> str:
 
 
 def _nginx_main_conf(root, tmp_path):
-    """A minimal main configuration around the site exactly as Salt wrote it."""
+    """A minimal main configuration around the site exactly as Salt wrote it, with the
+    MIME types of Debian's own nginx.conf."""
     temp = "\n".join(f"  {kind}_temp_path {tmp_path}/{kind};" for kind in ("client_body", "proxy", "fastcgi",
                                                                             "uwsgi", "scgi"))
     conf = tmp_path / "nginx.conf"
     conf.write_text(f"user root;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-                    f"http {{\n  access_log off;\n{temp}\n  include {root}/etc/nginx/sites-available/hummer;\n}}\n")
+                    f"http {{\n  include /etc/nginx/mime.types;\n  default_type application/octet-stream;\n"
+                    f"  access_log off;\n{temp}\n  include {root}/etc/nginx/sites-available/hummer;\n}}\n")
     return conf
 
 
@@ -254,7 +256,10 @@ def test_nginx_in_front_holds_slow_clients_refuses_big_bodies_and_forwards_the_a
     base, database_url = behind_nginx
     # Static files come from nginx itself, with the portal's own CSS.
     css = requests.get(base + "/static/hummer.css", timeout=10)
-    assert css.status_code == 200 and css.text == (REPO / "portal/static/hummer.css").read_text()
+    assert css.status_code == 200 and css.content == (REPO / "portal/static/hummer.css").read_bytes()
+    script = requests.get(base + "/static/hummer.js", timeout=10)  # its comments hold Chinese
+    assert script.headers["Content-Type"].endswith("charset=utf-8"), script.headers["Content-Type"]
+    assert script.text == (REPO / "portal/static/hummer.js").read_text(encoding="utf-8")
     # A body over the portal's limit is refused by nginx before gunicorn reads it.
     big = requests.post(base + "/login", data=b"u=" + b"x" * (2 * 1024 * 1024), timeout=30,
                         headers={"Content-Type": "application/x-www-form-urlencoded"})

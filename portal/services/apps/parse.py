@@ -230,7 +230,8 @@ def parse(data: dict, name_fixed: str | None = None) -> AppSpec:
         if port is None:
             errors[f"ports-{i}-container_port"] = _("A port is a whole number from 1 to 65535.")
         elif (port, protocol) in seen_ports:
-            errors[f"ports-{i}-container_port"] = _("Port %(port)s is listed twice.", port=f"{port}/{protocol}")
+            errors[f"ports-{i}-container_port"] = _("Port %(port)s is listed twice.",
+                                                    port="/".join((str(port), protocol)))
         else:
             seen_ports[(port, protocol)] = i
         pname = pname or (f"{protocol.lower()}-{port}" if port else "")

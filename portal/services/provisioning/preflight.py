@@ -92,7 +92,7 @@ def check_disk(usage) -> Check:
     """usage: disk.usage's answer ({mount point: {"available": KiB, ...}})."""
     root = usage.get("/") if isinstance(usage, dict) else None
     free_gb = int(root.get("available", 0)) / 1024 / 1024 if isinstance(root, dict) else 0
-    return Check("disk", free_gb >= MIN_DISK_FREE_GB, _("%(size)s GiB free on /", size=f"{free_gb:.1f}"),
+    return Check("disk", free_gb >= MIN_DISK_FREE_GB, _("%(size)s GiB free on /", size=format(free_gb, ".1f")),
                  _("Free at least %(num)d GiB on / for images and etcd.", num=MIN_DISK_FREE_GB))
 
 
