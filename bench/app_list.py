@@ -112,7 +112,8 @@ def ready_pods(cluster: KubeCluster) -> int:
     ready, cont = 0, ""
     while True:
         q = "?limit=500" + (f"&continue={quote(cont, safe='')}" if cont else "")
-        page = cluster.get_json(f"/apis/apps/v1/namespaces/{NS}/deployments{q}")
+        # A busy API server (tens of thousands of pods being created) may take long to list.
+        page = cluster.get_json(f"/apis/apps/v1/namespaces/{NS}/deployments{q}", timeout=120)
         ready += sum((d.get("status") or {}).get("readyReplicas") or 0 for d in page["items"])
         cont = page["metadata"].get("continue")
         if not cont:

@@ -540,10 +540,10 @@ class KubeCluster:
     def readyz(self) -> bool:
         return self._http_ok(f"{self.api_url}/readyz", want=b"ok", auth=True)
 
-    def get_json(self, path: str):
+    def get_json(self, path: str, timeout: float = 5):
         req = urllib.request.Request(self.api_url + path, headers={"Authorization": f"Bearer {self.token}"})
         try:
-            with urllib.request.urlopen(req, timeout=5, context=self._ssl_context()) as r:
+            with urllib.request.urlopen(req, timeout=timeout, context=self._ssl_context()) as r:
                 return json.loads(r.read())
         except urllib.error.HTTPError as e:
             if e.code == 404:
