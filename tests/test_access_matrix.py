@@ -15,6 +15,8 @@ import pytest
 from portal.extensions import db
 from portal.models import ClusterSettings, Membership, Project, ProvisioningRun, ResourcePlan, User
 
+pytestmark = pytest.mark.reuse_app  # hundreds of requests: one app (tests/conftest.py)
+
 ROLES = ["anonymous", "stranger", "vic", "dev", "olivia", "root"]  # none, non-member, viewer, developer, owner, admin
 
 # endpoint -> (method, url, form data, level, status on success)

@@ -6,6 +6,8 @@ from portal.models import AuditEvent, ResourcePlan, User
 from tests.conftest import PASSWORD
 from tests.support.web import error_beside, text
 
+pytestmark = pytest.mark.reuse_app  # many requests: one app (tests/conftest.py)
+
 
 @pytest.fixture
 def admin(web, login, make_user):

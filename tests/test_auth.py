@@ -9,6 +9,8 @@ from portal.models import AuditEvent, User
 from tests.conftest import PASSWORD
 from tests.support.web import error_beside, text
 
+pytestmark = pytest.mark.reuse_app  # many requests: one app (tests/conftest.py)
+
 
 @pytest.fixture
 def password_hash(production_password_hash):

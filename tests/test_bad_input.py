@@ -21,6 +21,8 @@ from tests.support.html import field_value
 from tests.support.waiting import wait_for
 from tests.support.web import Web, error_beside, text
 
+pytestmark = pytest.mark.reuse_app  # hundreds of requests: one app (tests/conftest.py)
+
 TEN_THOUSAND_DIGITS = "9" * 10_000
 BAD_QUANTITIES = ["NaN", "sNaN", "Infinity", "inf", "-Infinity", "1_0", "1e400", TEN_THOUSAND_DIGITS,
                   "\u0663", "1e", "1.2.3", "0x10", "1 Gi", "5\x00"]

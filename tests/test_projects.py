@@ -6,6 +6,8 @@ from portal.models import AuditEvent, Membership, Project, Role
 from tests.support.html import field_value
 from tests.support.web import error_beside, text
 
+pytestmark = pytest.mark.reuse_app  # many requests: one app (tests/conftest.py)
+
 
 def project(name):
     return db.session.scalar(db.select(Project).filter_by(name=name))

@@ -9,6 +9,8 @@ from portal.models import AuditEvent, User
 from tests.conftest import PASSWORD
 from tests.support.web import Web, error_beside, text
 
+pytestmark = pytest.mark.reuse_app  # many requests: one app (tests/conftest.py)
+
 NEW_PASSWORD = "brand-new-pass-1"
 
 

@@ -11,6 +11,8 @@ import pytest
 
 from tests.support.web import text
 
+pytestmark = pytest.mark.reuse_app  # many requests: one app (tests/conftest.py)
+
 TEMPLATES = Path(__file__).resolve().parent.parent / "portal" / "templates"
 ROLE_NAMES = "owner|developer|viewer"
 
