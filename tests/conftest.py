@@ -24,18 +24,20 @@ from portal.models import Membership, Project, Role, User
 from tests.support import databases
 from tests.support.web import Web
 
-# The real Kubernetes control plane and the real Salt master (also one with its minions on
-# network-namespace hosts), started once per session when used.
-pytest_plugins = ["tests.support.kube_fixtures", "tests.support.salt_fixtures", "tests.support.netns_fixtures"]
+# The real Kubernetes control plane, the real Salt master (also one with its minions on
+# network-namespace hosts) and the real registries, started once per session when used.
+pytest_plugins = ["tests.support.kube_fixtures", "tests.support.salt_fixtures", "tests.support.netns_fixtures",
+                  "tests.support.registry"]
 
 PASSWORD = "correct-horse-1"
 
 # Whose subject is Kubernetes, Salt, SSH or the browser: the SQL dialect is not what they test.
-DIALECT_FREE_DIRS = ("apps", "cluster", "salt", "kube", "adapters")
+DIALECT_FREE_DIRS = ("apps", "cluster", "salt", "kube", "adapters", "registry")
 DIALECT_FREE_FIXTURES = frozenset({
     "kube_cluster", "kube_api", "kube_namespace", "kubelet",  # the real control plane
     "salt_env", "salt_api", "netns_salt", "netns_portal",     # the real Salt master, netns hosts
     "sshd",                                                   # a real OpenSSH server
+    "registries",                                             # real docker-registry servers
 })
 DIALECT_FREE_MARKERS = ("browser", "kube")
 TESTS = Path(__file__).resolve().parent
