@@ -7,10 +7,14 @@ thin client with errors of its own.
     m = registry.manifest("shop/web", "1.0")   # Docker schema 2, OCI, manifest lists, indexes
     m.digest, m.media_type, m.layers, m.config, m.size
     registry.delete("shop/web", m.digest)   # by digest only, as the registry requires
+    registry.mount("shop/api", digest, source="shop/web") or registry.upload("shop/api", digest, chunks)
+    registry.put_manifest("shop/api", "1.0", raw, media_type)
 
 What the registry does that a client must know (verified against docker-registry 2.8):
   * A manifest is read with an Accept header naming every type we take: without one an OCI
     manifest is 404 and a schema 2 manifest comes back converted to schema 1 (another digest).
+  * A blob is pushed with POST, then the bytes, then PUT ?digest= (a single POST with a body
+    is not supported); the Location of each answer says where the next request goes.
   * Deletion is by digest only (a tag gives 400), and only where the config says
     storage.delete.enabled (405 otherwise: DeletionDisabled says how to enable it). After the
     last tag goes, the tag list is JSON null and the repository stays in the catalog.
@@ -28,8 +32,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -293,6 +298,83 @@ class Registry:
         except ValueError as exc:
             raise Refused(f"Blob {digest[:19]} of {repository} is not JSON.") from exc
 
+    # ----------------------------------------------------------------- pushing
+    def mount(self, repository: str, digest: str, source: str) -> bool:
+        """Link a blob that `source` already holds into `repository`, with no bytes sent (the
+        registry's cross-repository mount). False when it does not hold it (the upload the
+        registry then opened is cancelled)."""
+        check_repository(repository)
+        check_repository(source)
+        check_digest(digest)
+        response = self._request("POST", f"/v2/{repository}/blobs/uploads/?mount={digest}&from={source}",
+                                 f"mounting blob {digest[:19]}", expect=(201, 202))
+        if response.status_code == 201:
+            return True
+        self.cancel(self._location(response, repository))
+        return False
+
+    def upload(self, repository: str, digest: str, chunks: Iterable[bytes]) -> int:
+        """Upload one blob from `chunks` (an iterable of bytes: a file read piece by piece, a
+        stream), checked by the registry against `digest`; the bytes sent. One POST opens the
+        upload, one PATCH streams the chunks (chunked transfer encoding: the blob is never
+        held whole), one PUT ?digest= closes it; on any failure the upload is cancelled, and
+        what was sent becomes garbage for the collector."""
+        check_repository(repository)
+        check_digest(digest)
+        opened = self._request("POST", f"/v2/{repository}/blobs/uploads/", f"starting the upload of {digest[:19]}",
+                               expect=(202,))
+        location = self._location(opened, repository)
+        sent = [0]
+
+        def counted():
+            for chunk in chunks:
+                if chunk:
+                    sent[0] += len(chunk)
+                    yield chunk
+        try:
+            patched = self._request("PATCH", location, f"uploading {digest[:19]}", expect=(202,),
+                                    data=counted(), headers={"Content-Type": "application/octet-stream"})
+            location = self._location(patched, repository)
+            self._request("PUT", _with_query(location, "digest", digest), f"finishing {digest[:19]}",
+                          expect=(201,), headers={"Content-Length": "0"})
+        except BaseException:
+            self.cancel(location)
+            raise
+        return sent[0]
+
+    def cancel(self, location: str) -> None:
+        """Cancel an open upload (best effort: the registry forgets it in any case)."""
+        try:
+            self._request("DELETE", location, "cancelling an upload", expect=(204, 404))
+        except RegistryError:
+            pass
+
+    def put_manifest(self, repository: str, tag: str, raw: bytes, media_type: str) -> str:
+        """Store a manifest under `tag` (or at its digest); the digest, checked against `raw`."""
+        check_repository(repository)
+        _check_reference(tag)
+        if media_type not in MANIFEST_TYPES:
+            raise BadName(f"{media_type!r} is not a manifest type this registry client pushes.")
+        response = self._request("PUT", f"/v2/{repository}/manifests/{tag}", f"tagging {repository}:{tag}",
+                                 expect=(201,), data=raw, headers={"Content-Type": media_type})
+        digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+        stated = response.headers.get("Docker-Content-Digest", digest)
+        if stated != digest:
+            raise Refused(f"The registry stored {repository}:{tag} as {stated}, not {digest}.")
+        return digest
+
+    def _location(self, response: requests.Response, repository: str) -> str:
+        """The upload's path from a Location header, which must stay on this registry and
+        this repository's uploads (a registry is not allowed to send us elsewhere)."""
+        location = response.headers.get("Location", "")
+        parts = urlsplit(location)
+        base = urlsplit(self.url)
+        if parts.netloc and (parts.scheme, parts.netloc) != (base.scheme, base.netloc):
+            raise Refused(f"The registry sent the upload of {repository} to another address ({parts.netloc}).")
+        if not parts.path.startswith(f"/v2/{repository}/blobs/uploads/"):
+            raise Refused(f"The registry gave no usable upload location for {repository}.")
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+
     # ----------------------------------------------------------------- changing
     def delete(self, repository: str, digest: str) -> None:
         """Delete the manifest `digest` names, and with it every tag that points to it."""
@@ -300,6 +382,12 @@ class Registry:
         check_digest(digest)  # a tag is refused by the registry (400): refuse it here first
         self._request("DELETE", f"/v2/{repository}/manifests/{digest}", f"deleting {repository}@{digest[:19]}",
                       expect=(202,))
+
+
+def _with_query(location: str, key: str, value: str) -> str:
+    path, _, query = location.partition("?")
+    pairs = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != key]
+    return f"{path}?{urlencode(pairs + [(key, value)])}"
 
 
 def _next_page(link: str, seen: set[str]) -> str:

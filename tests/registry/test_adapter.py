@@ -3,6 +3,9 @@ with the config the registry.config Salt state wrote (tests/support/registry.py)
 the independent client that pushes and inspects."""
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pytest
 import requests
 import yaml
@@ -11,6 +14,7 @@ from portal.adapters.registry import (
     BadName,
     DeletionDisabled,
     NotFound,
+    Refused,
     Registry,
     Unauthorized,
     Unreachable,
@@ -140,3 +144,72 @@ def test_bad_names_are_refused_before_any_request(repository, reference):
     registry = Registry(f"http://127.0.0.1:{free_port()}", retries=1)
     with pytest.raises(BadName):
         registry.manifest(repository, reference)
+
+
+def _blobs(layout, descriptor_digest: str) -> bytes:
+    return (layout / "blobs" / "sha256" / descriptor_digest.split(":", 1)[1]).read_bytes()
+
+
+def _pieces(data: bytes, size: int = 7):
+    for start in range(0, len(data), size):
+        yield data[start:start + size]
+
+
+@pytest.mark.parametrize("name", ["open", "locked"])
+def test_a_pushed_image_is_what_skopeo_pulls_back(registries, tmp_path, name):
+    """Blob by blob through the adapter (streamed in small pieces), then the manifest under a
+    tag: skopeo inspects it and copies it back to an OCI layout with the same digests."""
+    server = registries[name]
+    layout = oci_layout(tmp_path / "src", layers=[{"a": b"first layer\n" * 100}, {"b": b"second\n" * 50}])
+    top = json.loads((layout / "index.json").read_text())["manifests"][0]
+    raw = _blobs(layout, top["digest"])
+    manifest = json.loads(raw)
+    registry = Registry(server.url, server.username, server.password)
+    sent = 0
+    for d in [manifest["config"], *manifest["layers"]]:
+        sent += registry.upload("zeta/pushed", d["digest"], _pieces(_blobs(layout, d["digest"])))
+    assert sent == manifest["config"]["size"] + sum(d["size"] for d in manifest["layers"])
+    assert registry.put_manifest("zeta/pushed", "2.0", raw, manifest["mediaType"]) == top["digest"]
+    assert server.inspect("zeta/pushed:2.0")["Digest"] == top["digest"]
+    server.pull("zeta/pushed:2.0", tmp_path / "back")
+    back = json.loads((tmp_path / "back" / "index.json").read_text())["manifests"][0]
+    assert back["digest"] == top["digest"]
+    for d in manifest["layers"]:
+        assert _blobs(tmp_path / "back", d["digest"]) == _blobs(layout, d["digest"])
+
+
+def test_a_blob_whose_bytes_do_not_match_its_digest_is_refused_and_leaves_nothing(registries, tmp_path):
+    server = registries["open"]
+    registry = Registry(server.url)
+    claimed = "sha256:" + hashlib.sha256(b"what was promised").hexdigest()
+    with pytest.raises(Refused) as error:
+        registry.upload("zeta/bad", claimed, [b"something else"])
+    assert "DIGEST_INVALID" in error.value.codes
+    assert not registry.blob_exists("zeta/bad", claimed)
+    # The upload was cancelled: its bytes are gone (the registry's purger removes the rest).
+    assert list((server.storage / "docker/registry/v2/repositories/zeta/bad").rglob("data")) == []
+
+
+def test_a_blob_another_repository_holds_is_mounted_without_sending_it(pushed):
+    server, _ = pushed
+    registry = Registry(server.url)
+    layer = registry.manifest("alpha/web", "1.0").layers[0]
+    assert not registry.blob_exists("zeta/mounted", layer.digest)
+    assert registry.mount("zeta/mounted", layer.digest, source="alpha/web") is True
+    assert registry.blob_exists("zeta/mounted", layer.digest)
+    assert registry.mount("zeta/mounted", "sha256:" + "1" * 64, source="alpha/web") is False
+
+
+def test_an_upload_location_elsewhere_is_not_followed(registries):
+    server = registries["open"]
+    registry = Registry(server.url)
+
+    class Elsewhere:
+        headers = {"Location": "http://198.51.100.7/v2/zeta/x/blobs/uploads/abc"}
+    with pytest.raises(Refused):
+        registry._location(Elsewhere(), "zeta/x")
+
+    class OtherRepository:
+        headers = {"Location": f"{server.url}/v2/other/blobs/uploads/abc"}
+    with pytest.raises(Refused):
+        registry._location(OtherRepository(), "zeta/x")

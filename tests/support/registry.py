@@ -96,6 +96,12 @@ class RegistryServer:
         return json.loads(run(["skopeo", "inspect", "--tls-verify=false", *self.src_creds(),
                                f"docker://{self.host}/{reference}"]))
 
+    def pull(self, reference: str, layout: Path) -> None:
+        """skopeo copy <this registry>/<reference> to an OCI layout (tagged latest)."""
+        creds = ["--src-creds", f"{self.username}:{self.password}"] if self.username else []
+        run(["skopeo", "copy", "--quiet", "--src-tls-verify=false", *creds,
+             f"docker://{self.host}/{reference}", f"oci:{layout}:latest"])
+
     def raw_manifest(self, reference: str) -> bytes:
         return run(["skopeo", "inspect", "--raw", "--tls-verify=false", *self.src_creds(),
                     f"docker://{self.host}/{reference}"]).encode()
