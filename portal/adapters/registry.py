@@ -7,7 +7,7 @@ thin client with errors of its own.
     m = registry.manifest("shop/web", "1.0")   # Docker schema 2, OCI, manifest lists, indexes
     m.digest, m.media_type, m.layers, m.config, m.size
     registry.delete("shop/web", m.digest)   # by digest only, as the registry requires
-    registry.mount("shop/api", digest, source="shop/web") or registry.upload("shop/api", digest, chunks)
+    registry.mount("shop/api", digest, source="shop/web") or registry.upload("shop/api", chunks, digest)
     registry.put_manifest("shop/api", "1.0", raw, media_type)
 
 What the registry does that a client must know (verified against docker-registry 2.8):
@@ -313,34 +313,38 @@ class Registry:
         self.cancel(self._location(response, repository))
         return False
 
-    def upload(self, repository: str, digest: str, chunks: Iterable[bytes]) -> int:
+    def upload(self, repository: str, chunks: Iterable[bytes], digest: str | None = None) -> tuple[str, int]:
         """Upload one blob from `chunks` (an iterable of bytes: a file read piece by piece, a
-        stream), checked by the registry against `digest`; the bytes sent. One POST opens the
+        stream); its digest and size. The registry checks the bytes against `digest`, or,
+        without one, against the sha256 computed while they stream. One POST opens the
         upload, one PATCH streams the chunks (chunked transfer encoding: the blob is never
         held whole), one PUT ?digest= closes it; on any failure the upload is cancelled, and
         what was sent becomes garbage for the collector."""
         check_repository(repository)
-        check_digest(digest)
-        opened = self._request("POST", f"/v2/{repository}/blobs/uploads/", f"starting the upload of {digest[:19]}",
+        if digest is not None:
+            check_digest(digest)
+        opened = self._request("POST", f"/v2/{repository}/blobs/uploads/", f"starting an upload to {repository}",
                                expect=(202,))
         location = self._location(opened, repository)
-        sent = [0]
+        hashed, sent = hashlib.sha256(), [0]
 
         def counted():
             for chunk in chunks:
                 if chunk:
+                    hashed.update(chunk)
                     sent[0] += len(chunk)
                     yield chunk
         try:
-            patched = self._request("PATCH", location, f"uploading {digest[:19]}", expect=(202,),
+            patched = self._request("PATCH", location, f"uploading to {repository}", expect=(202,),
                                     data=counted(), headers={"Content-Type": "application/octet-stream"})
             location = self._location(patched, repository)
+            digest = digest or "sha256:" + hashed.hexdigest()
             self._request("PUT", _with_query(location, "digest", digest), f"finishing {digest[:19]}",
                           expect=(201,), headers={"Content-Length": "0"})
         except BaseException:
             self.cancel(location)
             raise
-        return sent[0]
+        return digest, sent[0]
 
     def cancel(self, location: str) -> None:
         """Cancel an open upload (best effort: the registry forgets it in any case)."""

@@ -167,15 +167,16 @@ def test_a_pushed_image_is_what_skopeo_pulls_back(registries, tmp_path, name):
     registry = Registry(server.url, server.username, server.password)
     sent = 0
     for d in [manifest["config"], *manifest["layers"]]:
-        sent += registry.upload("zeta/pushed", d["digest"], _pieces(_blobs(layout, d["digest"])))
+        digest, size = registry.upload("zeta/pushed", _pieces(_blobs(layout, d["digest"])),
+                                       d["digest"] if d is manifest["config"] else None)
+        assert digest == d["digest"]
+        sent += size
     assert sent == manifest["config"]["size"] + sum(d["size"] for d in manifest["layers"])
     assert registry.put_manifest("zeta/pushed", "2.0", raw, manifest["mediaType"]) == top["digest"]
     assert server.inspect("zeta/pushed:2.0")["Digest"] == top["digest"]
-    server.pull("zeta/pushed:2.0", tmp_path / "back")
-    back = json.loads((tmp_path / "back" / "index.json").read_text())["manifests"][0]
-    assert back["digest"] == top["digest"]
+    assert server.pull("zeta/pushed:2.0", tmp_path / "back") == manifest
     for d in manifest["layers"]:
-        assert _blobs(tmp_path / "back", d["digest"]) == _blobs(layout, d["digest"])
+        assert (tmp_path / "back" / d["digest"][7:]).read_bytes() == _blobs(layout, d["digest"])
 
 
 def test_a_blob_whose_bytes_do_not_match_its_digest_is_refused_and_leaves_nothing(registries, tmp_path):
@@ -183,7 +184,7 @@ def test_a_blob_whose_bytes_do_not_match_its_digest_is_refused_and_leaves_nothin
     registry = Registry(server.url)
     claimed = "sha256:" + hashlib.sha256(b"what was promised").hexdigest()
     with pytest.raises(Refused) as error:
-        registry.upload("zeta/bad", claimed, [b"something else"])
+        registry.upload("zeta/bad", [b"something else"], claimed)
     assert "DIGEST_INVALID" in error.value.codes
     assert not registry.blob_exists("zeta/bad", claimed)
     # The upload was cancelled: its bytes are gone (the registry's purger removes the rest).

@@ -96,11 +96,13 @@ class RegistryServer:
         return json.loads(run(["skopeo", "inspect", "--tls-verify=false", *self.src_creds(),
                                f"docker://{self.host}/{reference}"]))
 
-    def pull(self, reference: str, layout: Path) -> None:
-        """skopeo copy <this registry>/<reference> to an OCI layout (tagged latest)."""
+    def pull(self, reference: str, path: Path) -> dict:
+        """skopeo copy <this registry>/<reference> to a `dir:` (the blobs as stored, each named
+        by its digest's hex); the manifest it wrote."""
         creds = ["--src-creds", f"{self.username}:{self.password}"] if self.username else []
         run(["skopeo", "copy", "--quiet", "--src-tls-verify=false", *creds,
-             f"docker://{self.host}/{reference}", f"oci:{layout}:latest"])
+             f"docker://{self.host}/{reference}", f"dir:{path}"])
+        return json.loads((path / "manifest.json").read_text())
 
     def raw_manifest(self, reference: str) -> bytes:
         return run(["skopeo", "inspect", "--raw", "--tls-verify=false", *self.src_creds(),
