@@ -63,31 +63,6 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("database_url", names, ids=names, indirect=True, scope="session")
 
 
-# The files that take longest, longest first (summed time of their tests with 3 workers, from
-# a full run's --durations=0). pytest-xdist hands whole files to its workers in collection
-# order (--dist loadfile), so these go first: started last, one of them would keep a worker
-# busy long after the others had run out of work.
-LONGEST_FILES = (
-    "cluster/test_run_resume.py", "cluster/test_multinode.py", "cluster/test_wizard.py",
-    "cluster/test_wizard_browser.py", "cluster/test_ssh_hosts.py", "salt/test_orchestrate.py",
-    "test_console_browser.py", "cluster/test_ssh_injection.py", "test_bad_input.py",
-    "test_auth_live.py", "cluster/test_wizard_input.py", "cluster/test_register.py",
-    "test_first_run.py", "salt/test_events.py", "salt/test_render.py", "test_access_matrix.py",
-    "kube/test_cluster.py",
-)
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items):
-    """The longest files first (LONGEST_FILES); the order within a file, and of the rest, stays."""
-    rank = {name: i for i, name in enumerate(LONGEST_FILES)}
-
-    def key(item) -> int:
-        relative = Path(str(item.path)).resolve().relative_to(TESTS).as_posix()
-        return rank.get(relative, len(rank))
-    items.sort(key=key)
-
-
 _ran: Counter = Counter()
 
 
