@@ -99,6 +99,10 @@ class Informer:
         query = self.group_query(key)
         if self.selector:
             query["labelSelector"] = ",".join(filter(None, (self.selector, query.get("labelSelector"))))
+        # resourceVersion=0: served from the API server's watch cache, not read from etcd and
+        # filtered there (a selected list in a namespace of 10,000 pods took 0.7 s that way);
+        # it may be a moment old, as the cache this stands in for is.
+        query["resourceVersion"] = "0"
         page = self.kube.request("GET", path(self.kind, namespace), query=query)
         views = (self.view_of(item) for item in page.get("items") or [])
         return [v for v in views if v is not None and self.group_of(v) == (namespace, key)]
