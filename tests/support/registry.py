@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
 import shutil
 import subprocess
-import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +25,7 @@ import pytest
 import requests
 import yaml
 
+from tests.support.archives import layer
 from tests.support.daemons import Daemon
 from tests.support.processes import free_port
 
@@ -157,22 +156,12 @@ def _blob(layout: Path, data: bytes) -> dict:
     return {"digest": f"sha256:{digest}", "size": len(data)}
 
 
-def layer_tar(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, content in sorted(files.items()):
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime, info.mode = len(content), 1_700_000_000, 0o644
-            tar.addfile(info, io.BytesIO(content))
-    return buf.getvalue()
-
-
 def image_manifest(layout: Path, layers: list[dict[str, bytes]], arch: str = "amd64",
                    created: str = "2026-11-30T12:00:00Z") -> dict:
     """Write an OCI image (its gzipped layers and config) into `layout`; its manifest descriptor."""
     descriptors, diff_ids = [], []
     for files in layers:
-        tar = layer_tar(files)
+        tar = layer(files)
         diff_ids.append("sha256:" + hashlib.sha256(tar).hexdigest())
         gz = gzip.compress(tar, mtime=0)
         descriptors.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **_blob(layout, gz)})
