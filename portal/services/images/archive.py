@@ -30,6 +30,7 @@ from typing import BinaryIO, Protocol
 
 from flask_babel import gettext as _
 
+from portal.adapters.registry import DOCKER_MANIFEST, OCI_MANIFEST
 from portal.services.errors import Invalid
 
 __all__ = ["read", "ArchiveImage", "ArchiveInvalid", "Blob", "BlobSink", "SMALL", "CHUNK"]
@@ -40,9 +41,6 @@ JSON_LIMIT = 4 << 20       # a manifest, index or config larger than this is ref
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
 DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 GZIP_MAGIC = b"\x1f\x8b"
 JSON_NAMES = frozenset({"manifest.json", "index.json", "oci-layout", "repositories"})
 

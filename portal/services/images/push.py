@@ -3,10 +3,10 @@
     pushed = push_archive(registry, stream, project="shop", name="web", tag="1.0", limit=...)
 
 One pass over the upload (archive.read): each big layer goes to the registry while it is
-read, the small blobs after it (mounted from another repository of the registry when it holds
-them already, uploaded otherwise), and the manifest last, under the tag. Until that last PUT
-nothing is tagged: a refused archive, a cancelled upload or a registry failure leaves no tag,
-and what was sent becomes garbage for the collector. `image` picks one image from an archive
+read, the small blobs after it (only those the repository does not hold yet), and the
+manifest last, under the tag. Until that last PUT nothing is tagged: a refused archive, a
+cancelled upload or a registry failure leaves no tag, and what was sent becomes garbage for
+the collector. `image` picks one image from an archive
 that holds several (docker save a b); with several and none picked the push is refused.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ class Pushed:
     tag: str
     digest: str
     size: int           # the image's compressed size: its layers
-    bytes_sent: int     # what went to the registry (mounted and existing blobs cost nothing)
+    bytes_sent: int     # what went to the registry (blobs it already held cost nothing)
 
 
 class RegistrySink:
