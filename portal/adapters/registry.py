@@ -58,7 +58,7 @@ BODY_LIMIT = 300
 # dots and dashes, not starting with either; a sha256 digest.
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 REPOSITORY = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
-TAG = re.compile(r"[\w][\w.-]{0,127}")
+TAG = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)  # \w as the registry means it: [A-Za-z0-9_]
 DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
 REPOSITORY_MAX = 255
 _NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')

@@ -137,7 +137,8 @@ def test_no_registry_listening_is_unreachable():
 @pytest.mark.parametrize("repository, reference", [
     ("../v2/_catalog", "1"), ("alpha/../../v2", "1"), ("Alpha/web", "1"), ("alpha//web", "1"),
     ("-alpha/web", "1"), ("alpha/web", "../../_catalog"), ("alpha/web", ".hidden"),
-    ("alpha/web", "x" * 129), ("alpha/web", "sha256:abc"), ("alpha/web?n=1", "1"), ("a" * 256, "1"),
+    ("alpha/web", "x" * 129), ("alpha/web", "sha256:abc"), ("alpha/web", "版本1"), ("alpha/web", "v\u0663"),
+    ("alpha/web?n=1", "1"), ("a" * 256, "1"),
 ])
 def test_bad_names_are_refused_before_any_request(repository, reference):
     # Nothing listens there: a request would be Unreachable, not BadName.
