@@ -130,6 +130,13 @@ def load() -> dict:
         # runs it in every process but the tests'.
         "SALT_SUPERVISE": (None if not os.environ.get("HUMMER_SALT_SUPERVISE")
                            else _bool(os.environ.get("HUMMER_SALT_SUPERVISE"), True)),
+        # The private registry (services/images/access.py): its API address, empty for the one
+        # the cluster wizard registered (http://<registry node>:<port>); basic-auth credentials
+        # when it has htpasswd; the largest image archive a user may upload, in bytes.
+        "REGISTRY_URL": os.environ.get("HUMMER_REGISTRY_URL", "").strip().rstrip("/"),
+        "REGISTRY_USERNAME": os.environ.get("HUMMER_REGISTRY_USERNAME", ""),
+        "REGISTRY_PASSWORD": os.environ.get("HUMMER_REGISTRY_PASSWORD", ""),
+        "UPLOAD_MAX_BYTES": _int("HUMMER_UPLOAD_MAX_BYTES", 10 * 1024 ** 3),
         "KUBE_PROGRESS_DEADLINE": _int("HUMMER_KUBE_PROGRESS_DEADLINE", 600),
         "LOG_FOLLOW_SECONDS": _int("HUMMER_LOG_FOLLOW_SECONDS", 600),
         "PAGE_SIZE": _int("HUMMER_PAGE_SIZE", 20),

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms.fields.choices import SelectChoice
@@ -97,6 +97,8 @@ class Project(db.Model):
     quota_cpu: Mapped[str] = mapped_column(String(32), default="", server_default="")
     quota_memory: Mapped[str] = mapped_column(String(32), default="", server_default="")
     quota_pods: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    # Image retention: keep the newest N tags of each of the project's repositories (None: all).
+    keep_tags: Mapped[int | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     memberships: Mapped[list["Membership"]] = relationship(
@@ -263,3 +265,44 @@ class RunStep(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     run: Mapped[ProvisioningRun] = relationship(back_populates="steps")
+
+
+# Images in the private registry ----------------------------------------------------------
+
+class ImagePush(db.Model):
+    """Hummer's record of a tag it pushed: which digest, by whom, when. The registry itself
+    keeps no such history; a tag pushed past the portal (skopeo, docker) has no row."""
+
+    __table_args__ = (UniqueConstraint("repository", "tag"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    repository: Mapped[str] = mapped_column(String(255))   # <project>/<name>
+    tag: Mapped[str] = mapped_column(String(128))
+    digest: Mapped[str] = mapped_column(String(71))
+    size: Mapped[int] = mapped_column(BigInteger, default=0)  # compressed: the sum of its layers
+    pushed_by: Mapped[str] = mapped_column(String(64), default="")  # the username, kept past the user
+    pushed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PublicImage(db.Model):
+    """A repository an admin made public: every project lists it and may deploy it."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    repository: Mapped[str] = mapped_column(String(255), unique=True)
+    marked_by: Mapped[str] = mapped_column(String(64), default="")
+    marked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RegistryGcRun(db.Model):
+    """One garbage collection of the registry's storage: a dry run or the real one (Salt)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dry_run: Mapped[bool] = mapped_column(default=True)
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running, succeeded, failed
+    blobs: Mapped[int] = mapped_column(default=0)               # eligible (dry run) or deleted
+    bytes_freed: Mapped[int] = mapped_column(BigInteger, default=0)  # estimated on a dry run
+    message: Mapped[str] = mapped_column(Text, default="")
+    started_by: Mapped[str] = mapped_column(String(64), default="")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
