@@ -94,9 +94,10 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.auth import bp as auth_bp
     from portal.cluster import bp as cluster_bp
     from portal.dashboard import bp as dashboard_bp
+    from portal.images import bp as images_bp
     from portal.projects import bp as projects_bp
 
-    for bp in (auth_bp, dashboard_bp, projects_bp, apps_bp, admin_bp, cluster_bp):
+    for bp in (auth_bp, dashboard_bp, projects_bp, apps_bp, images_bp, admin_bp, cluster_bp):
         app.register_blueprint(bp)
 
     _database_errors(app)

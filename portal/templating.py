@@ -210,6 +210,8 @@ def project_tab() -> str:
     endpoint = request.endpoint or ""
     if endpoint.startswith("apps."):
         return "apps"
+    if endpoint.startswith("images."):
+        return "images"
     return _TABS.get(endpoint, "")
 
 
