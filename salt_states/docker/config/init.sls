@@ -47,8 +47,39 @@ docker-config-containerd-registry-file-managed:
     - template: jinja
     - context:
         docker: {{ docker | json }}
+{%- if docker.registry_auth.basic %}
+    - mode: '0600'
+    - show_changes: False
+{%- else %}
     - mode: '0644'
+{%- endif %}
     - makedirs: True
+
+{%- if docker.registry_auth.basic %}
+
+docker-config-client-file-directory:
+  file.directory:
+    - name: {{ salt['file.dirname'](docker.client_config) }}
+    - mode: '0700'
+    - makedirs: True
+
+docker-config-client-file-serialize:
+  file.serialize:
+    - name: {{ docker.client_config }}
+    - dataset:
+        auths:
+          {{ docker.registry | json }}:
+            username: {{ docker.registry_auth.username | json }}
+            password: {{ docker.registry_auth.password | json }}
+            auth: {{ docker.registry_auth.basic | json }}
+    - serializer: json
+    # other logins in the file stay
+    - merge_if_exists: True
+    - mode: '0600'
+    - show_changes: False
+    - require:
+      - file: docker-config-client-file-directory
+{%- endif %}
 
 {%- if docker.mirror.url and docker.mirror.upstream %}
 
