@@ -15,6 +15,7 @@ import base64
 import json
 import logging
 import subprocess
+import tempfile
 
 import pytest
 
@@ -65,13 +66,14 @@ def pulls_with_the_secret(core_api, ns: str, tmp_path):
     def check(image: str) -> bool:
         s = secret(core_api, ns)
         argv = ["skopeo", "inspect", "--raw", "--tls-verify=false"]
-        if s is not None:
-            authfile = tmp_path / "auth.json"
-            authfile.write_bytes(base64.b64decode(s.data[".dockerconfigjson"]))
-            argv += ["--authfile", str(authfile)]
-        else:
-            argv += ["--no-creds"]
-        return subprocess.run(argv + [f"docker://{image}"], capture_output=True, timeout=60).returncode == 0
+        with tempfile.NamedTemporaryFile(dir=tmp_path, suffix=".json") as authfile:  # one per pull
+            if s is not None:
+                authfile.write(base64.b64decode(s.data[".dockerconfigjson"]))
+                authfile.flush()
+                argv += ["--authfile", authfile.name]
+            else:
+                argv += ["--no-creds"]
+            return subprocess.run(argv + [f"docker://{image}"], capture_output=True, timeout=60).returncode == 0
     return check
 
 

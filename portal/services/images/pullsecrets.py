@@ -79,16 +79,25 @@ def _note(namespace: str, what: str, login: Login | None) -> None:
                      detail=f"{what} {whom}".strip())
 
 
-def ensure(kube, namespace: str) -> str:
+_UNREAD = object()
+
+
+def _read(kube, namespace: str) -> dict | None:
+    try:
+        return kube.get("secrets", namespace, SECRET_NAME)
+    except kube_adapter.NotFound:
+        return None
+
+
+def ensure(kube, namespace: str, live=_UNREAD) -> str:
     """Make the namespace's pull Secret match the current credentials: "created", "rotated",
-    "removed" (the registry is open now), "unchanged" or "none". Raises the adapter's errors;
-    a concurrent writer (another worker) is waited out, not fought."""
+    "removed" (the registry is open now), "unchanged" or "none". `live`: the Secret as just
+    listed (None: there is none), else it is read. Raises the adapter's errors; a concurrent
+    writer (another worker) is waited out, not fought."""
     login = current()
     for _attempt in range(3):
-        try:
-            live = kube.get("secrets", namespace, SECRET_NAME)
-        except kube_adapter.NotFound:
-            live = None
+        if live is _UNREAD:
+            live = _read(kube, namespace)
         if login is None:
             if live is None or not _ours(live):
                 return "none"
@@ -113,7 +122,8 @@ def ensure(kube, namespace: str) -> str:
                 body["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
                 kube.replace("secrets", namespace, SECRET_NAME, body)
         except kube_adapter.Conflict:
-            continue  # someone wrote it meanwhile: read again
+            live = _UNREAD  # someone wrote it meanwhile: read again
+            continue
         _note(namespace, "rotated", login)
         return "rotated"
     raise kube_adapter.Conflict(f"The Secret {SECRET_NAME} kept changing while it was written.")
@@ -133,12 +143,19 @@ def prepare(kube, namespace: str) -> list[str]:
 
 
 def ensure_all() -> dict[str, int]:
-    """ensure() in every project's namespace; how many ended how ("failed": could not)."""
+    """ensure() in every project's namespace, after one list of the Secrets cluster-wide (so
+    that unchanged ones cost nothing more); how many ended how ("failed": could not)."""
     counts: dict[str, int] = {}
     kube = kube_access.kube()
+    try:
+        listed = {s["metadata"]["namespace"]: s
+                  for s in kube.list("secrets", None, fields=f"metadata.name={SECRET_NAME}")}
+    except kube_adapter.KubeError as error:
+        current_app.logger.warning("Pull secrets not listed (each is read instead): %s", error.message)
+        listed = None
     for name in db.session.scalars(select(Project.name).order_by(Project.name)).all():
         try:
-            outcome = ensure(kube, name)
+            outcome = ensure(kube, name, _UNREAD if listed is None else listed.get(name))
             db.session.commit()
         except kube_adapter.NotFound:
             outcome = "no namespace"

@@ -31,5 +31,7 @@ kubernetes-credentials-kubelet-file-serialize:
 
 kubernetes-credentials-kubelet-test-show_notification:
   test.show_notification:
-    - text: The kubelet pulls from {{ kubernetes.registry }} without a login (hummer:registry:auth:username is empty).
+    - text: >-
+        The kubelet pulls from {{ kubernetes.registry }} without a login
+        (hummer:registry:auth:username is empty).
 {%- endif %}
