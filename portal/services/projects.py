@@ -98,7 +98,8 @@ def default_plan() -> ResourcePlan | None:
 
 def provision(project: Project) -> bool:
     """Create the project's namespace, ResourceQuota, LimitRange and, when the registry needs
-    a login, its pull Secret (when a cluster is configured). True when this call created the namespace. Raises Invalid with the reason."""
+    a login, its pull Secret (when a cluster is configured). True when this call created the
+    namespace. Raises Invalid with the reason."""
     if not kube_access.configured():
         return False
     name = project.name
