@@ -166,8 +166,8 @@ def test_nodes_pull_with_the_registry_login_from_the_pillar(salt_env, rendered):
         assert (hosts["mode"], hosts["show_changes"]) == ("0600", False)
         assert hosts["context"]["docker"]["registry_auth"]["basic"] == basic
         client = args(high, "docker-config-client-file-serialize")
-        assert client["name"] == "/root/.docker/config.json" and client["merge_if_exists"] is True
-        assert client["dataset"] == {"auths": {REGISTRY: login}}
+        assert client["name"] == "/root/.docker/config.json" and "merge_if_exists" not in client
+        assert client["dataset"]["auths"][REGISTRY] == login  # merged into what the file holds
         assert (client["mode"], client["show_changes"]) == ("0600", False)
         kubelet = args(high, "kubernetes-credentials-kubelet-file-serialize")
         assert kubelet["name"] == "/var/lib/kubelet/config.json"

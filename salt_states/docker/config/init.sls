@@ -56,6 +56,21 @@ docker-config-containerd-registry-file-managed:
     - makedirs: True
 
 {%- if docker.registry_auth.basic %}
+{#- root's other logins stay: the file is merged here, at render time, not by file.serialize's
+    merge_if_exists (whose diff of the two mappings shows the password whatever show_changes says) #}
+{%-   set client = {} %}
+{%-   if salt['file.file_exists'](docker.client_config) %}
+{%-     set raw = salt['file.read'](docker.client_config) | trim %}
+{%-     if raw.startswith('{') %}
+{%-       do client.update(raw | load_json) %}
+{%-     endif %}
+{%-   endif %}
+{%-   do client.update({'auths': client.get('auths') or {}}) %}
+{%-   do client.auths.update({docker.registry: {
+        'username': docker.registry_auth.username,
+        'password': docker.registry_auth.password,
+        'auth': docker.registry_auth.basic,
+      }}) %}
 
 docker-config-client-file-directory:
   file.directory:
@@ -66,15 +81,8 @@ docker-config-client-file-directory:
 docker-config-client-file-serialize:
   file.serialize:
     - name: {{ docker.client_config }}
-    - dataset:
-        auths:
-          {{ docker.registry | json }}:
-            username: {{ docker.registry_auth.username | json }}
-            password: {{ docker.registry_auth.password | json }}
-            auth: {{ docker.registry_auth.basic | json }}
+    - dataset: {{ client | json }}
     - serializer: json
-    # other logins in the file stay
-    - merge_if_exists: True
     - mode: '0600'
     - show_changes: False
     - require:
