@@ -9,7 +9,8 @@ when it stops, and a service user without a writable home gets a warning. Hummer
 of it; signals (HUP, TTIN, TTOU, TERM) manage the master as before.
 
 post_worker_init starts filling a new worker's Kubernetes caches as soon as it has loaded
-the app, before its first request.
+the app, before its first request, and checks every project's registry pull Secret against
+the credentials of its environment (in a thread: README "Pull credentials").
 """
 control_socket_disable = True
 
@@ -22,4 +23,6 @@ def post_worker_init(worker):
     if app is None or not hasattr(app, "app_context"):
         return
     from portal.services import kube_access
+    from portal.services.images import pullsecrets
     kube_access.start_caches(app)
+    pullsecrets.start_sweep(app)

@@ -42,3 +42,18 @@ def init_app(app: Flask) -> None:
         click.echo(f"Administrator '{user.username}' created.")
         if generated:
             click.echo(f"Its generated password (shown once): {password}")
+
+    @app.cli.command("pull-secrets")
+    def pull_secrets() -> None:
+        """Write the registry's pull Secret into every project's namespace as the credentials
+        (HUMMER_REGISTRY_USERNAME/PASSWORD) are now; unchanged ones are left alone. Workers do
+        this when they start."""
+        from portal.services.errors import ServiceError
+        from portal.services.images import pullsecrets
+        try:
+            counts = pullsecrets.ensure_all()
+        except ServiceError as error:
+            raise click.ClickException(error.message)
+        click.echo(", ".join(f"{what}: {n}" for what, n in sorted(counts.items())) or "No project.")
+        if counts.get("failed"):
+            raise click.ClickException("Some namespaces were not written; see the log.")

@@ -15,6 +15,7 @@ from portal.models import Membership, Project, ResourcePlan, Role, User
 from portal.services import audit, authz, kube_access
 from portal.services.context import Actor
 from portal.services.errors import Invalid, NotFound, ServiceError
+from portal.services.images import pullsecrets
 
 
 def visible_to(user: User, q: str = ""):
@@ -96,8 +97,9 @@ def default_plan() -> ResourcePlan | None:
 
 
 def provision(project: Project) -> bool:
-    """Create the project's namespace, ResourceQuota and LimitRange (when a cluster is
-    configured). True when this call created the namespace. Raises Invalid with the reason."""
+    """Create the project's namespace, ResourceQuota, LimitRange and, when the registry needs
+    a login, its pull Secret (when a cluster is configured). True when this call created the
+    namespace. Raises Invalid with the reason."""
     if not kube_access.configured():
         return False
     name = project.name
@@ -123,6 +125,7 @@ def provision(project: Project) -> bool:
             kube.create("limitranges", name, objects.limit_range(
                 name, plan.cpu_request, plan.memory_request, plan.cpu_limit, plan.memory_limit),
                 exist_ok=True)
+        pullsecrets.ensure(kube, name)
     except kube_adapter.KubeError as error:
         _drop_namespace(name, created)
         raise Invalid(None, _("The project was not created: the cluster answered “%(reason)s”.", reason=error.message))

@@ -5,5 +5,6 @@
 
 include:
   - kubernetes.node.clean
+  - kubernetes.credentials.clean
   - kubernetes.package.clean
   - kubernetes.repo.clean

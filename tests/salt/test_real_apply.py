@@ -7,10 +7,13 @@ apply must report no change. What cannot run here for real (package installs,
 kubeadm init, services, mounts, swapoff, modprobe) runs in test mode in
 test_orchestrate.py.
 """
+import base64
 import json
 import os
 import shutil
+import stat
 import subprocess
+import tomllib
 
 import pytest
 import requests
@@ -22,9 +25,13 @@ from tests.support.processes import die_with_parent, free_port
 from tests.support.waiting import wait_for
 
 MINION = "hm-master"
-SLS = ["common.config", "registry.config", "docker.config", "nfs.server.config", "kubernetes.master.config",
+SLS = ["common.config", "registry.config", "docker.config", "nfs.server.config", "kubernetes.credentials",
+       "kubernetes.master.config",
        "monitoring.influxdb.config", "monitoring.grafana.config", "monitoring.telegraf.config", "portal.config"]
 HTPASSWD_HASH = "$2y$05$exampleexampleexampleeu0aJ5zSR3QyVNNDXyv9BZw9lyx9gqS6"
+# The nodes' login (hummer:registry:auth), with characters that need quoting in TOML and JSON.
+REGISTRY_LOGIN = {"username": "hummer", "password": 'pa"ss\\wörd:1'}
+OTHER_LOGIN = {"builds.example.invalid:5000": {"auth": "b3RoZXI6bG9naW4="}}  # an operator's, kept
 
 
 # Where nginx (as the portal formula renders its site) and the portal behind it listen in
@@ -44,13 +51,16 @@ def redirected(root) -> dict:
         "registry": {"pkg": off, "user": "root", "group": "root", "config_file": f"{r}/etc/registry/config.yml",
                      "storage_dir": f"{r}/var/lib/registry",
                      "htpasswd": {"enabled": True, "file": f"{r}/etc/registry/htpasswd",
-                                  "users": {"hummer": HTPASSWD_HASH}}},
+                                  "users": {"hummer": HTPASSWD_HASH}},
+                     "auth": REGISTRY_LOGIN},
         "docker": {"pkg": off, "daemon_json": f"{r}/etc/docker/daemon.json",
+                   "client_config": f"{r}/root/.docker/config.json",
                    "docker_certs_dir": f"{r}/etc/docker/certs.d",
                    "containerd_config": f"{r}/etc/containerd/config.toml",
                    "containerd_certs_dir": f"{r}/etc/containerd/certs.d"},
         "nfs": {"pkg": off, "exports_file": f"{r}/etc/exports.d/hummer.exports"},
-        "kubernetes": {"config_dir": f"{r}/etc/kubernetes/hummer"},
+        "kubernetes": {"config_dir": f"{r}/etc/kubernetes/hummer",
+                       "kubelet_credentials": f"{r}/var/lib/kubelet/config.json"},
         "monitoring": {
             "influxdb": {"pkg": off, "config": f"{r}/etc/influxdb/influxdb.conf"},
             "grafana": {"pkg": off, "group": "root", "config": f"{r}/etc/grafana/grafana.ini",
@@ -83,6 +93,8 @@ def applied(salt_env, tmp_path_factory):
     (root / "etc" / "hosts").write_text("127.0.0.1 localhost\n")
     (root / "etc" / "nginx" / "sites-enabled").mkdir(parents=True)
     (root / "etc" / "nginx" / "sites-enabled" / "default").write_text("server {}\n")
+    (root / "root" / ".docker").mkdir(parents=True)
+    (root / "root" / ".docker" / "config.json").write_text(json.dumps({"auths": OTHER_LOGIN}))
     first = apply(salt_env, root)
     second = apply(salt_env, root)
     return root, first, second
@@ -167,6 +179,27 @@ def test_written_files_carry_the_cluster_values(applied):
     assert (root / "etc/nginx/sites-enabled/hummer").resolve() == root / "etc/nginx/sites-available/hummer"
     assert not (root / "etc/nginx/sites-enabled/default").exists()
     assert "proxy_buffering off;" in (root / "etc/nginx/sites-available/hummer").read_text()
+
+
+def test_the_nodes_login_is_written_readable_by_root_only(applied):
+    """hummer:registry:auth in containerd's hosts.toml (a Basic header on every request), the
+    kubelet's config.json and root's Docker config.json (keeping its other logins), each of
+    mode 0600 and parsed back as their readers parse them; the password is in no state's output."""
+    root, first, _ = applied
+    user, password = REGISTRY_LOGIN["username"], REGISTRY_LOGIN["password"]
+    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+    certs = root / "etc/containerd/certs.d/192.0.2.10:5000"
+    hosts = tomllib.loads((certs / "hosts.toml").read_text())
+    assert hosts["host"]["http://192.0.2.10:5000"]["header"] == {"Authorization": f"Basic {basic}"}
+    login = {"username": user, "password": password, "auth": basic}
+    for path in (root / "var/lib/kubelet/config.json", root / "root/.docker/config.json", certs / "hosts.toml"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert json.loads((root / "var/lib/kubelet/config.json").read_text()) == {"auths": {"192.0.2.10:5000": login}}
+    docker = json.loads((root / "root/.docker/config.json").read_text())
+    assert docker == {"auths": {"192.0.2.10:5000": login, **OTHER_LOGIN}}
+    assert stat.S_IMODE((root / "root/.docker").stat().st_mode) == 0o700
+    shown = [json.dumps(r, ensure_ascii=False) for r in first.values()]
+    assert [r for r in shown if "wörd" in r or basic in r] == []
 
 
 def test_nginx_limits_bodies_slow_clients_and_streams_like_the_portal(applied):

@@ -4,6 +4,7 @@ The cluster pillar is the repository's examples (pillar/generated/cluster.yaml.e
 plus every salt_states/*/pillar.example), played by hm-master (master, registry,
 nfs), hm-node1 (node, monitoring) and hm-node2 (node, portal).
 """
+import base64
 import json
 
 import pytest
@@ -151,6 +152,36 @@ def test_docker_trusts_the_private_registry(rendered):
         assert hosts["name"] == f"/etc/containerd/certs.d/{REGISTRY}/hosts.toml"
         pull = args(high, "docker-images-pause-cmd-run")["name"]
         assert f"--plain-http {REGISTRY}/pause:3.9" in pull
+
+
+def test_nodes_pull_with_the_registry_login_from_the_pillar(salt_env, rendered):
+    """hummer:registry:auth (the example's hummer / example-registry-password) reaches
+    containerd (hosts.toml, which `ctr --hosts-dir` reads too), the kubelet and root's Docker
+    client, in files of mode 0600 whose changes are not shown."""
+    basic = base64.b64encode(b"hummer:example-registry-password").decode()
+    login = {"username": "hummer", "password": "example-registry-password", "auth": basic}
+    for minion in ("hm-master", "hm-node1", "hm-node2"):
+        high = rendered[minion]
+        hosts = args(high, "docker-config-containerd-registry-file-managed")
+        assert (hosts["mode"], hosts["show_changes"]) == ("0600", False)
+        assert hosts["context"]["docker"]["registry_auth"]["basic"] == basic
+        client = args(high, "docker-config-client-file-serialize")
+        assert client["name"] == "/root/.docker/config.json" and "merge_if_exists" not in client
+        assert client["dataset"]["auths"][REGISTRY] == login  # merged into what the file holds
+        assert (client["mode"], client["show_changes"]) == ("0600", False)
+        kubelet = args(high, "kubernetes-credentials-kubelet-file-serialize")
+        assert kubelet["name"] == "/var/lib/kubelet/config.json"
+        assert kubelet["dataset"] == {"auths": {REGISTRY: login}}
+        assert (kubelet["mode"], kubelet["show_changes"]) == ("0600", False)
+    # an open registry: no login anywhere, and hosts.toml as before
+    pillar = {"hummer": {"registry": {"auth": {"username": "", "password": ""}}}}
+    high = salt_env.salt("hm-node1", "state.show_sls", "docker.config,kubernetes.credentials",
+                         f"pillar={json.dumps(pillar)}", timeout=120)["hm-node1"]
+    assert isinstance(high, dict), "\n".join(map(str, high))
+    assert args(high, "docker-config-containerd-registry-file-managed")["mode"] == "0644"
+    assert "docker-config-client-file-serialize" not in high
+    assert "kubernetes-credentials-kubelet-file-serialize" not in high
+    assert "kubernetes-credentials-kubelet-test-show_notification" in high
 
 
 def test_registry_and_nfs_on_their_node(rendered):

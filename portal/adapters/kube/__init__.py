@@ -43,6 +43,7 @@ from portal.adapters.kube.labels import (
                                          PLAN_ANNOTATION,
                                          POD_TEMPLATE_HASH,
                                          PROJECT_LABEL,
+                                         PULL_SECRET_ANNOTATION,
                                          RESTART_ANNOTATION,
                                          REVISION_ANNOTATION,
                                          STOP_ANNOTATION,
@@ -69,6 +70,7 @@ __all__ = [
     "Informer", "KINDS", "CACHED", "path", "plural_of", "objects",
     "APP_LABEL", "PROJECT_LABEL", "MANAGED", "STOP_ANNOTATION", "PLAN_ANNOTATION", "RESTART_ANNOTATION",
     "HPA_CONDITIONS", "FIELD_MANAGER", "NAME_LABEL", "POD_TEMPLATE_HASH", "REVISION_ANNOTATION",
+    "PULL_SECRET_ANNOTATION",
     "AppView", "PodView", "ReplicaSetView", "ServiceView", "HpaView", "EventView", "parse_time",
     "view_of_deployment", "view_of_pod", "view_of_replicaset", "view_of_service", "view_of_hpa", "view_of_event",
 ]

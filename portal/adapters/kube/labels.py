@@ -10,5 +10,6 @@ STOP_ANNOTATION = "hummer.io/replicas-before-stop"
 PLAN_ANNOTATION = "hummer.io/plan"
 RESTART_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+PULL_SECRET_ANNOTATION = "hummer.io/credentials-digest"  # on the pull Secret: a keyed digest, never the password
 HPA_CONDITIONS = "autoscaling.alpha.kubernetes.io/conditions"  # where autoscaling/v1 keeps them
 FIELD_MANAGER = "hummer"   # server-side apply: the fields the portal's forms own

@@ -4,8 +4,10 @@ functions, no calls.
 An `AppSpec` (portal.domain.apps, already validated by services.apps) becomes a
 Deployment, zero, one or two Services (internal ports in a ClusterIP Service named
 like the app, external ones in a NodePort Service `<app>-ext`) and, with autoscaling,
-a HorizontalPodAutoscaler (autoscaling/v1). Projects become a Namespace, a
-ResourceQuota and a LimitRange. `spec_from_objects` reads an AppSpec back from the
+a HorizontalPodAutoscaler (autoscaling/v1); the pod template names the project's
+pull Secret in imagePullSecrets when there is one. Projects become a Namespace, a
+ResourceQuota, a LimitRange and, for a registry that needs a login, the pull Secret
+(`pull_secret`, a kubernetes.io/dockerconfigjson Secret). `spec_from_objects` reads an AppSpec back from the
 live objects (for the edit form).
 
 Everything is a plain JSON dict in the API's own form: `to_yaml()` of these dicts is
@@ -13,6 +15,7 @@ exactly what is sent, and `kubectl apply -f` accepts it.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import shlex
@@ -26,12 +29,15 @@ from portal.adapters.kube.labels import (
     NAME_LABEL,
     PLAN_ANNOTATION,
     PROJECT_LABEL,
+    PULL_SECRET_ANNOTATION,
     RESTART_ANNOTATION,
 )
 from portal.domain.apps import AppSpec, EnvSpec, PortSpec, ProbeSpec, VolumeMountSpec, split_image
 
 QUOTA_NAME = "hummer-quota"
 LIMITS_NAME = "hummer-limits"
+PULL_SECRET_NAME = "hummer-registry"
+PULL_SECRET_TYPE = "kubernetes.io/dockerconfigjson"
 EXTERNAL_SUFFIX = "-ext"
 
 
@@ -97,7 +103,19 @@ def container(spec: AppSpec) -> dict:
     return c
 
 
-def pod_template(spec: AppSpec) -> dict:
+def set_pull_secrets(template: dict, names) -> None:
+    """The pod template's imagePullSecrets: Hummer's own (PULL_SECRET_NAME) when `names`
+    holds it, none of Hummer's otherwise; entries someone else added stay."""
+    pod = template.setdefault("spec", {})
+    others = [r for r in pod.get("imagePullSecrets") or [] if r.get("name") != PULL_SECRET_NAME]
+    refs = others + [{"name": n} for n in names if n not in {r.get("name") for r in others}]
+    if refs:
+        pod["imagePullSecrets"] = refs
+    else:
+        pod.pop("imagePullSecrets", None)
+
+
+def pod_template(spec: AppSpec, pull_secrets=()) -> dict:
     annotations = {PLAN_ANNOTATION: spec.plan} if spec.plan else {}
     template = {"metadata": {"labels": labels(spec.name)}, "spec": {"containers": [container(spec)]}}
     if annotations:
@@ -105,12 +123,15 @@ def pod_template(spec: AppSpec) -> dict:
     if spec.volumes:
         template["spec"]["volumes"] = [{"name": v.name, "persistentVolumeClaim": {"claimName": v.claim}}
                                        for v in spec.volumes]
+    if pull_secrets:
+        template["spec"]["imagePullSecrets"] = [{"name": n} for n in pull_secrets]
     return template
 
 
-def deployment(spec: AppSpec, namespace: str, progress_deadline: int = 600) -> dict:
+def deployment(spec: AppSpec, namespace: str, progress_deadline: int = 600, pull_secrets=()) -> dict:
     """The Deployment. Sent with server-side apply (field manager FIELD_MANAGER), so a
-    later apply of the same builder changes only these fields: what kubectl added stays."""
+    later apply of the same builder changes only these fields: what kubectl added stays.
+    `pull_secrets`: the names of the Secrets the kubelet pulls the image with."""
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": _meta(spec.name, spec.name, namespace),
@@ -121,7 +142,7 @@ def deployment(spec: AppSpec, namespace: str, progress_deadline: int = 600) -> d
             "progressDeadlineSeconds": progress_deadline,
             "strategy": {"type": "RollingUpdate",
                          "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
-            "template": pod_template(spec),
+            "template": pod_template(spec, pull_secrets),
         },
     }
 
@@ -161,9 +182,9 @@ def hpa(spec: AppSpec, namespace: str) -> dict | None:
     }
 
 
-def app_objects(spec: AppSpec, namespace: str, progress_deadline: int = 600) -> list[dict]:
+def app_objects(spec: AppSpec, namespace: str, progress_deadline: int = 600, pull_secrets=()) -> list[dict]:
     """Everything one app is made of, in creation order."""
-    objs = [deployment(spec, namespace, progress_deadline), *services(spec, namespace)]
+    objs = [deployment(spec, namespace, progress_deadline, pull_secrets), *services(spec, namespace)]
     scaler = hpa(spec, namespace)
     if scaler:
         objs.append(scaler)
@@ -195,6 +216,23 @@ def limit_range(project: str, cpu_request: str, memory_request: str, cpu_limit: 
             "spec": {"limits": [{"type": "Container",
                                  "defaultRequest": {"cpu": cpu_request, "memory": memory_request},
                                  "default": {"cpu": cpu_limit, "memory": memory_limit}}]}}
+
+
+def dockerconfigjson(host: str, username: str, password: str) -> str:
+    """The ~/.docker/config.json form of one registry login, as the kubelet reads it."""
+    auth = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+    return json.dumps({"auths": {host: {"username": username, "password": password, "auth": auth}}},
+                      sort_keys=True)
+
+
+def pull_secret(project: str, host: str, username: str, password: str, digest: str) -> dict:
+    """The project's pull Secret. `digest` (PULL_SECRET_ANNOTATION) tells whether it holds
+    the current credentials without reading them back; it must not be the password."""
+    config = dockerconfigjson(host, username, password).encode()
+    return {"apiVersion": "v1", "kind": "Secret", "type": PULL_SECRET_TYPE,
+            "metadata": {"name": PULL_SECRET_NAME, "namespace": project, "labels": dict(MANAGED),
+                         "annotations": {PULL_SECRET_ANNOTATION: digest}},
+            "data": {".dockerconfigjson": base64.b64encode(config).decode("ascii")}}
 
 
 # Reading an app back (for the edit form) ----------------------------------------

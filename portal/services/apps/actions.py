@@ -20,6 +20,7 @@ from portal.services.apps.parse import REPLICAS_MAX, DeployFailed, SpecInvalid, 
 from portal.services.apps.reading import _read_app, get
 from portal.services.context import Actor
 from portal.services.errors import Conflict, Invalid, Unavailable
+from portal.services.images import pullsecrets
 
 
 def _deadline() -> int:
@@ -50,10 +51,12 @@ def _fresh(kube, project: Project, name: str, token) -> dict:
 def _update(kube, project: Project, name: str, token, mutate, what=None) -> dict:
     """GET, check the token, mutate, PUT with that resourceVersion. A 409 caused by a change
     outside the pod template (a status update, a scale) is retried; a change of the template
-    meanwhile is a Conflict for the user."""
+    meanwhile is a Conflict for the user. The pod template names the pull Secret as it is now."""
+    pulls = pullsecrets.prepare(kube, project.name)
     for _attempt in range(4):
         deploy = _fresh(kube, project, name, token)
         mutate(deploy)
+        objects.set_pull_secrets(deploy["spec"]["template"], pulls)
         deploy.pop("status", None)
         try:
             with _kube_errors(what):
@@ -73,7 +76,7 @@ def preview(project: Project, data: dict, by: Actor) -> tuple[AppSpec, str]:
     """The YAML that deploying this form would send, exactly."""
     _require(project, by)
     spec = parse(data)
-    return spec, objects.to_yaml(objects.app_objects(spec, project.name, _deadline()))
+    return spec, objects.to_yaml(objects.app_objects(spec, project.name, _deadline(), pullsecrets.references()))
 
 
 def _field_of(obj: dict, spec: AppSpec, cause_field: str) -> str | None:
@@ -101,8 +104,9 @@ def deploy(project: Project, data: dict, by: Actor) -> AppSpec:
         except kube_adapter.NotFound:
             from portal.services import projects
             projects.provision(project)  # a project made while no cluster was configured
+    pulls = pullsecrets.prepare(kube, ns)
     created: list[dict] = []
-    for obj in objects.app_objects(spec, ns, _deadline()):
+    for obj in objects.app_objects(spec, ns, _deadline(), pulls):
         try:
             _create(kube, ns, obj)
         except kube_adapter.KubeError as error:
@@ -284,14 +288,14 @@ def delete(project: Project, name: str, confirm: str, by: Actor) -> list[str]:
     return gone
 
 
-def _edit_body(spec: AppSpec, deploy: dict, ns: str) -> dict:
+def _edit_body(spec: AppSpec, deploy: dict, ns: str, pulls=()) -> dict:
     """What the `hummer` field manager applies: the builder's Deployment, with the image,
     the container's name and the rollout settings the form does not show taken from the
     live object. Everything else in the live object (a sidecar, a nodeSelector, a label,
     terminationGracePeriodSeconds) belongs to other managers and is not touched."""
     live = deploy["spec"]
     old = objects.app_container(live["template"], spec.name)
-    body = objects.deployment(spec, ns, live.get("progressDeadlineSeconds") or _deadline())
+    body = objects.deployment(spec, ns, live.get("progressDeadlineSeconds") or _deadline(), pulls)
     body["spec"]["template"]["spec"]["containers"][0]["name"] = old.get("name") or spec.name
     for key in ("revisionHistoryLimit", "strategy"):
         if key in live:
@@ -362,6 +366,7 @@ def edit(project: Project, name: str, data: dict, token, by: Actor) -> tuple[App
     spec = parse(data, name_fixed=name)
     kube = kube_access.kube()
     ns = project.name
+    pulls = pullsecrets.prepare(kube, ns)
     note = ""
     for _attempt in range(4):
         deploy, svcs, scaler = _read_app(kube, ns, name)
@@ -378,7 +383,7 @@ def edit(project: Project, name: str, data: dict, token, by: Actor) -> tuple[App
             spec.replicas = clamped
         try:
             with _kube_errors(lambda reason: _("The Deployment was not changed: %(reason)s", reason=reason)):
-                _apply_edit(kube, ns, name, deploy, _edit_body(spec, deploy, ns))
+                _apply_edit(kube, ns, name, deploy, _edit_body(spec, deploy, ns, pulls))
             break
         except Conflict:
             continue

@@ -47,8 +47,47 @@ docker-config-containerd-registry-file-managed:
     - template: jinja
     - context:
         docker: {{ docker | json }}
+{%- if docker.registry_auth.basic %}
+    - mode: '0600'
+    - show_changes: False
+{%- else %}
     - mode: '0644'
+{%- endif %}
     - makedirs: True
+
+{%- if docker.registry_auth.basic %}
+{#- root's other logins stay: the file is merged here, at render time, not by file.serialize's
+    merge_if_exists (whose diff of the two mappings shows the password whatever show_changes says) #}
+{%-   set client = {} %}
+{%-   if salt['file.file_exists'](docker.client_config) %}
+{%-     set raw = salt['file.read'](docker.client_config) | trim %}
+{%-     if raw.startswith('{') %}
+{%-       do client.update(raw | load_json) %}
+{%-     endif %}
+{%-   endif %}
+{%-   do client.update({'auths': client.get('auths') or {}}) %}
+{%-   do client.auths.update({docker.registry: {
+        'username': docker.registry_auth.username,
+        'password': docker.registry_auth.password,
+        'auth': docker.registry_auth.basic,
+      }}) %}
+
+docker-config-client-file-directory:
+  file.directory:
+    - name: {{ salt['file.dirname'](docker.client_config) }}
+    - mode: '0700'
+    - makedirs: True
+
+docker-config-client-file-serialize:
+  file.serialize:
+    - name: {{ docker.client_config }}
+    - dataset: {{ client | json }}
+    - serializer: json
+    - mode: '0600'
+    - show_changes: False
+    - require:
+      - file: docker-config-client-file-directory
+{%- endif %}
 
 {%- if docker.mirror.url and docker.mirror.upstream %}
 
