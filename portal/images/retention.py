@@ -13,7 +13,7 @@ from wtforms import HiddenField, StringField
 from portal.images import bp
 from portal.models import Role
 from portal.services import authz
-from portal.services.errors import Conflict, Forbidden, Invalid, Unavailable
+from portal.services.errors import Conflict, Invalid, ServiceError
 from portal.services.images import access, public, retention
 from portal.web import actor, redirect_to, render
 
@@ -44,7 +44,7 @@ def _page(project, role, form=None, status=200, conflict=""):
     plan, problem = None, ""
     try:
         plan = retention.compute(project)
-    except (Unavailable, Forbidden, Invalid) as error:
+    except ServiceError as error:
         problem = error.message
     apply_form = ApplyForm(formdata=None, data={"token": plan.token if plan else ""})
     return render("images/retention.html", None, status=status, project=project, role=role, form=form,

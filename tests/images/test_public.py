@@ -56,7 +56,7 @@ def test_bad_repositories_and_values_are_refused_with_a_reason(web, login, make_
     login("root")
     response = switch(web, project, repository.format(p=project.name), public_value)
     assert response.status_code == 422
-    assert find(text(response), "main") is not None
+    assert find(text(response), "article", class_="error-page") is not None
     assert public.public_repositories() == []
 
 
