@@ -180,3 +180,23 @@ def test_empty_n_keeps_every_tag_and_viewers_only_read(web, login, make_user, ma
     # no registry here: the page says so instead of failing
     assert "No registry is configured" in find(page, id="registry-banner").text
     assert keep(web, project, "2").status_code == 403
+
+
+def test_a_registry_that_refuses_deletion_leaves_every_tag_and_says_how_to_enable_it(
+        app, registries, tmp_path, web, login, make_user, make_project):
+    server = registries["no_delete"]
+    use_registry(app, server)
+    project, _people = new_team(make_user, make_project)
+    repo = f"{project.name}/web"
+    for tag, day in (("old", 1), ("new", 2)):
+        record(project, repo, tag, push(server, tmp_path, repo, tag), day)
+    login("olivia")
+    keep(web, project, "1")
+    page = text(web.get(page_url(project)))
+    assert preview(page) == {f"{repo}:old"}
+    response = web.post(f"/projects/{project.name}/images/retention/apply", form_data(page, "apply-form"))
+    assert response.status_code == 409
+    assert "storage.delete.enabled" in find(text(response), id="retention-conflict").text
+    assert server.inspect(f"{repo}:old")["Digest"] and server.inspect(f"{repo}:new")["Digest"]
+    assert db.session.scalar(db.select(ImagePush).filter_by(repository=repo, tag="old")) is not None
+    assert db.session.scalar(db.select(AuditEvent).filter_by(action="image.prune")) is None
