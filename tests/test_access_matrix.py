@@ -13,7 +13,7 @@ A test below fails when a route is added without a row here.
 import pytest
 
 from portal.extensions import db
-from portal.models import ClusterSettings, Membership, Project, ProvisioningRun, ResourcePlan, User
+from portal.models import ClusterSettings, Membership, Project, ProvisioningRun, PublicImage, ResourcePlan, User
 
 pytestmark = pytest.mark.reuse_app  # hundreds of requests: one app (tests/conftest.py)
 
@@ -62,6 +62,12 @@ MATRIX = {
     "apps.start": ("POST", "/projects/alpha/apps/web/start", {}, "developer", 503),
     "apps.edit": ("GET", "/projects/alpha/apps/web/edit", None, "developer", 503),
     "apps.delete": ("POST", "/projects/alpha/apps/web/delete", {"confirm": "web"}, "developer", 503),
+    # Images: no registry is configured here either: the retention page says so (200); an
+    # allowed apply, which needs the registry, answers 503. tests/images/ covers them for real.
+    "images.retention_page": ("GET", "/projects/alpha/images/retention", None, "viewer", 200),
+    "images.retention_save": ("POST", "/projects/alpha/images/retention", {"keep_tags": "5"}, "owner", 302),
+    "images.retention_apply": ("POST", "/projects/alpha/images/retention/apply", {"token": ""}, "owner", 503),
+    "images.public_switch": ("POST", "/projects/alpha/images/public", {"repository": "alpha/web", "public": "1"}, "admin", 302),
     # Cluster wizard: admins only. No Salt is configured here: its pages render with a banner
     # saying how to configure it (200); actions that need Salt answer 503 with the reason, and
     # nothing is stored; tests/cluster/ covers them against a real Salt master.
@@ -131,6 +137,8 @@ EFFECTS = {
     "admin.plan_new": lambda: db.session.scalar(db.select(ResourcePlan).filter_by(name="large")) is not None,
     "admin.plan_edit": lambda: db.session.scalar(db.select(ResourcePlan.cpu_request).filter_by(name="small")) == "100m",
     "admin.plan_delete": lambda: db.session.scalar(db.select(ResourcePlan)) is None,
+    "images.retention_save": lambda: db.session.scalar(db.select(Project.keep_tags).filter_by(name="alpha")) == 5,
+    "images.public_switch": lambda: db.session.scalar(db.select(PublicImage).filter_by(repository="alpha/web")) is not None,
 }
 
 

@@ -63,7 +63,8 @@ EDIT_HIDDEN = ("name", "image", "tag", "replicas")
 class AppForm(FlaskForm):
     name = StringField(_l("App name"), description=_l("Lower-case letters, digits and '-', starting with a letter."))
     image = StringField(_l("Image"), description=_l("e.g. nginx or registry:5000/team/web"))
-    tag = StringField(_l("Tag"), default="latest")
+    # Empty by default: "latest" then, or the tag a full name picked from the image list carries.
+    tag = StringField(_l("Tag"), default="", description=_l("empty: latest, or the tag the image names"))
     replicas = StringField(_l("Replicas"), default="1")
     plan = SelectField(_l("Resource plan"), validate_choice=False, default="")
     cpu_request = StringField(_l("CPU request"))

@@ -21,6 +21,7 @@ from portal.apps.forms import (
 from portal.models import Role
 from portal.services import apps, authz, kube_access, plans, projects, streams
 from portal.services.errors import Conflict, Invalid, Unavailable
+from portal.services.images import picker
 from portal.web import actor, page_number, redirect_to, render, wants_fragment
 
 
@@ -74,6 +75,9 @@ def new(name):
     form = _deploy_form()
     yaml_text, status = None, 200
     op = request.form.get("op", "deploy")
+    if request.method == "GET" and request.args.get("image"):
+        # ?image=<full name> (from an image's page): prefilled, judged on submit like a typed one
+        form.image.data, form.tag.data = request.args.get("image", "").strip()[:1024], ""
     if request.method == "POST" and op == "add-port":
         form.ports.append_entry()
     elif request.method == "POST" and op == "add-env":
@@ -93,9 +97,11 @@ def new(name):
         status = 400
         form.form_errors.append(_("The form could not be read (its security token may have "
                                   "expired); reload the page and try again."))
+    fragment = wants_fragment()
     return render("apps/new.html", "apps/_form.html", project=project, role=role, form=form,
                   yaml_text=yaml_text, status=status, editing=False,
-                  state=None if wants_fragment() else kube_access.state())
+                  state=None if fragment else kube_access.state(),
+                  image_suggestions=() if fragment else picker.suggestions(project))
 
 
 # Detail -------------------------------------------------------------------------

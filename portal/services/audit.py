@@ -119,6 +119,10 @@ ACTION_WORDS = {
     "cluster.run_resumed": _l("followed a run again"),
     "cluster.register": _l("registered the cluster"),
     "cluster.ssh_host": _l("added a host over SSH"),
+    "image.retention": _l("changed the image retention of"),
+    "image.prune": _l("removed old image tags of"),
+    "image.public": _l("made the image public:"),
+    "image.private": _l("made the image private again:"),
 }
 
 
