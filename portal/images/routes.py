@@ -2,14 +2,16 @@
 
 URLs carry the full repository name (<project>/<name>, or another project's public one), so
 that a public repository reads like the project's own; "/-/" separates it from what follows
-(a repository name never has a "-" part). The service refuses any name outside the project's
-prefix and the public ones with a 404, whatever the registry holds.
+(a repository name never has a "-" part). The <repository:...> converter takes only what the
+registry's grammar allows (no "..", no upper case, no empty part); the service then refuses
+any name outside the project's prefix and the public ones with a 404, whatever the registry holds.
 """
 from __future__ import annotations
 
 from flask import current_app, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from werkzeug.routing import BaseConverter
 
 from portal.images import bp
 from portal.models import Role
@@ -17,6 +19,20 @@ from portal.services import authz
 from portal.services.errors import Conflict, Forbidden, Unavailable
 from portal.services.images import access, catalog, deletion
 from portal.web import actor, page_number, redirect_to, render
+
+
+class RepositoryName(BaseConverter):
+    """A repository name as the registry's grammar has it (portal.adapters.registry.REPOSITORY):
+    path parts of lower-case letters and digits joined by '.', '_', '__' or dashes."""
+
+    regex = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    part_isolating = False
+
+
+@bp.record_once
+def _register_converter(state):
+    """Before the routes below are added to the app's map (deferred functions run in order)."""
+    state.app.url_map.converters.setdefault("repository", RepositoryName)
 
 
 @bp.before_request
@@ -45,7 +61,7 @@ def index(name):
                   repositories=repositories, storage=storage)
 
 
-@bp.route("/<path:repository>")
+@bp.route("/<repository:repository>")
 def repository(name, repository):
     project, role = _project(name)
     public = catalog.readable(project, repository)
@@ -54,7 +70,7 @@ def repository(name, repository):
                   repository=repository, public=public, page=page)
 
 
-@bp.route("/<path:repository>/-/tags/<tag>")
+@bp.route("/<repository:repository>/-/tags/<tag>")
 def tag(name, repository, tag):
     project, role = _project(name)
     public = catalog.readable(project, repository)
@@ -64,7 +80,7 @@ def tag(name, repository, tag):
                   t=found, may_delete=may_delete, may_deploy=role.at_least(Role.DEVELOPER))
 
 
-@bp.route("/<path:repository>/-/tags/<tag>/delete", methods=["GET", "POST"])
+@bp.route("/<repository:repository>/-/tags/<tag>/delete", methods=["GET", "POST"])
 def delete(name, repository, tag):
     project, role = _project(name, Role.DEVELOPER)
     catalog.own(project, repository)
