@@ -53,8 +53,8 @@ def index(name):
         banner = str(access.NOT_CONFIGURED)
     else:
         try:
-            repositories = catalog.repositories(project)
-            storage = catalog.storage(project)
+            found = catalog.overview(project)
+            repositories, storage = found.repositories, found.storage
         except (Unavailable, Forbidden) as error:
             banner, repositories = error.message, None
     return render("images/index.html", project=project, role=role, banner=banner,

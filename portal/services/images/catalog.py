@@ -1,8 +1,8 @@
 """What the Images pages show of a project: its repositories in the registry, their tags with
 what each image is (digest, size, platforms, creation, who pushed it), the project's storage.
 
-    catalog.repositories(project)              # [Repository(name, public, tags)], no empty ones
-    catalog.storage(project)                   # Storage(bytes, blobs, partial)
+    catalog.overview(project)                  # .repositories [Repository(name, public, tags)],
+                                               # .storage Storage(bytes, blobs, partial)
     catalog.tag_page(project, "shop/web", 1, 20)   # one page of Tag rows (a bounded number of reads)
     catalog.tag(project, "shop/web", "1.0")    # one Tag, with its pull command
     catalog.readable(project, "shop/web")      # NotFound unless the project may read it
@@ -146,18 +146,20 @@ def _tags(registry, repository: str) -> list[str]:
         return []
 
 
-def repositories(project: Project) -> list[Repository]:
-    """The project's repositories, then the public ones of other projects; each with its
-    number of tags. Repositories whose tags were all deleted (the registry keeps them in its
-    catalog) are left out."""
+@dataclass
+class Overview:
+    repositories: list[Repository]
+    storage: Storage
+
+
+def overview(project: Project) -> Overview:
+    """The Images tab: the project's repositories, then the public ones of other projects,
+    each with its number of tags (repositories whose tags were all deleted, which the
+    registry keeps in its catalog, are left out); and the storage of the project's own."""
     registry = access.registry()
-    found = []
-    mine = own_names(project, registry)
+    mine = {name: _tags(registry, name) for name in own_names(project, registry)}
     public = set(db.session.scalars(select(PublicImage.repository)))
-    for name in mine:
-        count = len(_tags(registry, name))
-        if count:
-            found.append(Repository(name, name in public, count))
+    found = [Repository(name, name in public, len(tags)) for name, tags in mine.items() if tags]
     for name in sorted(public - set(mine)):
         try:
             registry_adapter.check_repository(name)
@@ -166,20 +168,19 @@ def repositories(project: Project) -> list[Repository]:
         count = len(_tags(registry, name))
         if count:
             found.append(Repository(name, True, count))
-    return found
+    return Overview(found, _storage(registry, mine))
 
 
-def storage(project: Project) -> Storage:
-    """The registry space the project's repositories take: every layer and config of every
-    tag (each platform of an index), each blob counted once however many tags, repositories
-    or platforms share it. At most STORAGE_READS manifests are read."""
-    registry = access.registry()
+def _storage(registry, tags_of: dict[str, list[str]]) -> Storage:
+    """The registry space these repositories take: every layer and config of every tag (each
+    platform of an index), each blob counted once however many tags, repositories or
+    platforms share it. At most STORAGE_READS manifests are read."""
     blobs: dict[str, int] = {}
     seen: set[str] = set()
     reads = 0
     with access.translated():
-        for name in own_names(project, registry):
-            for tag in _tags(registry, name):
+        for name, tags in tags_of.items():
+            for tag in tags:
                 if reads >= STORAGE_READS:
                     return Storage(sum(blobs.values()), len(blobs), partial=True)
                 try:
@@ -191,16 +192,15 @@ def storage(project: Project) -> Storage:
                     continue
                 seen.add(manifest.digest)
                 parts = [manifest]
-                if manifest.is_list:
-                    for child in manifest.children[:MAX_CHILDREN]:
-                        if child.digest in seen:
-                            continue
-                        seen.add(child.digest)
-                        reads += 1
-                        try:
-                            parts.append(registry.manifest(name, child.digest))
-                        except registry_adapter.NotFound:
-                            continue
+                for child in manifest.children[:MAX_CHILDREN] if manifest.is_list else ():
+                    if child.digest in seen:
+                        continue
+                    seen.add(child.digest)
+                    reads += 1
+                    try:
+                        parts.append(registry.manifest(name, child.digest))
+                    except registry_adapter.NotFound:
+                        continue
                 for part in parts:
                     for blob in part.layers + ([part.config] if part.config else []):
                         blobs[blob.digest] = blob.size
