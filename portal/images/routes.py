@@ -93,8 +93,9 @@ def delete(name, repository, tag):
         except Conflict as conflict:
             status, error = 409, conflict.message
         else:
+            image, tags = repository + ":" + tag, ", ".join(gone)
             flash(_("Deleted %(image)s (digest %(digest)s), with its tags: %(tags)s.",
-                    image=f"{repository}:{tag}", digest=digest[:19], tags=", ".join(gone)), "success")
+                    image=image, digest=digest[:19], tags=tags), "success")
             return redirect_to(url_for("images.repository", name=name, repository=repository))
     plan = deletion.plan(project, repository, tag)
     return render("images/delete.html", project=project, role=role, repository=repository, tag=tag,
