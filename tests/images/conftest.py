@@ -12,6 +12,7 @@ import pytest
 
 from portal.adapters.registry import Registry
 from portal.models import Role
+from tests.apps.conftest import apps_api, kproject, kube_app, plan  # noqa: F401 (fixtures: test_delete_apps.py)
 from tests.conftest import PASSWORD
 from tests.support.registry import oci_layout
 from tests.support.web import Web
