@@ -16,7 +16,7 @@ from werkzeug.routing import BaseConverter
 from portal.images import bp
 from portal.models import Role
 from portal.services import authz
-from portal.services.errors import Conflict, Forbidden, Unavailable
+from portal.services.errors import Conflict, ServiceError
 from portal.services.images import access, catalog, deletion
 from portal.web import actor, page_number, redirect_to, render
 
@@ -55,7 +55,7 @@ def index(name):
         try:
             found = catalog.overview(project)
             repositories, storage = found.repositories, found.storage
-        except (Unavailable, Forbidden) as error:
+        except ServiceError as error:  # unreachable, credentials refused, not a registry at all
             banner, repositories = error.message, None
     return render("images/index.html", project=project, role=role, banner=banner,
                   repositories=repositories, storage=storage)

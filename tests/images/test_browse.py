@@ -216,6 +216,15 @@ def test_no_registry_configured_gives_a_banner(app, people, make_project, client
     assert "No registry is configured" in find(text(index), id="registry-banner").text
 
 
+def test_an_address_that_is_no_registry_gives_a_banner(app, registries, people, make_project, client):
+    from tests.images.conftest import Site, project_for
+    app.config["REGISTRY_URL"] = registries["open"].url + "/not-the-api"  # every request: 404
+    site = Site(None, project_for(make_project, people), people, client)
+    index = site.as_user("vic").get(f"/projects/{site.name}/images")
+    assert index.status_code == 200
+    assert find(text(index), id="registry-banner") is not None
+
+
 def test_wrong_credentials_give_a_banner(app, registries, people, make_project, client):
     from tests.images.conftest import Site, project_for
     server = registries["locked"]

@@ -133,7 +133,16 @@ def own_names(project: Project, registry=None) -> list[str]:
     registry = registry or access.registry()
     prefix = f"{project.name}/"
     with access.translated():
-        return sorted(n for n in registry.iter_catalog(CATALOG_PAGE) if n.startswith(prefix))
+        return sorted(n for n in registry.iter_catalog(CATALOG_PAGE)
+                      if n.startswith(prefix) and _valid(n))
+
+
+def _valid(name: str) -> bool:
+    try:
+        registry_adapter.check_repository(name)
+    except registry_adapter.BadName:
+        return False
+    return True
 
 
 def _tags(registry, repository: str) -> list[str]:
@@ -160,11 +169,7 @@ def overview(project: Project) -> Overview:
     mine = {name: _tags(registry, name) for name in own_names(project, registry)}
     public = set(db.session.scalars(select(PublicImage.repository)))
     found = [Repository(name, name in public, len(tags)) for name, tags in mine.items() if tags]
-    for name in sorted(public - set(mine)):
-        try:
-            registry_adapter.check_repository(name)
-        except registry_adapter.BadName:
-            continue
+    for name in sorted(n for n in public - set(mine) if _valid(n)):
         count = len(_tags(registry, name))
         if count:
             found.append(Repository(name, True, count))
@@ -257,7 +262,12 @@ def _read(registry, repository: str, name: str) -> Tag:
                 sizes.update({layer.digest: layer.size for layer in sub.layers})
             row.size, row.layers = sum(sizes.values()), len(sizes)
         elif manifest.config:
-            config = registry.blob_json(repository, manifest.config.digest)
+            try:
+                config = registry.blob_json(repository, manifest.config.digest)
+            except (registry_adapter.NotFound, registry_adapter.Refused):
+                return row  # a config missing, too large or not JSON: the rest still shows
+            if not isinstance(config, dict):
+                return row
             row.platforms.append(Platform(str(config.get("os", "")), str(config.get("architecture", "")),
                                           str(config.get("variant", ""))))
             row.created = _time(config.get("created"))
