@@ -68,6 +68,13 @@ MATRIX = {
     "images.retention_save": ("POST", "/projects/alpha/images/retention", {"keep_tags": "5"}, "owner", 302),
     "images.retention_apply": ("POST", "/projects/alpha/images/retention/apply", {"token": ""}, "owner", 503),
     "images.public_switch": ("POST", "/projects/alpha/images/public", {"repository": "alpha/web", "public": "1"}, "admin", 302),
+    # Images: no registry is configured here either: the Images tab says so in a banner (200),
+    # the pages that read the registry answer 503 after the role check. tests/images/ covers
+    # them against the real registries.
+    "images.index": ("GET", "/projects/alpha/images", None, "viewer", 200),
+    "images.repository": ("GET", "/projects/alpha/images/alpha/web", None, "viewer", 503),
+    "images.tag": ("GET", "/projects/alpha/images/alpha/web/-/tags/1.0", None, "viewer", 503),
+    "images.delete": ("POST", "/projects/alpha/images/alpha/web/-/tags/1.0/delete", {"digest": "sha256:" + "0" * 64}, "developer", 503),
     # Cluster wizard: admins only. No Salt is configured here: its pages render with a banner
     # saying how to configure it (200); actions that need Salt answer 503 with the reason, and
     # nothing is stored; tests/cluster/ covers them against a real Salt master.

@@ -37,4 +37,35 @@
     if (document.hidden || !window.htmx) { return; }
     document.querySelectorAll("[data-poll]").forEach(function (el) { window.htmx.trigger(el, "poll-now"); });
   });
+
+  /* Copy buttons (data-copy names the element whose text they copy): shown only where this
+     script runs; "Copied" (data-copied, in the page's language) confirms for a moment. */
+  document.querySelectorAll("[data-copy]").forEach(function (button) { button.hidden = false; });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy]");
+    if (!button) { return; }
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    if (!source) { return; }
+    var text = source.textContent.trim();
+    var label = button.textContent;
+    function done() {
+      button.textContent = button.getAttribute("data-copied") || label;
+      window.setTimeout(function () { button.textContent = label; }, 1500);
+    }
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(text).then(done, function () { selectText(source); });
+    } else {
+      selectText(source);
+    }
+  });
+  function selectText(el) {
+    var range = document.createRange();
+    range.selectNodeContents(el);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  }
+  document.addEventListener("htmx:afterSwap", function () {
+    document.querySelectorAll("[data-copy][hidden]").forEach(function (button) { button.hidden = false; });
+  });
 })();
