@@ -106,6 +106,7 @@ ACTION_WORDS = {
     "app.start": _l("started the app"),
     "app.edit": _l("edited the app"),
     "app.delete": _l("deleted the app"),
+    "image.push": _l("pushed the image"),
     "cluster.settings": _l("changed the cluster settings"),
     "cluster.key_accept": _l("accepted the key of"),
     "cluster.key_reject": _l("rejected the key of"),
