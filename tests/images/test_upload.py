@@ -10,13 +10,15 @@ import tarfile
 from urllib.parse import urlencode
 
 import pytest
+import yaml
 
 from portal.adapters.registry import NotFound, Registry
 from portal.extensions import db
 from portal.models import AuditEvent, ImagePush
 from portal.services.images import archive
 from tests.support.archives import config_for, docker_save, layer, oci_archive, sha, tar_of
-from tests.support.registry import run
+from tests.support.processes import free_port
+from tests.support.registry import RegistryServer, run
 from tests.support.web import text
 
 PROJECT = "alpha"
@@ -34,13 +36,16 @@ def registry_app(app, registries):
 
 
 def post_archive(web, data, *, project: str = PROJECT, csrf: bool = True, headers: dict | None = None, **query):
-    """POST the archive as the raw body, as the page's script does."""
+    """POST the archive as the raw body, as the page's script does. `data` as a stream goes
+    to the app as it is, with the Content-Length of `headers` (none if it names none)."""
     query = {k: v for k, v in query.items() if v is not None}
     sent = {"Content-Type": "application/octet-stream"}
     if csrf:
         sent["X-CSRFToken"] = web.token()
     sent.update(headers or {})
-    kw = {"input_stream": data} if hasattr(data, "read") else {"data": data}
+    kw = {"data": data}
+    if hasattr(data, "read"):  # the test client would measure a stream: hand it over untouched
+        kw = {"environ_overrides": {"wsgi.input": data, "CONTENT_LENGTH": sent.pop("Content-Length", "")}}
     return web._send("post", f"/projects/{project}/images/upload?{urlencode(query)}", headers=sent, **kw)
 
 
@@ -193,6 +198,51 @@ def test_an_upload_cut_off_by_the_client_leaves_no_tag(registry_app, login, team
     assert 400 <= response.status_code < 500, text(response)
     assert response.get_json()["field"] == "archive"
     assert tags(server, f"{PROJECT}/cancelled") == []
+
+
+class StopsMidway(io.RawIOBase):
+    """The archive's bytes, as a browser sends them; once half of them are read, the registry
+    stops (a registry that goes away mid-push)."""
+
+    def __init__(self, data: bytes, registry: RegistryServer):
+        self.data, self.pos, self.registry = data, 0, registry
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.pos >= len(self.data) // 2 and self.registry.daemon.alive():
+            self.registry.stop()
+        chunk = self.data[self.pos:self.pos + min(len(buffer), 64 * 1024)]
+        buffer[:len(chunk)] = chunk
+        self.pos += len(chunk)
+        return len(chunk)
+
+
+def test_a_registry_that_goes_away_mid_push_gives_503_and_no_tag(app, registries, login, team, monkeypatch,
+                                                                  tmp_path):
+    """A second docker-registry on the open one's storage (its config, another port) serves
+    the upload and stops half-way through; the open one then shows no tag."""
+    monkeypatch.setattr(archive, "SMALL", 1024)
+    monkeypatch.setattr(archive, "CHUNK", 16 * 1024)
+    open_ = registries["open"]
+    config = yaml.safe_load(open_.config_file.read_text())
+    port = free_port()
+    config["http"]["addr"] = f"127.0.0.1:{port}"
+    config_file = tmp_path / "config.yml"
+    config_file.write_text(yaml.safe_dump(config))
+    doomed = RegistryServer("doomed", tmp_path, config_file, port, config=config).start()
+    try:
+        app.config.update(REGISTRY_URL=doomed.url, REGISTRY_USERNAME="", REGISTRY_PASSWORD="")
+        data = docker_save([layer({"noise": NOISE * 8})])  # about 1.7 MiB, streamed in 16 KiB chunks
+        response = post_archive(login("dev"), StopsMidway(data, doomed), name="midway", tag="1",
+                                headers={"Content-Length": str(len(data))})
+    finally:
+        doomed.stop()
+    assert response.status_code == 503, text(response)
+    assert "cannot be reached" in response.get_json()["message"]
+    assert tags(open_, f"{PROJECT}/midway") == []
+    assert db.session.scalar(db.select(ImagePush)) is None
 
 
 def test_without_the_csrf_header_nothing_is_pushed(registry_app, login, team):
