@@ -76,8 +76,8 @@ def push(name):
     except ServiceError as error:
         return _answer(error.status, None, error.message)
     limit = uploads.limit()
-    length = request.content_length
-    if length is None:
+    length = request.content_length  # werkzeug: None for a chunked body, 0 for a missing header
+    if length is None or not request.headers.get("Content-Length", "").strip():
         return _answer(411, "archive", _("The upload has no Content-Length: send the archive as one "
                                          "body of known size."))
     if length > limit:

@@ -182,9 +182,11 @@ def test_a_refused_upload_says_why_and_leaves_no_tag(registry_app, login, team, 
 
 def test_a_body_without_content_length_gets_411(registry_app, login, team):
     server = registry_app("open")
-    response = post_archive(login("dev"), io.BytesIO(docker_save()), name="unsized", tag="1")
-    assert response.status_code == 411
-    assert "Content-Length" in response.get_json()["message"]
+    web = login("dev")
+    for headers in ({}, {"Transfer-Encoding": "chunked"}):
+        response = post_archive(web, io.BytesIO(docker_save()), name="unsized", tag="1", headers=headers)
+        assert response.status_code == 411
+        assert "Content-Length" in response.get_json()["message"]
     assert tags(server, f"{PROJECT}/unsized") == []
 
 
