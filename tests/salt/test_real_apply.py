@@ -182,7 +182,8 @@ def test_nginx_limits_bodies_slow_clients_and_streams_like_the_portal(applied):
                       "keepalive_timeout 15s;", "limit_conn hummer_per_address 32;",
                       "limit_conn_zone $binary_remote_addr zone=hummer_per_address:10m;"):
         assert directive in site, directive
-    upload = site[site.index("location ~ ^/projects/[^/]+/images/upload$ {"):site.index("location ~ ^/projects/[^/]+/apps")]
+    upload = site[site.index("location ~ ^/projects/[^/]+/images/upload$ {"):
+                  site.index("location ~ ^/projects/[^/]+/apps")]
     assert env["HUMMER_UPLOAD_MAX_BYTES"] == "10737418240"
     assert f"client_max_body_size {env['HUMMER_UPLOAD_MAX_BYTES']};" in upload
     assert "proxy_request_buffering off;" in upload
