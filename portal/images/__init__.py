@@ -6,3 +6,4 @@ from flask import Blueprint
 bp = Blueprint("images", __name__, url_prefix="/projects/<name>/images")
 from portal.images import retention  # noqa: E402,F401
 from portal.images import routes  # noqa: E402,F401
+from portal.images import upload  # noqa: E402,F401

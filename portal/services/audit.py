@@ -107,6 +107,7 @@ ACTION_WORDS = {
     "app.edit": _l("edited the app"),
     "app.delete": _l("deleted the app"),
     "image.delete": _l("deleted the image"),
+    "image.push": _l("pushed the image"),
     "cluster.settings": _l("changed the cluster settings"),
     "cluster.key_accept": _l("accepted the key of"),
     "cluster.key_reject": _l("rejected the key of"),

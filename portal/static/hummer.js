@@ -68,4 +68,131 @@
   document.addEventListener("htmx:afterSwap", function () {
     document.querySelectorAll("[data-copy][hidden]").forEach(function (button) { button.hidden = false; });
   });
+  /* Image upload (form[data-upload], images/upload.html): the chosen file goes as the body of
+     one XHR POST (the name, tag and image in the query string, the CSRF token in the
+     X-CSRFToken header); xhr.upload.onprogress drives the <progress> bar and its "x of y"
+     text. The words come from the form's data-text-* attributes, in the page's language.
+     Without this script the page says that uploading needs JavaScript. */
+  var MiB = 1024 * 1024;
+  function bytes(n) {
+    if (n >= MiB) { return (n / MiB).toFixed(1).replace(/\.0$/, "") + " MiB"; }
+    return (n / 1024).toFixed(1).replace(/\.0$/, "") + " KiB";
+  }
+  function words(form, key, values) {
+    var text = form.getAttribute("data-text-" + key) || "";
+    Object.keys(values || {}).forEach(function (k) { text = text.split("{" + k + "}").join(values[k]); });
+    return text;
+  }
+  function clearErrors(form) {
+    form.querySelectorAll("small.error[data-upload-error]").forEach(function (el) { el.remove(); });
+    form.querySelectorAll("[aria-invalid]").forEach(function (el) {
+      el.removeAttribute("aria-invalid");
+      el.removeAttribute("aria-describedby");
+    });
+    form.querySelector("#upload-form-errors").textContent = "";
+  }
+  function showError(form, field, message) {
+    var input = field ? form.querySelector("[name='" + field + "']") : null;
+    if (!input || input.type === "hidden") {
+      var p = document.createElement("p");
+      p.className = "error";
+      p.textContent = message;
+      form.querySelector("#upload-form-errors").appendChild(p);
+      return;
+    }
+    var small = document.createElement("small");
+    small.className = "error";
+    small.id = input.id + "-error";
+    small.setAttribute("data-upload-error", "");
+    small.textContent = message;
+    var label = input.closest("label") || input;
+    label.insertAdjacentElement("afterend", small);
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", small.id);
+    input.focus();
+  }
+  function uploadArchive(form) {
+    var file = form.querySelector("input[type=file]").files[0];
+    var bar = form.querySelector("#upload-bar");
+    var status = form.querySelector("#upload-status");
+    var submit = form.querySelector("#upload-submit");
+    var cancel = form.querySelector("#upload-cancel");
+    var done = form.querySelector("#upload-done");
+    clearErrors(form);
+    done.hidden = true;
+    if (!file) { showError(form, "archive", words(form, "no-file")); return; }
+    if (file.size > Number(form.getAttribute("data-max-bytes"))) {
+      showError(form, "archive", words(form, "too-big", {size: bytes(file.size)}));
+      return;
+    }
+    var query = new URLSearchParams();
+    ["name", "tag", "image"].forEach(function (field) {
+      var value = form.querySelector("[name='" + field + "']").value.trim();
+      if (value || field !== "image") { query.set(field, value); }
+    });
+    var xhr = new XMLHttpRequest();
+    function finish() {
+      form.removeAttribute("data-busy");
+      submit.disabled = false;
+      cancel.hidden = true;
+      cancel.onclick = null;
+    }
+    xhr.open("POST", form.action + "?" + query.toString());
+    xhr.setRequestHeader("Content-Type", "application/octet-stream");
+    xhr.setRequestHeader("X-CSRFToken", form.querySelector("[name=csrf_token]").value);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.onprogress = function (event) {
+      if (!event.lengthComputable) { return; }
+      bar.max = event.total;
+      bar.value = event.loaded;
+      status.textContent = words(form, "progress", {sent: bytes(event.loaded), total: bytes(event.total)});
+    };
+    xhr.upload.onload = function () {
+      bar.removeAttribute("value");  /* indeterminate: the registry takes the last blobs and the tag */
+      status.textContent = words(form, "pushing");
+    };
+    xhr.onload = function () {
+      finish();
+      var answer = null;
+      try { answer = JSON.parse(xhr.responseText); } catch (e) { answer = null; }
+      if (xhr.status === 201 && answer) {
+        bar.max = 1;
+        bar.value = 1;
+        status.textContent = "";
+        form.querySelector("#upload-progress").hidden = true;
+        form.querySelector("#upload-done-text").textContent = words(form, "done", {image: answer.image});
+        done.hidden = false;
+        return;
+      }
+      form.querySelector("#upload-progress").hidden = true;
+      if (answer && answer.message) { showError(form, answer.field, answer.message); return; }
+      showError(form, null, words(form, "unexpected", {status: String(xhr.status)}));
+    };
+    xhr.onerror = function () {
+      finish();
+      form.querySelector("#upload-progress").hidden = true;
+      showError(form, null, words(form, "broken"));
+    };
+    xhr.onabort = function () {
+      finish();
+      form.querySelector("#upload-progress").hidden = true;
+      showError(form, null, words(form, "cancelled"));
+    };
+    cancel.onclick = function () { xhr.abort(); };
+    bar.max = file.size || 1;
+    bar.value = 0;
+    status.textContent = words(form, "progress", {sent: bytes(0), total: bytes(file.size)});
+    form.querySelector("#upload-progress").hidden = false;
+    form.setAttribute("data-busy", "true");
+    submit.disabled = true;
+    cancel.hidden = false;
+    xhr.send(file);
+  }
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("form[data-upload]")) { return; }
+    event.preventDefault();
+    if (form.hasAttribute("data-busy")) { return; }
+    uploadArchive(form);
+  });
 })();

@@ -215,11 +215,16 @@ def test_nginx_limits_bodies_slow_clients_and_streams_like_the_portal(applied):
                       "keepalive_timeout 15s;", "limit_conn hummer_per_address 32;",
                       "limit_conn_zone $binary_remote_addr zone=hummer_per_address:10m;"):
         assert directive in site, directive
+    upload = site[site.index("location ~ ^/projects/[^/]+/images/upload$ {"):
+                  site.index("location ~ ^/projects/[^/]+/apps")]
+    assert env["HUMMER_UPLOAD_MAX_BYTES"] == "10737418240"
+    assert f"client_max_body_size {env['HUMMER_UPLOAD_MAX_BYTES']};" in upload
+    assert "proxy_request_buffering off;" in upload
     stream = site[site.index("location ~ ^/projects/[^/]+/apps/[^/]+/logs/stream$ {"):site.index("location / {")]
     assert "proxy_buffering off;" in stream and "proxy_read_timeout 3600s;" in stream
     rest = site[site.index("location / {"):]
     assert "proxy_buffering off;" not in rest and "proxy_read_timeout 300s;" in rest
-    for block in (stream, rest):
+    for block in (upload, stream, rest):
         for header in ("X-Forwarded-For $proxy_add_x_forwarded_for", "X-Forwarded-Proto $scheme",
                        "X-Forwarded-Host $host", 'X-Real-IP ""'):
             assert f"proxy_set_header {header};" in block, header
