@@ -4,6 +4,5 @@ Each module below adds its routes to this one blueprint."""
 from flask import Blueprint
 
 bp = Blueprint("images", __name__, url_prefix="/projects/<name>/images")
-from portal.images import retention  # noqa: E402,F401
-from portal.images import routes  # noqa: E402,F401
-from portal.images import upload  # noqa: E402,F401
+
+from portal.images import retention, routes, upload  # noqa: E402,F401

@@ -58,7 +58,7 @@ def index(name):
         except ServiceError as error:  # unreachable, credentials refused, not a registry at all
             banner, repositories = error.message, None
     return render("images/index.html", project=project, role=role, banner=banner,
-                  repositories=repositories, storage=storage)
+                  repositories=repositories, storage=storage, may_upload=role.at_least(Role.DEVELOPER))
 
 
 @bp.route("/<repository:repository>")

@@ -58,7 +58,7 @@ def upload(name):
     form = UploadForm()
     return render("images/upload.html", project=project, role=role, form=form,
                   push_url=url_for("images.push", name=project.name),
-                  index_url=f"/projects/{project.name}/images",
+                  index_url=url_for("images.index", name=project.name),
                   max_bytes=uploads.limit(), configured=access.configured(),
                   not_configured=access.NOT_CONFIGURED)
 
