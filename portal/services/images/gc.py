@@ -33,7 +33,7 @@ from portal.services import audit
 from portal.services.authz import require_admin
 from portal.services.context import Actor
 from portal.services.errors import Conflict, NotFound, Unavailable
-from portal.services.provisioning.access import salt, salt_call, salt_configured
+from portal.services.provisioning.access import SALT_NOT_CONFIGURED, salt, salt_call, salt_configured
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,9 @@ def registry_node() -> ClusterNode | None:
 
 
 def _target() -> str:
+    """The registry node's minion id, once Salt is configured and a node has the role."""
+    if not salt_configured():
+        raise Unavailable(SALT_NOT_CONFIGURED)
     node = registry_node()
     if node is None:
         raise Unavailable(_("No node has the registry role: give one on the cluster's Nodes page, "
@@ -178,8 +181,6 @@ def start(by: Actor) -> RegistryGcRun:
     """Record a real garbage collection and start it in a worker thread; the run (status running)."""
     require_admin(by.user)
     minion = _target()
-    if not salt_configured():
-        salt()  # raises Unavailable with the explanation
     if running_run() is not None:
         raise Conflict(_("A garbage collection is running; wait for it to end."))
     run = RegistryGcRun(dry_run=False, status=RUNNING, started_by=by.user.username)
