@@ -10,6 +10,11 @@
 # whatever the outcome. The collection and its measures are salt://_states and
 # salt://_modules hummer_registry (synced by state.apply).
 {%- from "registry/map.jinja" import registry with context %}
+{#- The collection is salt://_modules and _states hummer_registry. A highstate syncs custom
+    modules, state.apply of one SLS does not: sync them here, while rendering, so that a
+    plan (test=True, where a saltutil state would not run) has them too. #}
+{%- do salt['saltutil.sync_modules'](refresh=False) %}
+{%- do salt['saltutil.sync_states'](refresh=False) %}
 {%- set daemon = registry.service_manager == 'daemon' %}
 
 {%- if daemon %}

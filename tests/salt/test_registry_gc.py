@@ -84,6 +84,10 @@ class GcRegistry:
         except requests.RequestException:
             return False
 
+    def blob_file(self, digest: str) -> Path:
+        hexdigest = digest.removeprefix("sha256:")
+        return self.server.storage / "docker/registry/v2/blobs/sha256" / hexdigest[:2] / hexdigest / "data"
+
     def blob_status(self, repo: str, digest: str) -> int:
         return requests.head(f"{self.server.url}/v2/{repo}/blobs/{digest}", timeout=10).status_code
 
@@ -107,8 +111,13 @@ def gc_registry(salt_env, tmp_path_factory):
         run(["skopeo", "delete", "--tls-verify=false", f"docker://{reg.server.host}/gc/gone@{digest}"])
         reg.kept = layout_blobs(keep)
         reg.garbage = layout_blobs(gone)
-        assert not set(reg.kept) & set(reg.garbage)
+        # Its config and layers, which the registry serves as blobs of gc/gone (the manifest
+        # itself was a manifest revision, deleted with the tag)
+        reg.served = sorted(set(reg.garbage) - {digest})
+        assert not set(reg.kept) & set(reg.garbage) and len(reg.served) == 3
         for d in reg.garbage:  # still stored, still served: nothing collected yet
+            assert reg.blob_file(d).is_file()
+        for d in reg.served:
             assert reg.blob_status("gc/gone", d) == 200
         yield reg
     finally:
@@ -150,13 +159,14 @@ def gc_portal(app, salt_env, gc_registry, make_user, login):
     db.session.commit()
     make_user("root", admin=True)
     make_user("olivia")
-    return login("root")
+    return login
 
 
 def test_portal_dry_run_shows_blobs_and_bytes_and_deletes_nothing(gc_portal, gc_registry):
+    admin = gc_portal("root")
     storage = gc_registry.server.storage
     files = storage_files(storage)
-    page = gc_portal.post("/admin/registry/gc/dry-run", htmx="gc-dry-run")
+    page = admin.post("/admin/registry/gc/dry-run", htmx="gc-dry-run")
     assert page.status_code == 200, page.get_data(as_text=True)[:2000]
     html = page.get_data(as_text=True)
     assert find(html, id="gc-found-blobs").text.strip() == f"{len(gc_registry.garbage)} blobs"
@@ -168,27 +178,32 @@ def test_portal_dry_run_shows_blobs_and_bytes_and_deletes_nothing(gc_portal, gc_
     assert digests == set(gc_registry.garbage)
     assert find(html, id=f"gc-run-{run_row.id}") is not None  # the history, refreshed out of band
     assert storage_files(storage) == files
-    for d in gc_registry.garbage:
+    for d in gc_registry.served:
         assert gc_registry.blob_status("gc/gone", d) == 200
 
 
-def test_only_admins_reach_garbage_collection(gc_portal, web, login):
-    login("olivia")
+def test_only_admins_reach_garbage_collection(gc_portal):
+    earlier = RegistryGcRun(dry_run=True, status="succeeded", started_by="root")
+    db.session.add(earlier)
+    db.session.commit()
+    web = gc_portal("olivia")
     assert web.get("/admin/registry/gc").status_code == 403
+    assert web.get(f"/admin/registry/gc/runs/{earlier.id}").status_code == 403
     assert web.post("/admin/registry/gc/dry-run").status_code == 403
     assert web.post("/admin/registry/gc/run").status_code == 403
-    assert db.session.scalar(db.select(RegistryGcRun)) is None
+    assert db.session.scalars(db.select(RegistryGcRun.id)).all() == [earlier.id]  # nothing started
 
 
 def test_portal_real_run_frees_the_space_and_restarts_the_registry(gc_portal, gc_registry, tmp_path):
+    admin = gc_portal("root")
     reg, storage = gc_registry, gc_registry.server.storage
     before, pid = storage_bytes(storage), pid_of(reg.pidfile)
-    started = gc_portal.post("/admin/registry/gc/run")
+    started = admin.post("/admin/registry/gc/run")
     assert started.status_code == 302, started.get_data(as_text=True)[:2000]
     url = started.headers["Location"]
 
     def over():
-        page = gc_portal.get(url, htmx="gc-run")
+        page = admin.get(url, htmx="gc-run")
         status = find(page.get_data(as_text=True), id="gc-run").get("data-status")
         return page if status != "running" else None
     page = wait_for(over, timeout=300, interval=0.5, what="the garbage collection to end")
@@ -205,13 +220,15 @@ def test_portal_real_run_frees_the_space_and_restarts_the_registry(gc_portal, gc
     assert new_pid != pid and not alive(pid) and alive(new_pid)
     assert reg.answers()
     for d in reg.garbage:
+        assert not reg.blob_file(d).exists()
+    for d in reg.served:  # what the registry served before the run: gone, not from a cache
         assert reg.blob_status("gc/gone", d) == 404
     manifest = reg.server.pull("gc/keep:1", tmp_path / "keep")
     assert {layer["digest"] for layer in manifest["layers"]} <= set(reg.kept)
     # The history shows it, with its bytes
-    listing = gc_portal.get("/admin/registry/gc").get_data(as_text=True)
+    listing = admin.get("/admin/registry/gc").get_data(as_text=True)
     row = find(listing, id=f"gc-run-{run_row.id}")
     assert row.find("td", class_="gc-bytes").get("data-bytes") == str(before - after)
     # A dry run now finds nothing
-    again = gc_portal.post("/admin/registry/gc/dry-run", htmx="gc-dry-run")
+    again = admin.post("/admin/registry/gc/dry-run", htmx="gc-dry-run")
     assert find(again.get_data(as_text=True), id="gc-found-blobs").text.strip() == "0 blobs"

@@ -7,7 +7,6 @@ import signal
 import socket
 from pathlib import Path
 
-
 # Ports for the tests' own servers come from below the kernel's ephemeral range, one block per
 # pytest-xdist worker. A port the kernel handed out by binding port 0 was free only at that
 # instant: every outgoing connection on the machine (Salt, Kubernetes, MariaDB clients of all

@@ -24,7 +24,7 @@ from datetime import timedelta
 from flask import Flask, current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from portal.adapters import salt as salt_adapter
 from portal.extensions import db
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 GC_SLS = "registry.gc"
 COLLECTED = "registry-gc-hummer_registry-collected"
-DRY_RUN_TIMEOUT = 300      # seconds: garbage-collect --dry-run reads every manifest
+DRY_RUN_TIMEOUT = 240      # seconds: garbage-collect --dry-run reads every manifest (under nginx's 300 s)
 GC_RUN_TIMEOUT = 3 * 3600  # seconds: a real run on a large storage
 RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
 MESSAGE_LIMIT = 60000
@@ -73,7 +73,7 @@ def _target() -> str:
     if node is None:
         raise Unavailable(_("No node has the registry role: give one on the cluster's Nodes page, "
                             "or run registry.gc from the Salt master (see the README)."))
-    return salt_adapter.exact_minion_id(node.minion_id)
+    return salt_call(salt_adapter.exact_minion_id, node.minion_id)
 
 
 def _pillar() -> dict:
@@ -116,10 +116,15 @@ def _close(run: RegistryGcRun, ok: bool, blobs: int, size: int, message: str) ->
 
 
 def _expire_stale() -> None:
-    """Real runs still "running" past GC_RUN_TIMEOUT: their process died; mark them failed."""
-    cutoff = utcnow() - timedelta(seconds=GC_RUN_TIMEOUT + 120)
-    for run in db.session.scalars(select(RegistryGcRun).where(RegistryGcRun.status == RUNNING,
-                                                              RegistryGcRun.started_at < cutoff)):
+    """Runs still "running" past their timeout (a dry run's or a real run's): the process that
+    followed them died; mark them failed."""
+    now = utcnow()
+    dry_cutoff = now - timedelta(seconds=DRY_RUN_TIMEOUT + 120)
+    real_cutoff = now - timedelta(seconds=GC_RUN_TIMEOUT + 120)
+    stale = select(RegistryGcRun).where(RegistryGcRun.status == RUNNING, or_(
+        and_(RegistryGcRun.dry_run.is_(True), RegistryGcRun.started_at < dry_cutoff),
+        RegistryGcRun.started_at < real_cutoff))
+    for run in db.session.scalars(stale):
         _close(run, False, 0, 0, "The portal lost track of this run (it stopped, or the run did not end in "
                                  "time). Check the registry node: state.apply registry.gc test=True.")
     db.session.commit()
@@ -166,7 +171,7 @@ def dry_run(by: Actor) -> Found:
         _close(run, False, 0, 0, error.message)
         db.session.commit()
         raise
-    _, changes, reason = _read(ret)
+    _outcome, changes, reason = _read(ret)
     blobs = list(changes.get("blobs") or [])
     size = int(changes.get("bytes") or 0)
     with force_locale("en"):
@@ -214,7 +219,7 @@ class GcWorker(threading.Thread):
 
     def collect(self) -> None:
         ret = _apply(self.minion, test=False, timeout=GC_RUN_TIMEOUT)
-        _, changes, reason = _read(ret)
+        _outcome, changes, reason = _read(ret)
         blobs = len(changes.get("blobs") or [])
         freed = int(changes.get("bytes_freed") or 0)
         message = _summary(False, blobs, freed, int(changes.get("storage_before") or 0),
