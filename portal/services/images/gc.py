@@ -171,11 +171,11 @@ def dry_run(by: Actor) -> Found:
         _close(run, False, 0, 0, error.message)
         db.session.commit()
         raise
-    _outcome, changes, reason = _read(ret)
+    with force_locale("en"):  # what a run stores is read later by users of any language
+        _outcome, changes, reason = _read(ret)
     blobs = list(changes.get("blobs") or [])
     size = int(changes.get("bytes") or 0)
-    with force_locale("en"):
-        message = reason or _summary(True, len(blobs), size, 0, 0)
+    message = reason or _summary(True, len(blobs), size, 0, 0)
     _close(run, not reason, len(blobs), size, message)
     audit.record(by, "registry.gc_dry_run", "registry", minion, detail=run.message[:500])
     db.session.commit()
