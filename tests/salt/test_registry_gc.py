@@ -232,3 +232,28 @@ def test_portal_real_run_frees_the_space_and_restarts_the_registry(gc_portal, gc
     # A dry run now finds nothing
     again = admin.post("/admin/registry/gc/dry-run", htmx="gc-dry-run")
     assert find(again.get_data(as_text=True), id="gc-found-blobs").text.strip() == "0 blobs"
+
+
+@pytest.mark.parametrize("manager", ["systemd", "daemon"])
+@pytest.mark.parametrize("test", [True, False], ids=["plan", "real"])
+def test_gc_renders_stop_collect_start_for_each_service_manager(salt_env, manager, test):
+    """registry.gc's states and their order: stop, collect, start, wait until it answers, and
+    (a real run only) the explained failure, which comes after the start so that a failed
+    collection never leaves the registry stopped (the collection itself is not failhard)."""
+    pillar = {"hummer": {"registry": {"service_manager": manager}}}
+    high = salt_env.salt(MINION, "state.show_sls", "registry.gc", f"pillar={json.dumps(pillar)}",
+                         f"test={test}", timeout=120)[MINION]
+    assert isinstance(high, dict), high
+    stop, start = (("registry-gc-stop-cmd-run", "registry-gc-start-cmd-run") if manager == "daemon"
+                   else ("registry-gc-service-dead", "registry-gc-service-running"))
+    expected = {stop, "registry-gc-hummer_registry-collected", start, "registry-gc-listening-cmd-run"}
+    if not test:
+        expected.add("registry-gc-test-fail_without_changes")
+    assert set(high) == expected, sorted(high)
+    collected = high["registry-gc-hummer_registry-collected"]["hummer_registry"]
+    assert {"failhard": False} in collected and {"delete_untagged": True} in collected
+    if not test:
+        fail = {k: v for a in high["registry-gc-test-fail_without_changes"]["test"] if isinstance(a, dict)
+                for k, v in a.items()}
+        assert fail["failhard"] is True
+        assert fail["require"] == [{"cmd": "registry-gc-listening-cmd-run"}]
