@@ -32,7 +32,7 @@ from portal.services import audit
 # request.endpoint (or its blueprint) -> the top navigation entry it belongs to
 _SECTIONS = {"dashboard.index": "dashboard", "admin.audit_log": "audit"}
 _SECTION_PREFIXES = (("admin.user", "users"), ("admin.plan", "plans"), ("projects.", "projects"),
-                     ("apps.", "projects"), ("cluster.", "cluster"))
+                     ("apps.", "projects"), ("cluster.", "cluster"), ("admin.registry", "cluster"))
 # request.endpoint -> the project tab it belongs to
 _TABS = {"projects.detail": "overview", "projects.members": "members", "projects.add_member": "members",
          "projects.change_role": "members", "projects.remove_member": "members",

@@ -13,7 +13,16 @@ A test below fails when a route is added without a row here.
 import pytest
 
 from portal.extensions import db
-from portal.models import ClusterSettings, Membership, Project, ProvisioningRun, PublicImage, ResourcePlan, User
+from portal.models import (
+    ClusterSettings,
+    Membership,
+    Project,
+    ProvisioningRun,
+    PublicImage,
+    RegistryGcRun,
+    ResourcePlan,
+    User,
+)
 
 pytestmark = pytest.mark.reuse_app  # hundreds of requests: one app (tests/conftest.py)
 
@@ -104,6 +113,12 @@ MATRIX = {
     "admin.plan_edit": ("POST", "/admin/plans/{plan_id}/edit", {"name": "small", "cpu_request": "100m", "memory_request": "128Mi", "cpu_limit": "200m", "memory_limit": "256Mi"}, "admin", 302),
     "admin.plan_delete": ("POST", "/admin/plans/{plan_id}/delete", {}, "admin", 302),
     "admin.audit_log": ("GET", "/admin/audit", None, "admin", 200),
+    # Registry garbage collection: no Salt here, so the page shows its banner and the
+    # actions answer 503 with the reason; tests/salt/test_registry_gc.py runs them for real.
+    "admin.registry_gc": ("GET", "/admin/registry/gc", None, "admin", 200),
+    "admin.registry_gc_dry_run": ("POST", "/admin/registry/gc/dry-run", {}, "admin", 503),
+    "admin.registry_gc_start": ("POST", "/admin/registry/gc/run", {}, "admin", 503),
+    "admin.registry_gc_run": ("GET", "/admin/registry/gc/runs/{gc_run_id}", None, "admin", 200),
 }
 
 ALLOWED = {
@@ -167,13 +182,14 @@ def _request(team, make_user, endpoint):
                         cpu_limit="500m", memory_limit="512Mi")
     run = ProvisioningRun(run_id="hummer-matrix", kind="plan", orchestration="orch.cluster",
                           status="failed")
-    db.session.add_all([plan, run])
+    gc_run = RegistryGcRun(dry_run=True, status="succeeded", blobs=2, bytes_freed=2048, started_by="root")
+    db.session.add_all([plan, run, gc_run])
     db.session.commit()
     ids = {m.user.username: m.id for m in project.memberships}
     method, url, data, level, ok = MATRIX[endpoint]
     url = url.format(vic_member=ids["vic"], dev_member=ids["dev"],
                      stranger_id=people["stranger"].id, sleeper_id=sleeper.id, plan_id=plan.id,
-                     run_id=run.id)
+                     run_id=run.id, gc_run_id=gc_run.id)
     return method, url, data, level, ok
 
 

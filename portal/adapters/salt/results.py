@@ -56,6 +56,12 @@ class StateResult:
         return self.raw.get("__sls__", "")
 
     @property
+    def changes(self) -> dict:
+        """What the state changed (or, test=True, would), as it reported it."""
+        changes = self.raw.get("changes")
+        return changes if isinstance(changes, dict) else {}
+
+    @property
     def changed(self) -> bool:
         return bool(self.raw.get("changes"))
 

@@ -24,12 +24,13 @@ def minion_id_checked(value: str, field: str | None = "minion_id") -> str:
     return inputs.minion_id(value, field)
 
 
-def salt() -> salt_adapter.SaltAPI:
+def salt(timeout: float = 120) -> salt_adapter.SaltAPI:
+    """The salt-api client; `timeout`: seconds to wait for an answer (a job waited for)."""
     cfg = current_app.config
     if not cfg.get("SALT_API_URL"):
         raise Unavailable(SALT_NOT_CONFIGURED)
     return salt_adapter.SaltAPI(cfg["SALT_API_URL"], cfg["SALT_API_USER"],
-                                cfg["SALT_API_PASSWORD"], eauth=cfg["SALT_API_EAUTH"], timeout=120)
+                                cfg["SALT_API_PASSWORD"], eauth=cfg["SALT_API_EAUTH"], timeout=timeout)
 
 
 def salt_call(func, *args, **kw):
