@@ -53,6 +53,9 @@ LABELS = {
     "minion": _l("minion"),
     "run": _l("run"),
     "cluster": _l("cluster"),
+    "image": _l("image"),
+    "repository": _l("repository"),
+    "secret": _l("Secret"),
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import jinja2
+import yaml
 
 STATES = Path(__file__).resolve().parent.parent / "salt_states" / "portal"
 
@@ -15,8 +16,8 @@ def test_the_portal_formula_does_not_set_hummer_kubeconfig():
     portal = {"instance_dir": "/var/lib/hummer", "nfs_root": "/hummer", "kubeconfig": "/var/lib/hummer/kubeconfig",
               "proxy_count": 1, "secret_key": "", "extra_env": {},
               "database": {"user": "hummer", "password": "pw", "host": "127.0.0.1", "name": "hummer"},
-              "limits": {"max_content_length": 1, "max_form_memory_size": 1, "max_form_parts": 1,
-                         "log_streams_per_user": 1, "log_streams_per_process": 1}}
+              # the formula's own limits, whatever they come to hold
+              "limits": yaml.safe_load((STATES / "parameters" / "defaults.yaml").read_text())["values"]["limits"]}
     text = env.get_template("hummer.env.jinja").render(portal=portal)
     assert "HUMMER_DATABASE_URL=" in text and "HUMMER_KUBECONFIG" not in text
 

@@ -125,6 +125,10 @@ ACTION_WORDS = {
     "image.prune": _l("removed old image tags of"),
     "image.public": _l("made the image public:"),
     "image.private": _l("made the image private again:"),
+    "registry.gc_dry_run": _l("ran a garbage collection dry run on"),
+    "registry.gc_started": _l("started a garbage collection on"),
+    "registry.gc_finished": _l("finished a garbage collection on"),
+    "project.pull_secret": _l("updated the registry pull Secret"),
 }
 
 

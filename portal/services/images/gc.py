@@ -156,14 +156,20 @@ def _summary(dry: bool, blobs: int, size: int, before: int, after: int) -> str:
     return f"{blobs} blob(s) deleted, {size} bytes freed (storage {before} -> {after} bytes); registry restarted."
 
 
-def dry_run(by: Actor) -> Found:
-    """registry.gc in test mode on the registry node, waited for; recorded as a dry run."""
+def _begin(by: Actor, dry: bool) -> tuple[str, RegistryGcRun]:
+    """The registry node, and a new run (added, not committed) once no other one is running."""
     require_admin(by.user)
     minion = _target()
     if running_run() is not None:
         raise Conflict(_("A garbage collection is running; wait for it to end."))
-    run = RegistryGcRun(dry_run=True, status=RUNNING, started_by=by.user.username)
+    run = RegistryGcRun(dry_run=dry, status=RUNNING, started_by=by.user.username)
     db.session.add(run)
+    return minion, run
+
+
+def dry_run(by: Actor) -> Found:
+    """registry.gc in test mode on the registry node, waited for; recorded as a dry run."""
+    minion, run = _begin(by, dry=True)
     db.session.commit()
     try:
         ret = _apply(minion, test=True, timeout=DRY_RUN_TIMEOUT)
@@ -184,12 +190,7 @@ def dry_run(by: Actor) -> Found:
 
 def start(by: Actor) -> RegistryGcRun:
     """Record a real garbage collection and start it in a worker thread; the run (status running)."""
-    require_admin(by.user)
-    minion = _target()
-    if running_run() is not None:
-        raise Conflict(_("A garbage collection is running; wait for it to end."))
-    run = RegistryGcRun(dry_run=False, status=RUNNING, started_by=by.user.username)
-    db.session.add(run)
+    minion, run = _begin(by, dry=False)
     audit.record(by, "registry.gc_started", "registry", minion)
     db.session.commit()
     GcWorker(current_app._get_current_object(), run.id, minion).start()
