@@ -46,12 +46,12 @@ def configured() -> bool:
     return bool(registry_url())
 
 
-def registry() -> registry_adapter.Registry:
+def registry(**options) -> registry_adapter.Registry:
+    """A client of the registry; `options` go to the adapter (timeout, connect_timeout, retries)."""
     url = registry_url()
     if not url:
         raise Unavailable(NOT_CONFIGURED)
-    config = current_app.config
-    return registry_adapter.Registry(url, config.get("REGISTRY_USERNAME", ""), config.get("REGISTRY_PASSWORD", ""))
+    return registry_adapter.Registry(url, *credentials(), **options)
 
 
 def credentials() -> tuple[str, str]:

@@ -25,10 +25,10 @@ from sqlalchemy import select
 
 from portal.adapters import registry as registry_adapter
 from portal.extensions import db
-from portal.models import ImagePush, Project, PublicImage
+from portal.models import ImagePush, Project
 from portal.services.apps import Page
 from portal.services.errors import NotFound
-from portal.services.images import access
+from portal.services.images import access, public
 
 # Reads one page of the storage total may make at most (manifests and index children): past
 # it the total is a lower bound, and the page says so.
@@ -101,10 +101,6 @@ def own(project: Project, repository: str) -> str:
     return repository
 
 
-def is_public(repository: str) -> bool:
-    return db.session.scalar(select(PublicImage.id).where(PublicImage.repository == repository)) is not None
-
-
 def readable(project: Project, repository: str) -> bool:
     """NotFound unless the project may read `repository` (its own, or a public one); True for
     a public repository of another project."""
@@ -114,7 +110,7 @@ def readable(project: Project, repository: str) -> bool:
         raise not_found() from None
     if repository.startswith(f"{project.name}/"):
         return False
-    if is_public(repository):
+    if public.is_public(repository):
         return True
     raise not_found()
 
@@ -167,9 +163,9 @@ def overview(project: Project) -> Overview:
     registry keeps in its catalog, are left out); and the storage of the project's own."""
     registry = access.registry()
     mine = {name: _tags(registry, name) for name in own_names(project, registry)}
-    public = set(db.session.scalars(select(PublicImage.repository)))
-    found = [Repository(name, name in public, len(tags)) for name, tags in mine.items() if tags]
-    for name in sorted(n for n in public - set(mine) if _valid(n)):
+    public_names = set(public.public_repositories())
+    found = [Repository(name, name in public_names, len(tags)) for name, tags in mine.items() if tags]
+    for name in sorted(n for n in public_names - set(mine) if _valid(n)):
         count = len(_tags(registry, name))
         if count:
             found.append(Repository(name, True, count))

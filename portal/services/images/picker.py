@@ -14,6 +14,7 @@ from sqlalchemy import select
 from portal.adapters import registry as registry_adapter
 from portal.extensions import db
 from portal.models import ImagePush, Project
+from portal.services.errors import Unavailable
 from portal.services.images import access, public
 
 LIMIT = 200
@@ -22,11 +23,10 @@ TIMEOUT = 1.5          # per request (connect: 1 s)
 
 
 def _client() -> registry_adapter.Registry | None:
-    url = access.registry_url()
-    if not url:
+    try:
+        return access.registry(timeout=TIMEOUT, connect_timeout=1.0, retries=1)
+    except Unavailable:  # no registry configured: no suggestions
         return None
-    username, password = access.credentials()
-    return registry_adapter.Registry(url, username, password, timeout=TIMEOUT, connect_timeout=1.0, retries=1)
 
 
 def suggestions(project: Project, limit: int = LIMIT, budget: float = BUDGET) -> list[str]:

@@ -29,7 +29,7 @@ from portal.models import ImagePush, Project
 from portal.services import audit
 from portal.services.context import Actor
 from portal.services.errors import Conflict, Invalid, ServiceError
-from portal.services.images import access, public
+from portal.services.images import access, catalog, public
 
 KEEP_MIN, KEEP_MAX = 1, 1000
 KEEP_MESSAGE = _l("Keep a whole number of tags from %(min)d to %(max)d, or leave it empty to keep every tag.",
@@ -111,18 +111,12 @@ def set_keep(actor: Actor, project: Project, raw: str | None) -> int | None:
     return keep
 
 
-def repositories(registry: registry_adapter.Registry, project: Project) -> list[str]:
-    prefix = project.name + "/"
-    with access.translated():
-        return sorted(r for r in registry.iter_catalog() if r.startswith(prefix))
-
-
 def compute(project: Project, registry: registry_adapter.Registry | None = None) -> Plan:
     """What retention would delete now (nothing when N is not set), read from the registry."""
     registry = registry or access.registry()
     plan = Plan(project.keep_tags)
     public_names = set(public.public_repositories())
-    for repository in repositories(registry, project):
+    for repository in catalog.own_names(project, registry):
         repo = RepositoryPlan(repository, _states(registry, repository), repository in public_names)
         _decide(repo.tags, project.keep_tags)
         plan.repositories.append(repo)
