@@ -15,6 +15,7 @@ def test_the_portal_formula_does_not_set_hummer_kubeconfig():
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(STATES / "files")), undefined=jinja2.StrictUndefined)
     portal = {"instance_dir": "/var/lib/hummer", "nfs_root": "/hummer", "kubeconfig": "/var/lib/hummer/kubeconfig",
               "proxy_count": 1, "secret_key": "", "extra_env": {},
+              "registry_auth": {"username": "", "password": ""},
               "database": {"user": "hummer", "password": "pw", "host": "127.0.0.1", "name": "hummer"},
               # the formula's own limits, whatever they come to hold
               "limits": yaml.safe_load((STATES / "parameters" / "defaults.yaml").read_text())["values"]["limits"]}

@@ -10,6 +10,7 @@ test_orchestrate.py.
 import base64
 import json
 import os
+import shlex
 import shutil
 import stat
 import subprocess
@@ -174,6 +175,10 @@ def test_written_files_carry_the_cluster_values(applied):
     assert "HUMMER_DATABASE_URL=mysql+pymysql://hummer:example-database-password@127.0.0.1/hummer" in env
     assert "HUMMER_NFS_ROOT=/hummer" in env
     assert "HUMMER_KUBECONFIG" not in env  # the registered, encrypted kubeconfig is the one source
+    # the registry's login (hummer:registry:auth) for the portal, as systemd's EnvironmentFile reads it
+    settings = dict(line.split("=", 1) for line in env.splitlines() if line and not line.startswith("#"))
+    assert shlex.split(settings["HUMMER_REGISTRY_USERNAME"]) == [REGISTRY_LOGIN["username"]]
+    assert shlex.split(settings["HUMMER_REGISTRY_PASSWORD"]) == [REGISTRY_LOGIN["password"]]
     unit = (root / "etc/systemd/system/hummer.service").read_text()
     assert "ExecStartPre=/opt/hummer/venv/bin/flask --app wsgi db upgrade" in unit
     assert (root / "etc/nginx/sites-enabled/hummer").resolve() == root / "etc/nginx/sites-available/hummer"
