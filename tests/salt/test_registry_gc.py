@@ -9,6 +9,10 @@ images are pushed with skopeo; one is deleted by digest (skopeo delete), so its 
 garbage. A dry run must name exactly those blobs and their bytes and delete nothing; the
 real run frees the space, restarts the registry (a new process), the deleted blobs answer
 404 and the kept image still pulls.
+
+Both the registries of tests/support/registry.py are played: `open` (no auth) and `locked`
+(htpasswd: its config.yml has the auth block, every read after the collection sends the
+login). The portal's dry run and the real run run on both; the CLI dry run on the open one.
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from portal.extensions import db
 from portal.models import ClusterNode, RegistryGcRun
 from tests.support.html import find
 from tests.support.processes import free_port
-from tests.support.registry import RegistryServer, oci_layout, pillar_for, run
+from tests.support.registry import PASSWORD, USER, RegistryServer, oci_layout, pillar_for, run
 from tests.support.waiting import wait_for
 
 MINION = "hm-master"
@@ -59,9 +63,11 @@ def alive(pid: int) -> bool:
 
 
 class GcRegistry:
-    def __init__(self, root: Path, port: int):
-        self.root = root
-        self.pillar = pillar_for(root, port)
+    def __init__(self, name: str, root: Path, port: int):
+        self.name, self.root = name, root
+        self.locked = name == "locked"
+        self.auth = (USER, PASSWORD) if self.locked else None
+        self.pillar = pillar_for(root, port, auth=self.locked)
         self.pillar["hummer"]["registry"].update({
             "service_manager": "daemon",
             "daemon": {"pidfile": f"{root}/run/registry.pid", "log_file": f"{root}/registry.log"}})
@@ -79,8 +85,9 @@ class GcRegistry:
         return out
 
     def answers(self) -> bool:
+        """/v2/ answers 200, with the login on the locked registry."""
         try:
-            return requests.get(self.server.url + "/v2/", timeout=2).status_code == 200
+            return requests.get(self.server.url + "/v2/", auth=self.auth, timeout=2).status_code == 200
         except requests.RequestException:
             return False
 
@@ -89,31 +96,38 @@ class GcRegistry:
         return self.server.storage / "docker/registry/v2/blobs/sha256" / hexdigest[:2] / hexdigest / "data"
 
     def blob_status(self, repo: str, digest: str) -> int:
-        return requests.head(f"{self.server.url}/v2/{repo}/blobs/{digest}", timeout=10).status_code
+        return requests.head(f"{self.server.url}/v2/{repo}/blobs/{digest}", auth=self.auth, timeout=10).status_code
 
 
-@pytest.fixture(scope="module")
-def gc_registry(salt_env, tmp_path_factory):
-    """The formula's own registry (config + service, daemon manager), with two images, one deleted."""
-    reg = GcRegistry(tmp_path_factory.mktemp("registry-gc"), free_port())
+@pytest.fixture(scope="module", params=["open", "locked"])
+def gc_registry(request, salt_env, tmp_path_factory):
+    """The formula's own registry (config + service, daemon manager), open or locked (htpasswd),
+    with two images, one deleted."""
+    reg = GcRegistry(request.param, tmp_path_factory.mktemp(f"registry-gc-{request.param}"), free_port())
     try:
         applied = reg.salt(salt_env, "state.apply", "registry.config,registry.service")
         failed = {k: r["comment"] for k, r in applied.items() if r["result"] is not True}
         assert not failed, failed
-        reg.server = RegistryServer("gc", reg.root, reg.config_file, reg.pillar["hummer"]["cluster"]["registry_port"],
-                                    config=yaml.safe_load(reg.config_file.read_text()))
+        reg.server = RegistryServer(f"gc-{reg.name}", reg.root, reg.config_file,
+                                    reg.pillar["hummer"]["cluster"]["registry_port"],
+                                    *(reg.auth or ("", "")), config=yaml.safe_load(reg.config_file.read_text()))
         assert reg.answers(), "registry.service returned before the registry answered"
+        # The locked one is locked: its config has the auth block, /v2/ wants the login
+        assert ("auth" in reg.server.config) is reg.locked
+        assert requests.get(reg.server.url + "/v2/", timeout=10).status_code == (401 if reg.locked else 200)
         work = tmp_path_factory.mktemp("gc-images")
         keep = oci_layout(work / "keep", [{"keep/a": b"kept layer one\n"}, {"keep/b": b"kept layer two\n" * 50}])
         gone = oci_layout(work / "gone", [{"gone/a": os.urandom(64 * 1024)}, {"gone/b": b"gone layer two\n" * 300}])
-        reg.server.push(keep, "gc/keep:1")
+        kept_manifest = reg.server.push(keep, "gc/keep:1")
         digest = reg.server.push(gone, "gc/gone:1")
-        run(["skopeo", "delete", "--tls-verify=false", f"docker://{reg.server.host}/gc/gone@{digest}"])
+        run(["skopeo", "delete", "--tls-verify=false", *reg.server.src_creds(),
+             f"docker://{reg.server.host}/gc/gone@{digest}"])
         reg.kept = layout_blobs(keep)
         reg.garbage = layout_blobs(gone)
         # Its config and layers, which the registry serves as blobs of gc/gone (the manifest
         # itself was a manifest revision, deleted with the tag)
         reg.served = sorted(set(reg.garbage) - {digest})
+        reg.kept_served = sorted(set(reg.kept) - {kept_manifest})
         assert not set(reg.kept) & set(reg.garbage) and len(reg.served) == 3
         for d in reg.garbage:  # still stored, still served: nothing collected yet
             assert reg.blob_file(d).is_file()
@@ -131,6 +145,9 @@ def gc_registry(salt_env, tmp_path_factory):
 # while the portal's dry run right after it, on the same registry, found exactly the garbage;
 # run alone, or with this file only, it passes. Marked so, not hidden: an XPASS shows it passing.
 @pytest.mark.xfail(reason="the first CLI dry run after the fixture found no garbage in the full suite", strict=False)
+# On the open registry: the state and the module read the same config.yml on the locked one,
+# whose collection the portal's dry run and the real run below exercise.
+@pytest.mark.parametrize("gc_registry", ["open"], indirect=True)
 def test_cli_dry_run_names_the_garbage_and_deletes_nothing(salt_env, gc_registry):
     reg, storage = gc_registry, gc_registry.server.storage
     files, size = storage_files(storage), storage_bytes(storage)
@@ -156,15 +173,22 @@ def test_cli_dry_run_names_the_garbage_and_deletes_nothing(salt_env, gc_registry
 
 
 @pytest.fixture
-def gc_portal(app, salt_env, gc_registry, make_user, login):
+def gc_people(app, salt_env, make_user, login):
+    """The portal on the test Salt, the master as the registry node, an admin and a user."""
     app.config.update(SALT_API_URL=salt_env.api_url, SALT_API_USER=salt_env.api_user,
-                      SALT_API_PASSWORD=salt_env.api_password, SALT_API_EAUTH=salt_env.eauth,
-                      SALT_RUN_PILLAR=gc_registry.pillar)
+                      SALT_API_PASSWORD=salt_env.api_password, SALT_API_EAUTH=salt_env.eauth)
     db.session.add(ClusterNode(minion_id=MINION, address="127.0.0.1", roles="master,nfs,registry"))
     db.session.commit()
     make_user("root", admin=True)
     make_user("olivia")
     return login
+
+
+@pytest.fixture
+def gc_portal(app, gc_people, gc_registry):
+    """gc_people, with every Salt run's pillar pointing registry.gc at gc_registry."""
+    app.config["SALT_RUN_PILLAR"] = gc_registry.pillar
+    return gc_people
 
 
 def test_portal_dry_run_shows_blobs_and_bytes_and_deletes_nothing(gc_portal, gc_registry):
@@ -187,11 +211,11 @@ def test_portal_dry_run_shows_blobs_and_bytes_and_deletes_nothing(gc_portal, gc_
         assert gc_registry.blob_status("gc/gone", d) == 200
 
 
-def test_only_admins_reach_garbage_collection(gc_portal):
+def test_only_admins_reach_garbage_collection(gc_people):
     earlier = RegistryGcRun(dry_run=True, status="succeeded", started_by="root")
     db.session.add(earlier)
     db.session.commit()
-    web = gc_portal("olivia")
+    web = gc_people("olivia")
     assert web.get("/admin/registry/gc").status_code == 403
     assert web.get(f"/admin/registry/gc/runs/{earlier.id}").status_code == 403
     assert web.post("/admin/registry/gc/dry-run").status_code == 403
@@ -228,6 +252,8 @@ def test_portal_real_run_frees_the_space_and_restarts_the_registry(gc_portal, gc
         assert not reg.blob_file(d).exists()
     for d in reg.served:  # what the registry served before the run: gone, not from a cache
         assert reg.blob_status("gc/gone", d) == 404
+    for d in reg.kept_served:  # the kept ones answer, with the same login: the 404s are the collection's
+        assert reg.blob_status("gc/keep", d) == 200
     manifest = reg.server.pull("gc/keep:1", tmp_path / "keep")
     assert {layer["digest"] for layer in manifest["layers"]} <= set(reg.kept)
     # The history shows it, with its bytes
