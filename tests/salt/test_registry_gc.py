@@ -15,7 +15,7 @@ included, run before the CLI's, which uses no database.
 
 Both the registries of tests/support/registry.py are played: `open` (no auth) and `locked`
 (htpasswd: its config.yml has the auth block, every read after the collection sends the
-login). The portal's dry run and the real run run on both; the CLI dry run on the open one.
+login). The portal's dry run and the real run run on both; the CLI dry run on the locked one.
 """
 from __future__ import annotations
 
@@ -167,9 +167,10 @@ def garbage(gc_registry, tmp_path) -> dict[str, int]:
     return gc_registry.make_garbage(tmp_path)
 
 
-# On the open registry: the state and the module read the same config.yml on the locked one,
-# whose collection the portal's dry run and the real run below exercise.
-@pytest.mark.parametrize("gc_registry", ["open"], indirect=True)
+# On the locked registry only (the portal's dry run and real run below take both): in the full
+# suite pytest runs it after them (they use the session's database), right after the locked
+# ones, so that registry is still up and not set up twice.
+@pytest.mark.parametrize("gc_registry", ["locked"], indirect=True)
 @pytest.mark.usefixtures("garbage")
 def test_cli_dry_run_names_the_garbage_and_deletes_nothing(salt_env, gc_registry):
     reg, storage = gc_registry, gc_registry.server.storage
