@@ -150,26 +150,26 @@ def test_a_repository_whose_tags_were_all_deleted(open_site, images):
     assert page.status_code == 200 and find(text(page), id="no-tags") is not None
 
 
-def test_public_repositories_are_listed_for_every_project(open_site, images, make_project, people):
-    name = open_site.name
+def test_public_repositories_are_listed_for_every_project(site, images, make_project, people):
+    name = site.name
     other = make_project(f"pub-{name}", {people["olivia"]: "owner"})
-    open_site.push(images["a"], f"{other.name}/base", "1.0")
-    open_site.push(images["b"], f"{other.name}/secret", "1.0")
+    site.push(images["a"], f"{other.name}/base", "1.0")
+    site.push(images["b"], f"{other.name}/secret", "1.0")
     db.session.add(PublicImage(repository=f"{other.name}/base", marked_by="root"))
     db.session.commit()
-    vic = open_site.as_user("vic")
+    vic = site.as_user("vic")
     index = text(vic.get(f"/projects/{name}/images"))
     table = find(index, "table", id="repositories")
     listed = {tr.find("a").text: tr.find_all("td")[2].text for tr in table.find_all("tr") if tr.find("a")}
     assert listed == {f"{other.name}/base": "public"}
     tag = vic.get(f"/projects/{name}/images/{other.name}/base/-/tags/1.0")
     assert tag.status_code == 200 and find(text(tag), id="delete") is None
-    dev = open_site.as_user("dev")
+    dev = site.as_user("dev")
     assert find(text(dev.get(f"/projects/{name}/images/{other.name}/base/-/tags/1.0")), id="delete") is None
     assert dev.get(f"/projects/{name}/images/{other.name}/base/-/tags/1.0/delete").status_code == 404
     assert dev.post(f"/projects/{name}/images/{other.name}/base/-/tags/1.0/delete",
                     {"digest": "sha256:" + "0" * 64}).status_code == 404
-    assert open_site.registry().tags(f"{other.name}/base") == ["1.0"]
+    assert site.registry().tags(f"{other.name}/base") == ["1.0"]
 
 
 @pytest.mark.parametrize("path", [

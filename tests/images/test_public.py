@@ -60,9 +60,10 @@ def test_bad_repositories_and_values_are_refused_with_a_reason(web, login, make_
     assert public.public_repositories() == []
 
 
+@pytest.mark.parametrize("name", ["open", "locked"])
 def test_a_public_repository_is_offered_to_other_projects(app, registries, tmp_path, web, login, make_user,
-                                                          make_project):
-    server = registries["locked"]
+                                                          make_project, name):
+    server = registries[name]
     use_registry(app, server)
     owner, people = new_team(make_user, make_project, prefix="pub")
     other = make_project(f"x{owner.name}", {people["dev"]: "developer"})
