@@ -63,6 +63,37 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("database_url", names, ids=names, indirect=True, scope="session")
 
 
+# The files that take a minute or more of one worker (Salt orchestrations, salt-ssh, a fresh
+# clone, browsers, live gunicorns), heaviest first, as measured on 2 cores. They run before
+# every other file, so that no worker is left with one of them while the others have
+# finished: pytest-xdist (--dist loadfile) hands out whole files in collection order, and
+# ./hummer test passes --no-loadscope-reorder, which would otherwise put the files with the
+# most tests first and these last. A file missing here only runs later.
+HEAVY_FIRST = (
+    "cluster/test_wizard.py", "cluster/test_run_resume.py", "cluster/test_multinode.py",
+    "cluster/test_ssh_hosts.py", "cluster/test_wizard_browser.py", "test_bad_input.py",
+    "cluster/test_ssh_injection.py", "test_auth_live.py", "test_access_matrix.py",
+    "salt/test_orchestrate.py", "test_first_run.py", "salt/test_registry_gc.py",
+    "cluster/test_wizard_input.py", "cluster/test_register.py", "test_console_browser.py",
+    "kube/test_cluster.py", "test_auth.py", "salt/test_render.py", "salt/test_events.py",
+    "images/test_upload.py", "apps/test_browser_apps.py", "test_database_faults.py",
+)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """The HEAVY_FIRST files first (a stable sort: every file keeps its own order)."""
+    rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
+
+    def weight(item) -> int:
+        try:
+            relative = Path(str(item.path)).resolve().relative_to(TESTS).as_posix()
+        except ValueError:
+            return len(rank)
+        return rank.get(relative, len(rank))
+    items.sort(key=weight)
+
+
 _ran: Counter = Counter()
 
 
@@ -107,20 +138,36 @@ def production_password_hash():
 
 
 @pytest.fixture(scope="session")
-def database_url(request, tmp_path_factory):
-    """A migrated database per backend, for the whole session (parametrized by
-    pytest_generate_tests: which backends a test runs on is decided there)."""
+def _migrated_databases(tmp_path_factory):
+    """Each backend's migrated database, made when a test first asks for it and kept until
+    the session ends. A worker runs file after file, and each file's tests come backend by
+    backend, so the parametrized `database_url` changes backend at nearly every file: it
+    takes the database from here instead of creating and migrating a new one each time."""
     with contextlib.ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'hummer.db'}"
-        else:
-            url = stack.enter_context(databases.mariadb_database())
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test",
-                          "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance"))})
-        with app.app_context():
-            upgrade()  # the real Alembic migrations, not create_all()
-            db.engine.dispose()
-        yield url
+        made: dict[str, str] = {}
+
+        def url_of(backend: str) -> str:
+            if backend not in made:
+                if backend == "sqlite":
+                    url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'hummer.db'}"
+                else:
+                    url = stack.enter_context(databases.mariadb_database())
+                app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test",
+                                  "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance"))})
+                with app.app_context():
+                    upgrade()  # the real Alembic migrations, not create_all()
+                    db.engine.dispose()
+                made[backend] = url
+            return made[backend]
+        yield url_of
+
+
+@pytest.fixture(scope="session")
+def database_url(request, _migrated_databases):
+    """A migrated database per backend, for the whole session (parametrized by
+    pytest_generate_tests: which backends a test runs on is decided there). Tests leave it
+    with empty tables (`app`)."""
+    return _migrated_databases(request.param)
 
 
 class _TemplateCodeCache(jinja2.BytecodeCache):
