@@ -108,6 +108,49 @@ def test_a_worker_that_still_holds_its_run_finishes_it(app):
     assert (fresh(run.id).status, fresh(run.id).message) == ("succeeded", "salt-minion runs on k8s-node4.")
 
 
+class _WatchedLock:
+    """The worker's heartbeat lock, telling when another thread asks for it."""
+
+    def __init__(self):
+        self.lock, self.asked = threading.Lock(), threading.Event()
+
+    def __enter__(self):
+        if self.lock.locked():
+            self.asked.set()
+        self.lock.acquire()
+
+    def __exit__(self, *exc):
+        self.lock.release()
+
+    def locked(self) -> bool:
+        return self.lock.locked()
+
+
+def test_a_heartbeat_due_as_the_worker_ends_the_run_waits_for_the_end(app, monkeypatch):
+    """A heartbeat falls due just as the worker ends the run. It waits until the run is ended:
+    before, it could commit a new beat between the worker reading its claim and closing on it,
+    and the worker took its own beat for another process's claim and left the run going
+    (seen in the full suite, with the 0.5 s beats of a 1 s stale period)."""
+    run = stale_run(status="running", jid="20261207120000000000", heartbeat_at=heartbeat_now())
+    worker = supervision.RunWorker(app, run.id, beat_at=run.heartbeat_at)
+    worker.beating = _WatchedLock()
+    engine, beats = db.engine, []
+    beater = threading.Thread(target=lambda: beats.append(worker.beat(engine)))
+    real_close = supervision.close
+
+    def close_as_a_beat_falls_due(*args):
+        beater.start()
+        assert worker.beating.asked.wait(10), "the beat did not wait for the end"
+        return real_close(*args)
+    monkeypatch.setattr(supervision, "close", close_as_a_beat_falls_due)
+    assert worker.finish(False, "it ended") is True
+    beater.join(10)
+    assert beats == [False]  # the run is over: the heartbeat stops, nothing overwritten
+    again = fresh(run.id)
+    assert (again.status, again.message) == ("failed", "it ended")
+    assert not worker.superseded.is_set()
+
+
 def test_one_supervisor_per_process_starts_with_the_first_request_when_asked(app, client):
     assert supervision.ensure_supervisor(app) is None  # TESTING: none unless a test asks
     app.config["SALT_SUPERVISE"] = True

@@ -108,7 +108,10 @@ class RunWorker(threading.Thread):
         super().__init__(name=f"{self.thread_prefix}-{run_pk}", daemon=True)
         self.app, self.run_pk = app, run_pk
         self.beat_at = beat_at  # the heartbeat this worker wrote last: its claim on the run
-        self.writing: datetime | None = None  # a heartbeat being written (not known written yet)
+        # Held while a heartbeat is written and committed, and while finish() ends the run on
+        # the heartbeat it knows: else a beat committed between the two would make this
+        # worker's own finish look like another process's claim.
+        self.beating = threading.Lock()
         self.done = threading.Event()
         self.superseded = threading.Event()  # another process follows the run now
 
@@ -158,8 +161,9 @@ class RunWorker(threading.Thread):
         """End the run, if it is still this worker's; False (nothing written) if another process took it."""
         run = self.run_row()
         message = self.closing(run, ok, message)
-        beats = (self.beat_at,) if self.writing is None else (self.beat_at, self.writing)
-        if not close(self.run_pk, beats, ok, message):
+        with self.beating:
+            closed = close(self.run_pk, (self.beat_at,), ok, message)
+        if not closed:
             db.session.rollback()
             log.warning("run %s: another process holds the run now; its end is left to that one", self.run_pk)
             self.superseded.set()
@@ -183,15 +187,17 @@ class RunWorker(threading.Thread):
     def beat(self, engine) -> bool:
         """Write the heartbeat while the run is going and still this worker's; False when not."""
         table = ProvisioningRun.__table__
-        now = self.writing = heartbeat_now()
-        with engine.begin() as conn:
-            if conn.execute(update(table).where(table.c.id == self.run_pk, table.c.status.in_(ACTIVE),
-                                                _held_by((self.beat_at,))).values(heartbeat_at=now)).rowcount == 1:
-                self.beat_at, self.writing = now, None
+        with self.beating:
+            now = heartbeat_now()
+            with engine.begin() as conn:
+                written = conn.execute(update(table).where(
+                    table.c.id == self.run_pk, table.c.status.in_(ACTIVE),
+                    _held_by((self.beat_at,))).values(heartbeat_at=now)).rowcount == 1
+                row = None if written else conn.execute(select(table.c.status, table.c.heartbeat_at)
+                                                        .where(table.c.id == self.run_pk)).first()
+            if written:  # committed: now it is this worker's claim
+                self.beat_at = now
                 return True
-            self.writing = None
-            row = conn.execute(select(table.c.status, table.c.heartbeat_at)
-                               .where(table.c.id == self.run_pk)).first()
         if row is None or row.status not in ACTIVE:
             return False  # the run is over
         if row.heartbeat_at == self.beat_at:
