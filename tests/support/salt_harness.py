@@ -50,6 +50,7 @@ import yaml
 from tests.support.daemons import Daemon
 from tests.support.processes import die_with_parent as _die_with_parent  # noqa: F401 (re-exported for tests and benches)
 from tests.support.processes import free_port, port_open
+from tests.support.salt_modules import unused_state_modules
 
 REPO = Path(__file__).resolve().parents[2]
 STATE_ROOT = REPO / "salt_states"
@@ -196,6 +197,8 @@ class SaltEnv:
             "gather_job_timeout": 10,
             "keep_jobs_seconds": 3600,
             "netapi_enable_clients": API_CLIENTS,
+            # the orchestrations' state loader: only the modules the tree names (salt_modules.py)
+            "disable_states": list(unused_state_modules()),
             "external_auth": {"file": {
                 "^filename": str(users),
                 "^hashtype": "plaintext",
@@ -258,6 +261,8 @@ class SaltEnv:
             "recon_default": 200,
             "recon_max": 1000,
             "grains": {"hummer_test_minion": True},
+            # each state job's loader: only the modules the tree names (salt_modules.py)
+            "disable_states": list(unused_state_modules()),
         }
         conf.update(self.minion_opts)
         (conf_dir / "minion").write_text(yaml.safe_dump(conf, sort_keys=False))
