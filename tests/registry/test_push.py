@@ -96,3 +96,26 @@ def test_names_the_registry_would_refuse_are_explained_beside_their_field(regist
     with pytest.raises(Invalid) as error:
         push(registries["open"], docker_save(), **changes)
     assert error.value.field == field
+
+
+class CountedReads(io.BytesIO):
+    """An upload that counts the reads made of it (each read of a request body costs the
+    worker gunicorn's copying of its buffer, however small the read)."""
+
+    reads = 0
+
+    def read(self, size=-1):
+        self.reads += 1
+        return super().read(size)
+
+
+def test_a_large_upload_is_read_in_pieces_of_a_mib(registries):
+    """tarfile's stream mode reads 10 KiB at a time unless told otherwise: some 1,600 reads for
+    these 16 MiB, each one copying what gunicorn's body reader holds of its last recv()."""
+    big = layer({"data": bytes(range(256)) * (16 << 12)})  # 16 MiB
+    upload = CountedReads(tar_of([(f"{sha(big)[7:]}/layer.tar", big), ("c.json", config_for([big])),
+                                  ("manifest.json", json.dumps([{"Config": "c.json", "RepoTags": ["shop/web:1.0"],
+                                                                 "Layers": [f"{sha(big)[7:]}/layer.tar"]}]).encode())]))
+    pushed = push_archive(client(registries["open"]), upload, project="shop", name="big", tag="1", limit=LIMIT)
+    assert pushed.size == len(big)
+    assert upload.reads <= len(upload.getvalue()) // archive.CHUNK + 4
