@@ -43,13 +43,21 @@ DIALECT_FREE_MARKERS = ("browser", "kube")
 TESTS = Path(__file__).resolve().parent
 
 
+def in_tests(path) -> Path | None:
+    """A test file's path under tests/ (None for one elsewhere)."""
+    try:
+        return Path(str(path)).resolve().relative_to(TESTS)
+    except ValueError:
+        return None
+
+
 def backends_for(metafunc) -> list[str]:
     """The backends a test runs on: every one asked for, or only the production database
     (MariaDB) for a test whose subject is not SQL (see the module docstring)."""
     wanted = databases.backends()
-    relative = Path(str(metafunc.definition.path)).resolve().relative_to(TESTS)
+    relative = in_tests(metafunc.definition.path)
     dialect_free = (
-        relative.parts[0] in DIALECT_FREE_DIRS
+        relative is not None and relative.parts[0] in DIALECT_FREE_DIRS
         or bool(DIALECT_FREE_FIXTURES & set(metafunc.fixturenames))
         or any(metafunc.definition.get_closest_marker(m) for m in DIALECT_FREE_MARKERS))
     if dialect_free and "mariadb" in wanted:
@@ -86,11 +94,8 @@ def pytest_collection_modifyitems(items):
     rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
 
     def weight(item) -> int:
-        try:
-            relative = Path(str(item.path)).resolve().relative_to(TESTS).as_posix()
-        except ValueError:
-            return len(rank)
-        return rank.get(relative, len(rank))
+        relative = in_tests(item.path)
+        return len(rank) if relative is None else rank.get(relative.as_posix(), len(rank))
     items.sort(key=weight)
 
 
