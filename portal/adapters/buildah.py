@@ -1,0 +1,407 @@
+"""buildah, the image builder: one build and its push, as a subprocess, with errors of its own.
+
+    buildah = Buildah(root, runroot, tls_verify=False)   # one storage per build, the caller's dirs
+    image_id = buildah.build(context, "Dockerfile", "10.0.1.5:5000/shop/web:1", {"V": "1"},
+                             on_line, cancel, deadline)
+    digest = buildah.push("10.0.1.5:5000/shop/web:1", on_line, cancel, deadline, "hummer", "pw")
+    buildah.remove_storage()
+
+How it runs (verified with Debian's buildah 1.28, as root): `--storage-driver vfs` and
+`--isolation chroot`, so no daemon, no overlay mounts and no user namespaces are needed;
+`--layers=false`, since each build has its own storage and nothing would reuse a cached layer.
+Base images are pulled as usual (from the private registry). Every configuration file buildah
+would read from /etc/containers is replaced by one of ours in a private temporary directory:
+registries.conf (no search registries and no short-name aliases, so `FROM busybox` is refused
+rather than looked up anywhere; the insecure registries of the constructor) and the
+signature policy. HOME is that directory, and the environment is built from nothing
+(BUILDAH_* and REGISTRY_AUTH_FILE from the portal's environment would change what the flags
+say).
+
+Nothing given by a user becomes an option: every value is one `--flag=value` token, and the
+context and the image come after `--`. Credentials never appear in an argv (which `ps`
+shows): they go in an auth file, mode 0600, deleted afterwards.
+
+Output (stdout and stderr together) goes to `on_line` line by line as it comes, each line
+decoded as UTF-8 (bad bytes replaced) and cut at LINE_MAX bytes. `cancel` (a threading.Event)
+and `deadline` (a time.monotonic() value) end the run: the process group (buildah and every
+step it runs) gets SIGTERM, then SIGKILL after GRACE seconds, and Cancelled or TimedOut is
+raised once nothing of it is left.
+"""
+from __future__ import annotations
+
+import base64
+import ctypes
+import json
+import logging
+import os
+import re
+import selectors
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["Buildah", "BuildahError", "BuildFailed", "Cancelled", "TimedOut", "BuildahMissing",
+           "LINE_MAX", "GRACE"]
+
+log = logging.getLogger(__name__)
+
+LINE_MAX = 4096           # bytes of one output line passed on; the rest of the line is dropped
+GRACE = 5.0               # seconds between SIGTERM and SIGKILL
+TAIL = 20                 # output lines kept for an error's message
+MESSAGE_MAX = 500
+_OWN = ("subprocess exited with status", "STEP ", "error running ", "time=", "level=", "WARN", "[Warning]")
+POLICY = {"default": [{"type": "insecureAcceptAnything"}]}
+
+
+class BuildahError(Exception):
+    """Base of every error this adapter raises; `message` is short, in English."""
+
+    def __init__(self, message: str):
+        message = str(message)
+        if len(message) > MESSAGE_MAX:
+            message = message[:MESSAGE_MAX - 1] + "…"
+        super().__init__(message)
+        self.message = message
+
+
+class BuildFailed(BuildahError):
+    """buildah exited non-zero. `line` is its last meaningful output line (for a failing step,
+    buildah's `building at STEP "RUN ...": exit status N`); `detail` the last line of output
+    before it that is not buildah's own (what the step printed last, often its error);
+    `tail` the last lines of output."""
+
+    def __init__(self, message: str, line: str = "", detail: str = "", tail: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.line = line
+        self.detail = detail
+        self.tail = tail
+
+
+class Cancelled(BuildahError):
+    pass
+
+
+class TimedOut(BuildahError):
+    pass
+
+
+class BuildahMissing(BuildahError):
+    pass
+
+
+OnLine = Callable[[str], None]
+
+
+class Buildah:
+    """The buildah CLI on one storage (`root`, `runroot`): see the module docstring."""
+
+    def __init__(self, root: Path, runroot: Path, binary: str = "buildah", tls_verify: bool = True,
+                 registries_insecure: tuple = ()):
+        self.root = Path(root)
+        self.runroot = Path(runroot)
+        self.binary = binary
+        self.tls_verify = tls_verify
+        self.registries_insecure = tuple(registries_insecure)
+        for host in self.registries_insecure:
+            if not isinstance(host, str) or not host or any(c in host for c in "\"\\\n\r\t ") or host[0] == "-":
+                raise ValueError(f"{host!r} is not a registry host")
+
+    # ------------------------------------------------------------------ public
+
+    def build(self, context: Path, dockerfile: str, tag: str, build_args: dict[str, str], on_line: OnLine,
+              cancel: threading.Event, deadline: float, *, username: str = "", password: str = "",
+              auth_host: str = "") -> str:
+        """Build `dockerfile` (relative to `context`) into `tag`; the image id ("sha256:...").
+        `username`/`password` log in to `auth_host` (default: the tag's registry) for pulls."""
+        context = Path(context).resolve(strict=True)
+        file = _inside(context, dockerfile)
+        _check_value("tag", tag)
+        args = []
+        for key, value in build_args.items():
+            _check_value("build argument name", key)
+            _check_value("build argument value", value, empty=True)
+            if "=" in key or not key.strip():
+                raise BuildahError(f"{key!r} is not a build argument name")
+            args.append(f"--build-arg={key}={value}")
+        with _Scratch(self) as scratch:
+            iid = scratch.dir / "iid"
+            argv = [*self._global(scratch), "bud", "--isolation=chroot", "--layers=false",
+                    f"--tls-verify={_bool(self.tls_verify)}", f"--iidfile={iid}",
+                    f"--signature-policy={scratch.policy}",
+                    *scratch.auth(username, password, auth_host or _registry_host(tag)),
+                    *args, f"--file={file}", f"--tag={tag}", "--", str(context)]
+            self._run(argv, scratch.dir, on_line, cancel, deadline, "build")
+            image_id = iid.read_text().strip() if iid.exists() else ""
+        if not image_id:
+            raise BuildahError("buildah finished without writing the image id")
+        return image_id
+
+    def push(self, tag: str, on_line: OnLine, cancel: threading.Event, deadline: float, username: str = "",
+             password: str = "") -> str:
+        """Push the built `tag` to its registry; the manifest digest pushed ("sha256:...")."""
+        _check_value("tag", tag)
+        with _Scratch(self) as scratch:
+            digest_file = scratch.dir / "digest"
+            argv = [*self._global(scratch), "push", f"--tls-verify={_bool(self.tls_verify)}",
+                    f"--digestfile={digest_file}", f"--signature-policy={scratch.policy}",
+                    *scratch.auth(username, password, _registry_host(tag)), "--", tag]
+            self._run(argv, scratch.dir, on_line, cancel, deadline, "push")
+            digest = digest_file.read_text().strip() if digest_file.exists() else ""
+        if not digest.startswith("sha256:"):
+            raise BuildahError("buildah pushed without writing the digest")
+        return digest
+
+    def remove_storage(self) -> bool:
+        """Delete root and runroot (anything mounted under them is detached first, symlinks are
+        removed, never followed); False if something could not be removed (logged)."""
+        ok = True
+        for path in (self.runroot, self.root):
+            if not os.path.lexists(path):
+                continue
+            _detach_mounts(path)
+            errors: list = []
+            if path.is_symlink() or not path.is_dir():
+                path.unlink()
+                continue
+            shutil.rmtree(path, onerror=lambda _f, p, e, errors=errors: errors.append((p, e[1])))
+            if errors or os.path.lexists(path):
+                ok = False
+                log.warning("buildah storage %s not removed completely: %s", path, errors[:3])
+        return ok
+
+    # ------------------------------------------------------------------ running
+
+    def _global(self, scratch: "_Scratch") -> list[str]:
+        return [self.binary, f"--root={self.root}", f"--runroot={self.runroot}", "--storage-driver=vfs"]
+
+    def _run(self, argv: list[str], home: Path, on_line: OnLine, cancel: threading.Event, deadline: float,
+             what: str) -> None:
+        env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "HOME": str(home),
+               "LC_ALL": "C.UTF-8", "TMPDIR": os.environ.get("TMPDIR", "/var/tmp")}
+        if time.monotonic() >= deadline:
+            raise TimedOut(f"the {what} ran out of time before it started")
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    start_new_session=True, close_fds=True, env=env, cwd=env["HOME"])
+        except FileNotFoundError:
+            raise BuildahMissing(f"{self.binary} is not installed (Debian package buildah)") from None
+        tail: deque[str] = deque(maxlen=TAIL)
+        try:
+            stopped = _stream(proc, on_line, tail, cancel, deadline)
+        except BaseException:
+            _kill_group(proc)
+            raise
+        if stopped is not None:
+            _kill_group(proc)
+            if stopped == "cancel":
+                raise Cancelled(f"the {what} was cancelled")
+            raise TimedOut(f"the {what} did not finish in time")
+        code = proc.wait()
+        _kill_group(proc)  # anything a step left behind in the group
+        if code != 0:
+            line, detail = _meaningful(tail)
+            message = f"the {what} failed: {line}" if line else f"the {what} failed (exit status {code})"
+            if detail:
+                message += f" ({detail})"
+            raise BuildFailed(message, line, detail, tuple(tail))
+
+
+def _stream(proc: subprocess.Popen, on_line: OnLine, tail: deque, cancel: threading.Event,
+            deadline: float) -> str | None:
+    """Pass the output on until EOF; "cancel" or "timeout" if one of those came first."""
+    fd = proc.stdout.fileno()
+    os.set_blocking(fd, False)
+    pending = b""
+    dropping = False  # inside a line longer than LINE_MAX, after its first LINE_MAX bytes
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            if cancel.is_set():
+                return "cancel"
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return "timeout"
+            if not selector.select(min(left, 0.2)):
+                continue
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                break
+            pending += chunk
+            while True:
+                end = pending.find(b"\n")
+                if end < 0:
+                    if len(pending) >= LINE_MAX:
+                        if not dropping:
+                            _emit(pending[:LINE_MAX], on_line, tail)
+                        dropping, pending = True, b""
+                    break
+                if not dropping:
+                    _emit(pending[:min(end, LINE_MAX)], on_line, tail)
+                dropping, pending = False, pending[end + 1:]
+    if pending and not dropping:
+        _emit(pending[:LINE_MAX], on_line, tail)
+    proc.stdout.close()
+    return None
+
+
+def _emit(raw: bytes, on_line: OnLine, tail: deque) -> None:
+    line = raw.decode("utf-8", errors="replace").rstrip("\r")
+    tail.append(line)
+    on_line(line)
+
+
+def _meaningful(tail) -> tuple[str, str]:
+    """buildah's last `Error: ...` line (its prefix dropped), or else the last non-blank one;
+    and the last line before it that buildah did not write itself (or "")."""
+    lines = [line.strip() for line in tail if line.strip()]
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].startswith("Error: "):
+            before = [x for x in lines[:i] if not x.startswith(_OWN)]
+            return lines[i][len("Error: "):], before[-1] if before else ""
+    return (lines[-1] if lines else ""), ""
+
+
+def _kill_group(proc: subprocess.Popen, grace: float = GRACE) -> None:
+    """SIGTERM the process group, SIGKILL it after `grace` seconds; wait until it is gone."""
+    if not _group_alive(proc):
+        proc.poll()
+        return
+    _signal(proc.pid, signal.SIGTERM)
+    end = time.monotonic() + grace
+    while _group_alive(proc) and time.monotonic() < end:
+        time.sleep(0.05)
+    if _group_alive(proc):
+        _signal(proc.pid, signal.SIGKILL)
+        end = time.monotonic() + 5
+        while _group_alive(proc) and time.monotonic() < end:
+            time.sleep(0.05)
+    try:
+        proc.wait(timeout=1)
+    except subprocess.TimeoutExpired:
+        log.warning("buildah (pid %s) did not exit after SIGKILL", proc.pid)
+    if proc.stdout and not proc.stdout.closed:
+        proc.stdout.close()
+
+
+def _group_alive(proc: subprocess.Popen) -> bool:
+    proc.poll()  # reap the leader, so that it does not count as a member
+    try:
+        os.killpg(proc.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _signal(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
+
+
+# ---------------------------------------------------------------------- values and files
+
+def _check_value(what: str, value, empty: bool = False) -> None:
+    if not isinstance(value, str) or (not value and not empty) or "\x00" in value:
+        raise BuildahError(f"{what} {value!r} is not usable")
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _inside(context: Path, relative: str) -> Path:
+    """`relative` resolved (following symlinks) under `context`: a regular file, or BuildahError."""
+    if not isinstance(relative, str) or not relative or "\x00" in relative or relative.startswith("/"):
+        raise BuildahError(f"{relative!r} is not a relative path in the build context")
+    path = (context / relative).resolve()
+    if path != context and context not in path.parents:
+        raise BuildahError(f"{relative!r} is outside the build context")
+    if not path.is_file():
+        raise BuildahError(f"no Dockerfile at {relative!r} in the build context")
+    return path
+
+
+def _registry_host(reference: str) -> str:
+    """The registry part of an image reference ("" for a short name)."""
+    first = reference.split("/", 1)[0]
+    if "/" in reference and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return ""
+
+
+class _Scratch:
+    """A private directory (0700) for one run: HOME, the configuration files, the auth file,
+    the iid and digest files; removed when the run ends."""
+
+    def __init__(self, buildah: Buildah):
+        self.buildah = buildah
+
+    def __enter__(self) -> "_Scratch":
+        self.dir = Path(tempfile.mkdtemp(prefix="hummer-buildah-"))
+        # A registries.conf in HOME replaces the system's, drop-in directory (short-name
+        # aliases) included; the --registries-conf flag would not (buildah 1.28 still read
+        # /etc/containers/registries.conf.d with it).
+        config = self.dir / ".config" / "containers"
+        config.mkdir(parents=True)
+        lines = ["unqualified-search-registries = []", 'short-name-mode = "enforcing"', ""]
+        for host in self.buildah.registries_insecure:
+            lines += ["[[registry]]", f'location = "{host}"', "insecure = true", ""]
+        (config / "registries.conf").write_text("\n".join(lines))
+        self.policy = self.dir / "policy.json"
+        self.policy.write_text(json.dumps(POLICY))
+        return self
+
+    def auth(self, username: str, password: str, host: str) -> list[str]:
+        """The --authfile flag for these credentials at `host` (none without a username)."""
+        if not username:
+            return []
+        if not host:
+            raise BuildahError("credentials were given for an image without a registry host")
+        token = base64.b64encode(f"{username}:{password}".encode()).decode()
+        path = self.dir / "auth.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump({"auths": {host: {"auth": token}}}, out)
+        return [f"--authfile={path}"]
+
+    def __exit__(self, *exc) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+_MNT_DETACH = 2
+_OCTAL = re.compile(r"\\([0-7]{3})")
+
+
+def _detach_mounts(path: Path) -> None:
+    """Lazily unmount whatever is mounted at or under `path` (deepest first), so that removing
+    the storage never reaches into a file system mounted there."""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return
+    base = str(path.resolve()) if not path.is_symlink() else str(path)
+    points = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 4:
+            point = _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), fields[4])  # \040 is a space
+            if point == base or point.startswith(base + "/"):
+                points.append(point)
+    if not points:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for point in sorted(points, key=len, reverse=True):
+        if libc.umount2(point.encode(), _MNT_DETACH) != 0:
+            log.warning("could not unmount %s under buildah storage: errno %s", point, ctypes.get_errno())
