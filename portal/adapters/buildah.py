@@ -21,11 +21,11 @@ Nothing given by a user becomes an option: every value is one `--flag=value` tok
 context and the image come after `--`. Credentials never appear in an argv (which `ps`
 shows): they go in an auth file, mode 0600, deleted afterwards.
 
-Output (stdout and stderr together) goes to `on_line` line by line as it comes, each line
-decoded as UTF-8 (bad bytes replaced) and cut at LINE_MAX bytes. `cancel` (a threading.Event)
-and `deadline` (a time.monotonic() value) end the run: the process group (buildah and every
-step it runs) gets SIGTERM, then SIGKILL after GRACE seconds, and Cancelled or TimedOut is
-raised once nothing of it is left.
+Output (stdout and stderr together) goes to `on_line` line by line as it comes (streamed.py:
+UTF-8 with bad bytes replaced, lines cut at 4 KiB). `cancel` (a threading.Event) and
+`deadline` (a time.monotonic() value) end the run: the process group (buildah and every step
+it runs, `buildah-chroot-runtime` and the step's processes included) gets SIGTERM, then SIGKILL
+after a grace, and Cancelled or TimedOut is raised once nothing of it is left.
 """
 from __future__ import annotations
 
@@ -35,25 +35,18 @@ import json
 import logging
 import os
 import re
-import selectors
 import shutil
-import signal
-import subprocess
 import tempfile
 import threading
-import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["Buildah", "BuildahError", "BuildFailed", "Cancelled", "TimedOut", "BuildahMissing",
-           "LINE_MAX", "GRACE"]
+from portal.adapters import streamed
+
+__all__ = ["Buildah", "BuildahError", "BuildFailed", "Cancelled", "TimedOut", "BuildahMissing"]
 
 log = logging.getLogger(__name__)
 
-LINE_MAX = 4096           # bytes of one output line passed on; the rest of the line is dropped
-GRACE = 5.0               # seconds between SIGTERM and SIGKILL
-TAIL = 20                 # output lines kept for an error's message
 MESSAGE_MAX = 500
 _OWN = ("subprocess exited with status", "STEP ", "error running ", "time=", "level=", "WARN", "[Warning]")
 POLICY = {"default": [{"type": "insecureAcceptAnything"}]}
@@ -184,79 +177,20 @@ class Buildah:
              what: str) -> None:
         env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "HOME": str(home),
                "LC_ALL": "C.UTF-8", "TMPDIR": os.environ.get("TMPDIR", "/var/tmp")}
-        if time.monotonic() >= deadline:
-            raise TimedOut(f"the {what} ran out of time before it started")
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    start_new_session=True, close_fds=True, env=env, cwd=env["HOME"])
+            finished = streamed.run(argv, env=env, cwd=home, on_line=on_line, cancel=cancel, deadline=deadline)
         except FileNotFoundError:
             raise BuildahMissing(f"{self.binary} is not installed (Debian package buildah)") from None
-        tail: deque[str] = deque(maxlen=TAIL)
-        try:
-            stopped = _stream(proc, on_line, tail, cancel, deadline)
-        except BaseException:
-            _kill_group(proc)
-            raise
-        if stopped is not None:
-            _kill_group(proc)
-            if stopped == "cancel":
-                raise Cancelled(f"the {what} was cancelled")
+        if finished.stopped == "cancel":
+            raise Cancelled(f"the {what} was cancelled")
+        if finished.stopped == "timeout":
             raise TimedOut(f"the {what} did not finish in time")
-        code = proc.wait()
-        _kill_group(proc)  # anything a step left behind in the group
-        if code != 0:
-            line, detail = _meaningful(tail)
-            message = f"the {what} failed: {line}" if line else f"the {what} failed (exit status {code})"
+        if finished.code != 0:
+            line, detail = _meaningful(finished.tail)
+            message = f"the {what} failed: {line}" if line else f"the {what} failed (exit status {finished.code})"
             if detail:
                 message += f" ({detail})"
-            raise BuildFailed(message, line, detail, tuple(tail))
-
-
-def _stream(proc: subprocess.Popen, on_line: OnLine, tail: deque, cancel: threading.Event,
-            deadline: float) -> str | None:
-    """Pass the output on until EOF; "cancel" or "timeout" if one of those came first."""
-    fd = proc.stdout.fileno()
-    os.set_blocking(fd, False)
-    pending = b""
-    dropping = False  # inside a line longer than LINE_MAX, after its first LINE_MAX bytes
-    with selectors.DefaultSelector() as selector:
-        selector.register(fd, selectors.EVENT_READ)
-        while True:
-            if cancel.is_set():
-                return "cancel"
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return "timeout"
-            if not selector.select(min(left, 0.2)):
-                continue
-            try:
-                chunk = os.read(fd, 65536)
-            except BlockingIOError:
-                continue
-            if not chunk:
-                break
-            pending += chunk
-            while True:
-                end = pending.find(b"\n")
-                if end < 0:
-                    if len(pending) >= LINE_MAX:
-                        if not dropping:
-                            _emit(pending[:LINE_MAX], on_line, tail)
-                        dropping, pending = True, b""
-                    break
-                if not dropping:
-                    _emit(pending[:min(end, LINE_MAX)], on_line, tail)
-                dropping, pending = False, pending[end + 1:]
-    if pending and not dropping:
-        _emit(pending[:LINE_MAX], on_line, tail)
-    proc.stdout.close()
-    return None
-
-
-def _emit(raw: bytes, on_line: OnLine, tail: deque) -> None:
-    line = raw.decode("utf-8", errors="replace").rstrip("\r")
-    tail.append(line)
-    on_line(line)
+            raise BuildFailed(message, line, detail, finished.tail)
 
 
 def _meaningful(tail) -> tuple[str, str]:
@@ -268,46 +202,6 @@ def _meaningful(tail) -> tuple[str, str]:
             before = [x for x in lines[:i] if not x.startswith(_OWN)]
             return lines[i][len("Error: "):], before[-1] if before else ""
     return (lines[-1] if lines else ""), ""
-
-
-def _kill_group(proc: subprocess.Popen, grace: float = GRACE) -> None:
-    """SIGTERM the process group, SIGKILL it after `grace` seconds; wait until it is gone."""
-    if not _group_alive(proc):
-        proc.poll()
-        return
-    _signal(proc.pid, signal.SIGTERM)
-    end = time.monotonic() + grace
-    while _group_alive(proc) and time.monotonic() < end:
-        time.sleep(0.05)
-    if _group_alive(proc):
-        _signal(proc.pid, signal.SIGKILL)
-        end = time.monotonic() + 5
-        while _group_alive(proc) and time.monotonic() < end:
-            time.sleep(0.05)
-    try:
-        proc.wait(timeout=1)
-    except subprocess.TimeoutExpired:
-        log.warning("buildah (pid %s) did not exit after SIGKILL", proc.pid)
-    if proc.stdout and not proc.stdout.closed:
-        proc.stdout.close()
-
-
-def _group_alive(proc: subprocess.Popen) -> bool:
-    proc.poll()  # reap the leader, so that it does not count as a member
-    try:
-        os.killpg(proc.pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _signal(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        pass
 
 
 # ---------------------------------------------------------------------- values and files
