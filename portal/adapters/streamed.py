@@ -10,12 +10,17 @@ seconds, and run() returns once nothing of the group is left (or it gave up wait
 SIGKILL, logged). stdout and stderr come together, each line decoded as UTF-8 with bad bytes
 replaced, its trailing CR dropped, and cut at LINE_MAX bytes (the rest of a longer line is
 dropped). A missing program is FileNotFoundError, for the adapter to name.
+
+The command gets SIGTERM from the kernel if the thread that started it ends first (the
+portal process died or was killed): util-linux's `setpriv --pdeathsig` sets that up before
+it executes the command (a preexec_fn could deadlock the child of a threaded server).
 """
 from __future__ import annotations
 
 import logging
 import os
 import selectors
+import shutil
 import signal
 import subprocess
 import threading
@@ -46,8 +51,14 @@ class Finished:
 def run(argv: list[str], *, env: dict[str, str], cwd: str | os.PathLike, on_line: OnLine,
         cancel: threading.Event, deadline: float, grace: float = GRACE) -> Finished:
     """Run `argv` to its end, or until `cancel` is set or `deadline` (time.monotonic()) passes."""
+    program = shutil.which(argv[0], path=env.get("PATH"))
+    if program is None:
+        raise FileNotFoundError(argv[0])
     if time.monotonic() >= deadline:
         return Finished(None, "timeout", ())
+    setpriv = shutil.which("setpriv", path=env.get("PATH"))
+    if setpriv:  # SIGTERM when the thread that started it ends (the portal process died)
+        argv = [setpriv, "--pdeathsig=TERM", "--", program, *argv[1:]]
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True, close_fds=True, env=env, cwd=cwd)
     tail: deque[str] = deque(maxlen=TAIL)
