@@ -339,7 +339,10 @@ class _Writer:
         self.links.append(name)
 
     def hardlink(self, name: str, target: str) -> None:
-        source = self.name(target) if target and not target.startswith("/") else None
+        try:
+            source = self.name(target)
+        except Invalid:
+            source = None
         if source is None:
             raise Invalid("context", _("The hard link %(name)s points outside the build context (%(target)s).",
                                        name=name[:NAME_SHOWN], target=target[:NAME_SHOWN]))
