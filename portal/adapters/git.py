@@ -50,7 +50,8 @@ _SCP_LIKE = re.compile(r"[^/:]*:")  # what git reads as host:path when no scheme
 _REF = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+/-]*")
 _UNKNOWN_REF = ("couldn't find remote ref", "not our ref", "unadvertised object", "no such remote ref",
                 "invalid refspec")
-_UNREACHABLE = ("unable to connect", "could not resolve host", "connection refused", "failed to connect",
+_UNREACHABLE = ("unable to connect", "no such repository", "could not resolve host", "connection refused",
+                "failed to connect",
                 "does not appear to be a git repository", "not found", "repository not exported",
                 "access denied", "could not read from remote repository", "unable to access",
                 "connection timed out", "no route to host", "network is unreachable", "not allowed")
