@@ -25,9 +25,10 @@ from tests.support import databases
 from tests.support.web import Web
 
 # The real Kubernetes control plane, the real Salt master (also one with its minions on
-# network-namespace hosts) and the real registries, started once per session when used.
+# network-namespace hosts), the real registries, buildah's base image and a git daemon,
+# started once per session when used.
 pytest_plugins = ["tests.support.kube_fixtures", "tests.support.salt_fixtures", "tests.support.netns_fixtures",
-                  "tests.support.registry"]
+                  "tests.support.registry", "tests.support.buildah", "tests.support.git_daemon"]
 
 PASSWORD = "correct-horse-1"
 

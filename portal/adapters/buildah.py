@@ -125,7 +125,7 @@ class Buildah:
         with _Scratch(self) as scratch:
             iid = scratch.dir / "iid"
             argv = [*self._global(scratch), "bud", "--isolation=chroot", "--layers=false",
-                    f"--tls-verify={_bool(self.tls_verify)}", f"--iidfile={iid}",
+                    *self._tls(), f"--iidfile={iid}",
                     f"--signature-policy={scratch.policy}",
                     *scratch.auth(username, password, auth_host or _registry_host(tag)),
                     *args, f"--file={file}", f"--tag={tag}", "--", str(context)]
@@ -141,7 +141,7 @@ class Buildah:
         _check_value("tag", tag)
         with _Scratch(self) as scratch:
             digest_file = scratch.dir / "digest"
-            argv = [*self._global(scratch), "push", f"--tls-verify={_bool(self.tls_verify)}",
+            argv = [*self._global(scratch), "push", *self._tls(),
                     f"--digestfile={digest_file}", f"--signature-policy={scratch.policy}",
                     *scratch.auth(username, password, _registry_host(tag)), "--", tag]
             self._run(argv, scratch.dir, on_line, cancel, deadline, "push")
@@ -169,6 +169,11 @@ class Buildah:
         return ok
 
     # ------------------------------------------------------------------ running
+
+    def _tls(self) -> list[str]:
+        """`--tls-verify=false`, or nothing: an explicit `--tls-verify=true` would override the
+        insecure registries of registries.conf (buildah 1.28)."""
+        return [] if self.tls_verify else ["--tls-verify=false"]
 
     def _global(self, scratch: "_Scratch") -> list[str]:
         return [self.binary, f"--root={self.root}", f"--runroot={self.runroot}", "--storage-driver=vfs"]
@@ -209,10 +214,6 @@ def _meaningful(tail) -> tuple[str, str]:
 def _check_value(what: str, value, empty: bool = False) -> None:
     if not isinstance(value, str) or (not value and not empty) or "\x00" in value:
         raise BuildahError(f"{what} {value!r} is not usable")
-
-
-def _bool(value: bool) -> str:
-    return "true" if value else "false"
 
 
 def _inside(context: Path, relative: str) -> Path:
