@@ -124,7 +124,7 @@ class Buildah:
             args.append(f"--build-arg={key}={value}")
         with _Scratch(self) as scratch:
             iid = scratch.dir / "iid"
-            argv = [*self._global(scratch), "bud", "--isolation=chroot", "--layers=false",
+            argv = [*self._global(), "bud", "--isolation=chroot", "--layers=false",
                     *self._tls(), f"--iidfile={iid}",
                     f"--signature-policy={scratch.policy}",
                     *scratch.auth(username, password, auth_host or _registry_host(tag)),
@@ -141,7 +141,7 @@ class Buildah:
         _check_value("tag", tag)
         with _Scratch(self) as scratch:
             digest_file = scratch.dir / "digest"
-            argv = [*self._global(scratch), "push", *self._tls(),
+            argv = [*self._global(), "push", *self._tls(),
                     f"--digestfile={digest_file}", f"--signature-policy={scratch.policy}",
                     *scratch.auth(username, password, _registry_host(tag)), "--", tag]
             self._run(argv, scratch.dir, on_line, cancel, deadline, "push")
@@ -175,7 +175,7 @@ class Buildah:
         insecure registries of registries.conf (buildah 1.28)."""
         return [] if self.tls_verify else ["--tls-verify=false"]
 
-    def _global(self, scratch: "_Scratch") -> list[str]:
+    def _global(self) -> list[str]:
         return [self.binary, f"--root={self.root}", f"--runroot={self.runroot}", "--storage-driver=vfs"]
 
     def _run(self, argv: list[str], home: Path, on_line: OnLine, cancel: threading.Event, deadline: float,
