@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import tarfile
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -200,13 +199,14 @@ def test_push_with_credentials_keeps_the_password_out_of_every_argv(busybox_base
     looked = []
 
     def on_line(line: str) -> None:  # buildah is running: look at every process's argv meanwhile
-        looked.append([pid for pid, _ in processes_of(f"--root={tmp_path / 'storage'}")])
+        for _, argv in processes_of(f"--root={tmp_path / 'storage'}"):
+            looked.extend(a.split("=", 1)[1] for a in argv.split() if a.startswith("--authfile="))
         leaks.extend(processes_of(server.password))
     digest = tool.push(tag, on_line, threading.Event(), later(), server.username, server.password)
-    assert any(looked), "the argv check never saw buildah running"
+    assert looked, "the argv check never saw buildah running with its --authfile"
     assert leaks == [], f"the password is in an argv: {leaks}"
     assert server.inspect("builds/secret:1")["Digest"] == digest
-    assert not list(Path(tempfile.gettempdir()).glob("hummer-buildah-*")), "the scratch directory was left"
+    assert all(not Path(path).exists() for path in looked), "the auth file was left behind"
 
 
 def test_registries_insecure_lets_a_verifying_buildah_use_a_plain_http_registry(busybox_base, registries, tmp_path):
