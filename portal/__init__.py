@@ -92,18 +92,21 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.admin import bp as admin_bp
     from portal.apps import bp as apps_bp
     from portal.auth import bp as auth_bp
+    from portal.builds import bp as builds_bp
     from portal.cluster import bp as cluster_bp
     from portal.dashboard import bp as dashboard_bp
     from portal.images import bp as images_bp
     from portal.projects import bp as projects_bp
 
-    for bp in (auth_bp, dashboard_bp, projects_bp, apps_bp, images_bp, admin_bp, cluster_bp):
+    for bp in (auth_bp, dashboard_bp, projects_bp, apps_bp, images_bp, builds_bp, admin_bp, cluster_bp):
         app.register_blueprint(bp)
 
     _database_errors(app)
 
     from portal.services import provisioning
     provisioning.init_app(app)  # the process's run supervisor, from its first request
+    from portal.services import builds
+    builds.init_app(app)  # the same supervisor looks after the builds' queue
 
     from portal import cli
     cli.init_app(app)

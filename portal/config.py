@@ -137,6 +137,21 @@ def load() -> dict:
         "REGISTRY_USERNAME": os.environ.get("HUMMER_REGISTRY_USERNAME", ""),
         "REGISTRY_PASSWORD": os.environ.get("HUMMER_REGISTRY_PASSWORD", ""),
         "UPLOAD_MAX_BYTES": _int("HUMMER_UPLOAD_MAX_BYTES", 10 * 1024 ** 3),
+        # Image builds (services/builds): at most BUILD_CONCURRENCY at once on each portal
+        # host (more queue), each for at most BUILD_TIMEOUT seconds, from a context of at most
+        # BUILD_CONTEXT_MAX_BYTES (uncompressed); their workspaces under BUILD_DIR. Bases are
+        # pulled and results pushed over plain HTTP unless BUILD_TLS_VERIFY.
+        "BUILD_CONCURRENCY": _int("HUMMER_BUILD_CONCURRENCY", 1),
+        "BUILD_TIMEOUT": _int("HUMMER_BUILD_TIMEOUT", 1800),
+        "BUILD_CONTEXT_MAX_BYTES": _int("HUMMER_BUILD_CONTEXT_MAX_BYTES", 200 * 1024 ** 2),
+        "BUILD_GIT_TIMEOUT": _int("HUMMER_BUILD_GIT_TIMEOUT", 120),
+        # The URL schemes a Git source may use (file: would read any repository on the portal host).
+        "BUILD_GIT_SCHEMES": tuple(s.strip().lower() for s in (os.environ.get("HUMMER_BUILD_GIT_SCHEMES")
+                                                              or "git,http,https").split(",") if s.strip()),
+        "BUILD_LOG_MAX_BYTES": _int("HUMMER_BUILD_LOG_MAX_BYTES", 2 * 1024 ** 2),
+        "BUILD_TLS_VERIFY": _bool(os.environ.get("HUMMER_BUILD_TLS_VERIFY"), False),
+        "BUILD_DIR": os.environ.get("HUMMER_BUILD_DIR") or str(instance / "builds"),
+        "BUILDAH": os.environ.get("HUMMER_BUILDAH", "buildah"),
         "KUBE_PROGRESS_DEADLINE": _int("HUMMER_KUBE_PROGRESS_DEADLINE", 600),
         "LOG_FOLLOW_SECONDS": _int("HUMMER_LOG_FOLLOW_SECONDS", 600),
         "PAGE_SIZE": _int("HUMMER_PAGE_SIZE", 20),

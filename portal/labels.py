@@ -56,6 +56,15 @@ LABELS = {
     "image": _l("image"),
     "repository": _l("repository"),
     "secret": _l("Secret"),
+    "build": _l("build"),
+    # a build's status (models.BuildStatus) and source
+    "queued": _l("queued"),
+    "building": _l("building"),
+    "pushing": _l("pushing"),
+    "pushed": _l("pushed"),
+    "cancelled": _l("cancelled"),
+    "upload": _l("uploaded context"),
+    "git": _l("Git"),
 }
 
 

@@ -210,7 +210,7 @@ def project_tab() -> str:
     endpoint = request.endpoint or ""
     if endpoint.startswith("apps."):
         return "apps"
-    if endpoint.startswith("images."):
+    if endpoint.startswith(("images.", "builds.")):
         return "images"
     return _TABS.get(endpoint, "")
 

@@ -83,10 +83,16 @@ def paginate(stmt):
     return page
 
 
-def accepts_files(view):
-    """Mark a view that takes file uploads; every other view refuses a multipart file part."""
-    view.accepts_files = True
-    return view
+def accepts_files(view=None, *, limit: str | None = None):
+    """Mark a view that takes file uploads; every other view refuses a multipart file part.
+    `limit` names the config key of the largest body this view takes (instead of
+    MAX_CONTENT_LENGTH), applied before anything reads the body; such a view must be
+    exempt from CSRFProtect (whose hook reads the form first) and check the token itself."""
+    def mark(function):
+        function.accepts_files = True
+        function.body_limit = limit
+        return function
+    return mark(view) if view is not None else mark
 
 
 def _i18n_marks() -> None:
@@ -240,7 +246,11 @@ def init_app(app: Flask) -> None:
         if request.method not in ("POST", "PUT", "PATCH") or not request.mimetype.startswith("multipart/"):
             return None
         view = current_app.view_functions.get(request.endpoint or "")
-        if request.files and not getattr(view, "accepts_files", False):
+        if getattr(view, "accepts_files", False):
+            if getattr(view, "body_limit", None):
+                request.max_content_length = int(current_app.config[view.body_limit])
+            return None
+        if request.files:
             names = ", ".join(sorted(set(request.files)))[:200]
             return _error_page(400, _("Bad request"),
                                _("This form takes no file uploads; send %(names)s as text.", names=names))

@@ -14,6 +14,7 @@ import pytest
 
 from portal.extensions import db
 from portal.models import (
+    Build,
     ClusterSettings,
     Membership,
     Project,
@@ -89,6 +90,15 @@ MATRIX = {
     # tests/images/ covers the same routes against the real registries.
     "images.upload": ("GET", "/projects/alpha/images/upload", None, "developer", 200),
     "images.push": ("POST", "/projects/alpha/images/upload?name=web&tag=1.0", b"not an archive", "developer", 503),
+    # Builds: the form's POST without a context file answers 422 beside the field (nothing is
+    # built); cancelling the ended build below answers 422 too. tests/builds/ builds for real.
+    "builds.index": ("GET", "/projects/alpha/builds", None, "viewer", 200),
+    "builds.new": ("GET", "/projects/alpha/builds/new", None, "developer", 200),
+    "builds.create": ("POST", "/projects/alpha/builds/new", {"source": "upload", "name": "web", "tag": "1"}, "developer", 422),
+    "builds.detail": ("GET", "/projects/alpha/builds/{build_id}", None, "viewer", 200),
+    "builds.log_text": ("GET", "/projects/alpha/builds/{build_id}/log", None, "viewer", 200),
+    "builds.log_stream": ("GET", "/projects/alpha/builds/{build_id}/log/stream", None, "viewer", 200),
+    "builds.cancel": ("POST", "/projects/alpha/builds/{build_id}/cancel", {}, "developer", 422),
     # Cluster wizard: admins only. No Salt is configured here: its pages render with a banner
     # saying how to configure it (200); actions that need Salt answer 503 with the reason, and
     # nothing is stored; tests/cluster/ covers them against a real Salt master.
@@ -183,13 +193,15 @@ def _request(team, make_user, endpoint):
     run = ProvisioningRun(run_id="hummer-matrix", kind="plan", orchestration="orch.cluster",
                           status="failed")
     gc_run = RegistryGcRun(dry_run=True, status="succeeded", blobs=2, bytes_freed=2048, started_by="root")
-    db.session.add_all([plan, run, gc_run])
+    build = Build(project_id=project.id, repository="alpha/web", tag="1", source="upload", status="failed",
+                  message="RUN false: exit status 1")
+    db.session.add_all([plan, run, gc_run, build])
     db.session.commit()
     ids = {m.user.username: m.id for m in project.memberships}
     method, url, data, level, ok = MATRIX[endpoint]
     url = url.format(vic_member=ids["vic"], dev_member=ids["dev"],
                      stranger_id=people["stranger"].id, sleeper_id=sleeper.id, plan_id=plan.id,
-                     run_id=run.id, gc_run_id=gc_run.id)
+                     run_id=run.id, gc_run_id=gc_run.id, build_id=build.id)
     return method, url, data, level, ok
 
 

@@ -129,6 +129,12 @@ ACTION_WORDS = {
     "registry.gc_started": _l("started a garbage collection on"),
     "registry.gc_finished": _l("finished a garbage collection on"),
     "project.pull_secret": _l("updated the registry pull Secret"),
+    "build.queued": _l("started a build of"),
+    "build.pushed": _l("built and pushed"),
+    "build.failed": _l("failed to build"),
+    "build.cancelled": _l("cancelled the build of"),
+    "build.cancel": _l("asked to cancel the build of"),
+    "build.lost": _l("marked a lost build failed:"),
 }
 
 

@@ -195,4 +195,15 @@
     if (form.hasAttribute("data-busy")) { return; }
     uploadArchive(form);
   });
+  /* Forms posted by htmx with a file (form[data-progress], e.g. builds/_form.html): the
+     <progress> the attribute names follows the upload (htmx:xhr:progress). */
+  document.addEventListener("htmx:xhr:progress", function (event) {
+    var form = event.target.closest && event.target.closest("form[data-progress]");
+    var detail = event.detail || {};
+    if (!form || !detail.total) { return; }
+    var bar = form.querySelector(form.getAttribute("data-progress"));
+    if (!bar) { return; }
+    bar.hidden = false;
+    bar.value = Math.round(100 * detail.loaded / detail.total);
+  });
 })();

@@ -45,8 +45,8 @@ class RegistrySink:
         return digest, size
 
 
-def push_archive(registry: registry_adapter.Registry, stream: BinaryIO, *, project: str, name: str,
-                 tag: str, limit: int, image: str | None = None) -> Pushed:
+def checked_target(project: str, name: str, tag: str) -> str:
+    """<project>/<name> when the registry would take it and the tag; else Invalid beside "name" or "tag"."""
     repository = f"{project}/{name}"
     try:
         registry_adapter.check_repository(repository)
@@ -58,6 +58,12 @@ def push_archive(registry: registry_adapter.Registry, stream: BinaryIO, *, proje
     except registry_adapter.BadName:
         raise Invalid("tag", _("A tag is up to 128 letters, digits, '_', '.' and '-', not starting with "
                                "'.' or '-'.")) from None
+    return repository
+
+
+def push_archive(registry: registry_adapter.Registry, stream: BinaryIO, *, project: str, name: str,
+                 tag: str, limit: int, image: str | None = None) -> Pushed:
+    repository = checked_target(project, name, tag)
     sink = RegistrySink(registry, repository)
     images = archive.read(stream, sink, limit)
     chosen = _choose(images, image)

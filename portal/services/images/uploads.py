@@ -23,7 +23,7 @@ from portal.services.context import Actor
 from portal.services.images import access
 from portal.services.images.push import push_archive
 
-__all__ = ["Uploaded", "upload", "limit"]
+__all__ = ["Uploaded", "upload", "limit", "record_push"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,16 @@ def limit() -> int:
     return int(current_app.config["UPLOAD_MAX_BYTES"])
 
 
+def record_push(project: Project, repository: str, tag: str, digest: str, size: int, username: str) -> None:
+    """Hummer's record of the tag it pushed (one per repository and tag), in the session."""
+    record = db.session.scalar(select(ImagePush).where(ImagePush.repository == repository, ImagePush.tag == tag))
+    if record is None:
+        record = ImagePush(project_id=project.id, repository=repository, tag=tag)
+        db.session.add(record)
+    record.digest, record.size = digest, size
+    record.pushed_by, record.pushed_at = username, utcnow()
+
+
 def upload(actor: Actor, project: Project, stream: BinaryIO, name: str, tag: str,
            image: str | None = None) -> Uploaded:
     """Push the archive read from `stream` as <project>/<name>:<tag>; developers and up.
@@ -51,13 +61,7 @@ def upload(actor: Actor, project: Project, stream: BinaryIO, name: str, tag: str
     with access.translated():
         pushed = push_archive(registry, stream, project=project.name, name=name, tag=tag,
                               limit=limit(), image=image or None)
-    record = db.session.scalar(select(ImagePush).where(
-        ImagePush.repository == pushed.repository, ImagePush.tag == pushed.tag))
-    if record is None:
-        record = ImagePush(project_id=project.id, repository=pushed.repository, tag=pushed.tag)
-        db.session.add(record)
-    record.digest, record.size = pushed.digest, pushed.size
-    record.pushed_by, record.pushed_at = actor.user.username, utcnow()
+    record_push(project, pushed.repository, pushed.tag, pushed.digest, pushed.size, actor.user.username)
     audit.record(actor, "image.push", "image", f"{pushed.repository}:{pushed.tag}", project,
                  detail=f"{pushed.digest} ({pushed.size} bytes)")
     db.session.commit()

@@ -225,6 +225,11 @@ class Supervisor(threading.Thread):
                 self.sweep()
             except Exception:  # noqa: BLE001 - the database may be away a moment: look again later
                 log.warning("run supervisor: looking for runs nobody follows failed", exc_info=True)
+            for other in _other_sweeps:
+                try:
+                    other(self.app)
+                except Exception:  # noqa: BLE001 - as above
+                    log.warning("run supervisor: %s failed", getattr(other, "__qualname__", other), exc_info=True)
             if self.stopped.wait(beat_interval(self.app)):
                 return
 
@@ -275,6 +280,17 @@ class Supervisor(threading.Thread):
         log.warning("run %s: nobody followed it since %s; following it again", run_pk, last_beat)
         orchestration.resume(self.app, run_pk, beat)
         return True
+
+
+# Other background work that the same thread looks after at each beat (the builds' queue:
+# services/builds/queue.sweep), each a function of the app.
+_other_sweeps: list = []
+
+
+def also_sweep(function) -> None:
+    """Have every process's supervisor call function(app) at each beat, after the runs."""
+    if function not in _other_sweeps:
+        _other_sweeps.append(function)
 
 
 _supervisors: dict[int, Supervisor] = {}

@@ -1,0 +1,216 @@
+"""Image builds: from an uploaded context or a Git repository to a tag in the private registry.
+
+    build = builds.submit_upload(actor, project, stream, "ctx.tar.gz", target)   # queued
+    build = builds.submit_git(actor, project, url, ref, path, target)          # queued
+    builds.get(project, 7); builds.history(project)                             # for the pages
+    builds.cancel(actor, project, 7)
+    builds.chunks_after(7, last_id)                                             # the live log
+
+A submit checks everything it can before anything is stored: the target repository and tag
+(as the registry would), the build arguments, the context (an archive with no way out of
+itself, under HUMMER_BUILD_CONTEXT_MAX_BYTES) or the Git source (fetched at once, so that an
+unreachable URL or an unknown ref is said beside its field), and the Dockerfile in it. Only
+then are the build's row and its workspace (BUILD_DIR/<id>/context) made, together; the
+build queues, and queue.py builds it on this host with buildah and pushes it. The tag is
+written only by a build that succeeded.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+
+from portal.adapters import git as git_adapter
+from portal.extensions import db
+from portal.models import ACTIVE_BUILD_STATUSES, Build, BuildStatus, Project, Role
+from portal.services import audit, authz
+from portal.services.builds import context, queue
+from portal.services.builds.log import chunks_after, text
+from portal.services.context import Actor
+from portal.services.errors import Invalid, NotFound
+from portal.services.images import access
+from portal.services.images.push import checked_target
+
+__all__ = ["Target", "submit_upload", "submit_git", "get", "history", "cancel", "chunks_after", "text",
+           "parse_build_args", "dispatch", "sweep", "init_app"]
+
+ARG_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+MAX_ARGS = 50
+MAX_ARG_VALUE = 4096
+dispatch, sweep = queue.dispatch, queue.sweep
+
+
+@dataclass
+class Target:
+    """What to build and where to put it: the form's fields, as the user gave them."""
+
+    name: str
+    tag: str
+    dockerfile: str = "Dockerfile"
+    build_args: str = ""            # KEY=value, one per line
+    args: dict = field(default_factory=dict)
+
+
+def parse_build_args(lines: str) -> dict[str, str]:
+    """KEY=value per line (blank lines skipped) as a dict; Invalid beside "build_args"."""
+    args: dict[str, str] = {}
+    for number, line in enumerate((lines or "").splitlines(), start=1):
+        if not line.strip():
+            continue
+        name, sep, value = line.partition("=")
+        name = name.strip()
+        if not sep or not ARG_NAME.fullmatch(name):
+            raise Invalid("build_args", _("Line %(number)d: write each build argument as NAME=value, the name "
+                                          "in letters, digits and '_'.", number=number))
+        if len(value) > MAX_ARG_VALUE or "\x00" in value:
+            raise Invalid("build_args", _("Line %(number)d: a value is at most %(limit)d characters.",
+                                          number=number, limit=MAX_ARG_VALUE))
+        args[name] = value
+    if len(args) > MAX_ARGS:
+        raise Invalid("build_args", _("At most %(limit)d build arguments.", limit=MAX_ARGS))
+    return args
+
+
+def _checked(actor: Actor, project: Project, target: Target) -> str:
+    """The repository; Invalid for a bad target, Unavailable with no registry (nothing stored)."""
+    authz.require(actor.user, project, Role.DEVELOPER)
+    access.pull_host()  # Unavailable: no registry to push to
+    repository = checked_target(project.name, (target.name or "").strip(), (target.tag or "").strip())
+    target.args = parse_build_args(target.build_args)
+    dockerfile = (target.dockerfile or "").strip() or "Dockerfile"
+    if len(dockerfile) > 255 or "\x00" in dockerfile:
+        raise Invalid("dockerfile", _("Give the Dockerfile's path inside the context, e.g. Dockerfile."))
+    target.dockerfile = dockerfile
+    return repository
+
+
+def _incoming() -> Path:
+    folder = Path(current_app.config["BUILD_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="incoming-", dir=folder))
+
+
+def _queue(actor: Actor, project: Project, repository: str, target: Target, incoming: Path, **source) -> Build:
+    """The build's row and its workspace, together: the row is committed only once its
+    context is in place; when the commit fails the context goes too."""
+    build = Build(project_id=project.id, repository=repository, tag=target.tag.strip(),
+                  dockerfile=target.dockerfile, build_args=json.dumps(target.args), host=queue.host(),
+                  started_by=actor.user.username, status=BuildStatus.QUEUED, **source)
+    db.session.add(build)
+    try:
+        db.session.flush()
+        space = queue.workspace(current_app, build.id)
+        queue.remove_workspace(space)
+        space.mkdir(parents=True)
+        (incoming / "context").rename(space / "context")
+        where = build.git_url and f"{build.git_url} {build.git_ref}" or build.source_name
+        audit.record(actor, "build.queued", "build", f"{repository}:{build.tag}", project,
+                     detail=f"build {build.id} from {where or build.source}")
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        if build.id is not None:
+            queue.remove_workspace(queue.workspace(current_app, build.id))
+        raise
+    finally:
+        queue.remove_workspace(incoming)
+    queue.dispatch(current_app._get_current_object())
+    return build
+
+
+def submit_upload(actor: Actor, project: Project, stream: BinaryIO, filename: str, target: Target) -> Build:
+    """Queue a build of an uploaded context (tar, tar.gz or zip holding the Dockerfile)."""
+    repository = _checked(actor, project, target)
+    incoming = _incoming()
+    try:
+        (incoming / "context").mkdir()
+        context.unpack(stream, incoming / "context", int(current_app.config["BUILD_CONTEXT_MAX_BYTES"]))
+        context.dockerfile_in(incoming / "context", target.dockerfile)
+        return _queue(actor, project, repository, target, incoming, source="upload",
+                      source_name=(filename or "")[:255])
+    finally:
+        queue.remove_workspace(incoming)
+
+
+def submit_git(actor: Actor, project: Project, url: str, ref: str, path: str, target: Target) -> Build:
+    """Queue a build of a Git repository at `ref` (a branch, a tag or a commit), from `path` in it."""
+    repository = _checked(actor, project, target)
+    url, ref, path = (url or "").strip(), (ref or "").strip() or "HEAD", (path or "").strip().strip("/")
+    if not url:
+        raise Invalid("git_url", _("Give the Git repository's URL."))
+    incoming = _incoming()
+    try:
+        deadline = time.monotonic() + int(current_app.config["BUILD_GIT_TIMEOUT"])
+        try:
+            commit = git_adapter.fetch(url, ref, incoming / "context", lambda line: None, threading.Event(),
+                                       deadline, allowed_schemes=current_app.config["BUILD_GIT_SCHEMES"])
+        except git_adapter.UnknownRef as error:
+            raise Invalid("git_ref", _("The repository has no branch, tag or commit %(ref)s (%(why)s).",
+                                       ref=ref[:100], why=str(error)[:300])) from None
+        except git_adapter.GitTimedOut:
+            raise Invalid("git_url", _("Fetching the repository took longer than %(seconds)s s "
+                                       "(HUMMER_BUILD_GIT_TIMEOUT).",
+                                       seconds=current_app.config["BUILD_GIT_TIMEOUT"])) from None
+        except git_adapter.GitError as error:
+            raise Invalid("git_url", _("The repository could not be fetched: %(why)s",
+                                       why=str(error)[:300])) from None
+        source = context.subdir_in(incoming / "context", path) if path else incoming / "context"
+        context.dockerfile_in(source, target.dockerfile)
+        shutil.rmtree(incoming / "context" / ".git", ignore_errors=True)
+        return _queue(actor, project, repository, target, incoming, source="git", git_url=url[:1024],
+                      git_ref=ref[:255], git_path=path[:255], commit=commit[:64])
+    finally:
+        queue.remove_workspace(incoming)
+
+
+def init_app(app) -> None:
+    """Builds nobody beats for any more, and queued builds, are looked after by each
+    process's supervisor (services/provisioning/supervision.py), at each of its beats."""
+    from portal.services.provisioning import supervision
+    supervision.also_sweep(sweep)
+
+
+def get(project: Project, build_id: int) -> Build:
+    build = db.session.scalar(select(Build).where(Build.id == build_id, Build.project_id == project.id))
+    if build is None:
+        raise NotFound(_("No build %(id)s in this project.", id=build_id))
+    return build
+
+
+def history(project: Project):
+    """The project's builds, newest first (a select, for the pager)."""
+    return select(Build).where(Build.project_id == project.id).order_by(Build.id.desc())
+
+
+def cancel(actor: Actor, project: Project, build_id: int) -> Build:
+    """Cancel a queued build at once, or ask the building process to stop a going one."""
+    authz.require(actor.user, project, Role.DEVELOPER)
+    build = get(project, build_id)
+    table = Build.__table__
+    by = f"Cancelled by {actor.user.username}."
+    target = f"{build.repository}:{build.tag}"
+    if db.session.execute(update(table).where(table.c.id == build.id, table.c.status == BuildStatus.QUEUED)
+                          .values(status=BuildStatus.CANCELLED, message=by,
+                                  finished_at=queue.utcnow())).rowcount == 1:
+        audit.record(actor, "build.cancelled", "build", target, project, detail=f"build {build.id}, queued")
+        db.session.commit()
+        queue.remove_workspace(queue.workspace(current_app, build.id))
+    elif db.session.execute(update(table).where(table.c.id == build.id, table.c.status.in_(ACTIVE_BUILD_STATUSES))
+                            .values(cancel_requested=True, message=by)).rowcount == 1:
+        audit.record(actor, "build.cancel", "build", target, project, detail=f"build {build.id}")
+        db.session.commit()
+    else:
+        db.session.rollback()
+        raise Invalid(None, _("The build has already ended."))
+    db.session.refresh(build)
+    return build
