@@ -149,6 +149,8 @@ def load() -> dict:
         "BUILD_GIT_SCHEMES": tuple(s.strip().lower() for s in (os.environ.get("HUMMER_BUILD_GIT_SCHEMES")
                                                               or "git,http,https").split(",") if s.strip()),
         "BUILD_LOG_MAX_BYTES": _int("HUMMER_BUILD_LOG_MAX_BYTES", 2 * 1024 ** 2),
+        # A build whose heartbeat (every second) is this old lost its process: failed, log kept.
+        "BUILD_STALE_SECONDS": _int("HUMMER_BUILD_STALE_SECONDS", 20),
         "BUILD_TLS_VERIFY": _bool(os.environ.get("HUMMER_BUILD_TLS_VERIFY"), False),
         "BUILD_DIR": os.environ.get("HUMMER_BUILD_DIR") or str(instance / "builds"),
         "BUILDAH": os.environ.get("HUMMER_BUILDAH", "buildah"),

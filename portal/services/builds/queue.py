@@ -13,7 +13,8 @@ is taken with one UPDATE ... WHERE status = 'queued', so that exactly one proces
 
 The building thread (BuildWorker) writes the build's heartbeat every BEAT_SECONDS and reads
 back whether someone asked to cancel; a build whose heartbeat is older than STALE_SECONDS
-lost its process (a restart, an OOM kill) and the sweep marks it failed. buildah dies with
+lost its process (a restart, an OOM kill) and the sweep marks it failed
+(HUMMER_BUILD_STALE_SECONDS, default STALE_SECONDS). buildah dies with
 the thread that started it (adapters/buildah.py), and the workspace goes when the build ends.
 """
 from __future__ import annotations
@@ -177,9 +178,13 @@ class BuildWorker(threading.Thread):
                     log.exception("build %s failed", self.build_pk)
                     db.session.rollback()
                     outcome = Outcome(BuildStatus.FAILED, f"The build failed: {error}")
-                self.log.line(f"[hummer] {outcome.status}{': ' + outcome.message if outcome.message else ''}")
-                self.log.flush()
-                self.finish(outcome)
+                try:
+                    self.log.line(f"[hummer] {outcome.status}{': ' + outcome.message if outcome.message else ''}")
+                    self.log.flush()
+                    self.finish(outcome)
+                except Exception:  # noqa: BLE001 - the row went meanwhile (its project deleted)
+                    log.warning("build %s: its end was not recorded", self.build_pk, exc_info=True)
+                    db.session.rollback()
             finally:
                 self.done.set()
                 beater.join(10)
@@ -205,10 +210,11 @@ class BuildWorker(threading.Thread):
         deadline = time.monotonic() + int(config["BUILD_TIMEOUT"])
         try:
             self.log.line(f"[hummer] building {image} from {dockerfile}")
-            tool.build(source, dockerfile, image, args, self.log.line, self.cancel, deadline)
+            username, password = access.credentials()  # for the bases in the registry too
+            tool.build(source, dockerfile, image, args, self.log.line, self.cancel, deadline,
+                       username=username, password=password)
             self._status(BuildStatus.PUSHING)
             self.log.line(f"[hummer] pushing {image}")
-            username, password = access.credentials()
             digest = tool.push(image, self.log.line, self.cancel, deadline, username, password)
         except buildah_adapter.Cancelled:
             raise Outcome(BuildStatus.CANCELLED, self._cancelled_by()) from None
@@ -300,7 +306,7 @@ def sweep(app: Flask) -> list[int]:
     table = Build.__table__
     lost: list[int] = []
     with app.app_context():
-        cutoff = now() - timedelta(seconds=STALE_SECONDS)
+        cutoff = now() - timedelta(seconds=int(app.config.get("BUILD_STALE_SECONDS", STALE_SECONDS)))
         with db.engine.begin() as conn:
             stale = list(conn.execute(select(table.c.id).where(
                 table.c.status.in_(ACTIVE_BUILD_STATUSES),
@@ -317,6 +323,8 @@ def sweep(app: Flask) -> list[int]:
             audit.record(None, "build.lost", "build", f"{build.repository}:{build.tag}",
                          db.session.get(Project, build.project_id), detail=f"build {pk}; marked failed by {me()}")
             db.session.commit()
+            if build.host == host():
+                remove_workspace(workspace(app, pk))
             lost.append(pk)
         _drop_leftovers(app)
         db.session.remove()
