@@ -99,6 +99,7 @@ MATRIX = {
     "builds.log_text": ("GET", "/projects/alpha/builds/{build_id}/log", None, "viewer", 200),
     "builds.log_stream": ("GET", "/projects/alpha/builds/{build_id}/log/stream", None, "viewer", 200),
     "builds.cancel": ("POST", "/projects/alpha/builds/{build_id}/cancel", {}, "developer", 422),
+    "builds.update_app": ("POST", "/projects/alpha/builds/{build_id}/update-app", {"app": "web"}, "developer", 422),
     # Cluster wizard: admins only. No Salt is configured here: its pages render with a banner
     # saying how to configure it (200); actions that need Salt answer 503 with the reason, and
     # nothing is stored; tests/cluster/ covers them against a real Salt master.

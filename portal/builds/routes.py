@@ -119,10 +119,23 @@ def detail(name, build_id):
     project, role = _project(name)
     build = builds.get(project, build_id)
     going = build.status in OPEN_BUILD_STATUSES
+    image = access.image_name(build.repository, build.tag) if access.configured() else ""
+    may_deploy = build.status == "pushed" and bool(image) and role.at_least(Role.DEVELOPER)
     return render("builds/build.html", "builds/_status.html", project=project, role=role, build=build,
                   going=going, log=builds.text(build.id) if not going else "",
-                  may_cancel=going and role.at_least(Role.DEVELOPER),
-                  image=access.image_name(build.repository, build.tag) if access.configured() else "")
+                  may_cancel=going and role.at_least(Role.DEVELOPER), image=image, may_deploy=may_deploy,
+                  users=builds.apps_of(project, build) if may_deploy and not going else [])
+
+
+@bp.route("/<int:build_id>/update-app", methods=["POST"])
+@login_required
+def update_app(name, build_id):
+    """A rolling update of one of the project's apps to the build's image (services.apps)."""
+    project, _role = _project(name, Role.DEVELOPER)
+    app_name = (request.form.get("app") or "").strip()
+    builds.update_app(actor(), project, build_id, app_name)
+    flash(_("Rolling out build %(id)s to %(app)s.", id=build_id, app=app_name), "success")
+    return redirect_to(url_for("apps.detail", name=project.name, app=app_name))
 
 
 @bp.route("/<int:build_id>/log")

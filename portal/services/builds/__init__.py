@@ -37,12 +37,12 @@ from portal.services import audit, authz
 from portal.services.builds import context, queue
 from portal.services.builds.log import chunks_after, text
 from portal.services.context import Actor
-from portal.services.errors import Invalid, NotFound
+from portal.services.errors import Invalid, NotFound, ServiceError
 from portal.services.images import access
 from portal.services.images.push import checked_target
 
 __all__ = ["Target", "submit_upload", "submit_git", "get", "history", "cancel", "chunks_after", "text",
-           "parse_build_args", "dispatch", "sweep", "init_app"]
+           "parse_build_args", "dispatch", "sweep", "init_app", "apps_of", "update_app"]
 
 ARG_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 MAX_ARGS = 50
@@ -190,6 +190,31 @@ def get(project: Project, build_id: int) -> Build:
 def history(project: Project):
     """The project's builds, newest first (a select, for the pager)."""
     return select(Build).where(Build.project_id == project.id).order_by(Build.id.desc())
+
+
+def apps_of(project: Project, build: Build) -> list[str]:
+    """The project's apps that run an image of the build's repository (any tag): the ones
+    "update to this tag" offers. Empty when the cluster cannot be read."""
+    from portal.services import apps
+    prefix = access.pull_host() + "/" + build.repository
+    try:
+        listed = apps.listing(project, per_page=500).items
+    except ServiceError:
+        return []
+    return sorted(a.name for a in listed if a.image.split("@")[0].rpartition(":")[0] == prefix
+                  or a.image.split("@")[0] == prefix)
+
+
+def update_app(actor: Actor, project: Project, build_id: int, app_name: str) -> None:
+    """Roll the app out to the image this build pushed (a rolling update, services.apps)."""
+    from portal.services import apps
+    authz.require(actor.user, project, Role.DEVELOPER)
+    build = get(project, build_id)
+    if build.status != BuildStatus.PUSHED:
+        raise Invalid(None, _("Only a build that pushed its image can update an app."))
+    if not app_name:
+        raise Invalid("app", _("Choose the app to update."))
+    apps.set_image(project, app_name, access.pull_host() + "/" + build.repository, build.tag, "", by=actor)
 
 
 def cancel(actor: Actor, project: Project, build_id: int) -> Build:
