@@ -154,6 +154,12 @@ def load() -> dict:
         "BUILD_TLS_VERIFY": _bool(os.environ.get("HUMMER_BUILD_TLS_VERIFY"), False),
         "BUILD_DIR": os.environ.get("HUMMER_BUILD_DIR") or str(instance / "builds"),
         "BUILDAH": os.environ.get("HUMMER_BUILDAH", "buildah"),
+        # Git builds as Kubernetes Jobs in the project's namespace (services/builds/incluster.py),
+        # running BUILD_IMAGE (git and buildah; empty: <registry>/library/buildah:latest),
+        # privileged unless BUILD_PRIVILEGED is off (buildah in a pod needs it, kaniko does not).
+        "BUILD_IN_CLUSTER": _bool(os.environ.get("HUMMER_BUILD_IN_CLUSTER"), False),
+        "BUILD_IMAGE": os.environ.get("HUMMER_BUILD_IMAGE", ""),
+        "BUILD_PRIVILEGED": _bool(os.environ.get("HUMMER_BUILD_PRIVILEGED"), True),
         "KUBE_PROGRESS_DEADLINE": _int("HUMMER_KUBE_PROGRESS_DEADLINE", 600),
         "LOG_FOLLOW_SECONDS": _int("HUMMER_LOG_FOLLOW_SECONDS", 600),
         "PAGE_SIZE": _int("HUMMER_PAGE_SIZE", 20),

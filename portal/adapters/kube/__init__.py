@@ -36,6 +36,7 @@ from portal.adapters.kube.informer import Informer
 from portal.adapters.kube.kinds import CACHED, KINDS, path, plural_of
 from portal.adapters.kube.labels import (
                                          APP_LABEL,
+                                         BUILD_LABEL,
                                          FIELD_MANAGER,
                                          HPA_CONDITIONS,
                                          MANAGED,
@@ -68,7 +69,7 @@ __all__ = [
     "Kube", "close_all", "connect", "connect_content", "parse_kubeconfig", "server_of", "RETRY", "TIMEOUT",
     "KubeError", "NotConfigured", "Unavailable", "NotFound", "Conflict", "Invalid", "Forbidden", "MESSAGE_LIMIT",
     "Informer", "KINDS", "CACHED", "path", "plural_of", "objects",
-    "APP_LABEL", "PROJECT_LABEL", "MANAGED", "STOP_ANNOTATION", "PLAN_ANNOTATION", "RESTART_ANNOTATION",
+    "APP_LABEL", "BUILD_LABEL", "PROJECT_LABEL", "MANAGED", "STOP_ANNOTATION", "PLAN_ANNOTATION", "RESTART_ANNOTATION",
     "HPA_CONDITIONS", "FIELD_MANAGER", "NAME_LABEL", "POD_TEMPLATE_HASH", "REVISION_ANNOTATION",
     "PULL_SECRET_ANNOTATION",
     "AppView", "PodView", "ReplicaSetView", "ServiceView", "HpaView", "EventView", "parse_time",

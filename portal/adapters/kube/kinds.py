@@ -71,6 +71,7 @@ KINDS: dict[str, Kind] = {
     "deployments": Kind("/apis/apps/v1", "deployments", "Deployment", view=views.view_of_deployment,
                         group=_by_name, group_query=_name_query),
     "replicasets": Kind("/apis/apps/v1", "replicasets", "ReplicaSet", view=views.view_of_replicaset),
+    "jobs": Kind("/apis/batch/v1", "jobs", "Job"),  # in-cluster builds (services/builds/incluster.py)
     "horizontalpodautoscalers": Kind("/apis/autoscaling/v1", "horizontalpodautoscalers",
                                      "HorizontalPodAutoscaler", view=views.view_of_hpa),
 }

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 APP_LABEL = "hummer.io/app"                  # on every object of an app, and the cache's selector
 PROJECT_LABEL = "hummer.io/project"          # on a project's Namespace
+BUILD_LABEL = "hummer.io/build"              # on an in-cluster build's Job and pod: the build's id
 MANAGED = {"app.kubernetes.io/managed-by": "hummer"}
 NAME_LABEL = "app.kubernetes.io/name"
 POD_TEMPLATE_HASH = "pod-template-hash"      # set by the Deployment controller

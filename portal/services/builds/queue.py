@@ -35,12 +35,14 @@ from flask_babel import force_locale
 from sqlalchemy import select, update
 
 from portal.adapters import buildah as buildah_adapter
+from portal.adapters import kube as kube_adapter
 from portal.adapters import registry as registry_adapter
 from portal.extensions import db
 from portal.models import ACTIVE_BUILD_STATUSES, Build, BuildStatus, Project, utcnow
 from portal.services import audit
-from portal.services.builds import context
+from portal.services.builds import context, incluster
 from portal.services.builds.log import BuildLog
+from portal.services.errors import ServiceError
 from portal.services.images import access
 from portal.services.images.uploads import record_push
 
@@ -198,6 +200,8 @@ class BuildWorker(threading.Thread):
         build = db.session.get(Build, self.build_pk)
         args = json.loads(build.build_args or "{}")
         repository, tag, dockerfile, git_path = build.repository, build.tag, build.dockerfile, build.git_path
+        if build.source == "git" and config["BUILD_IN_CLUSTER"]:
+            self.in_cluster(build, args)
         db.session.commit()  # end the read: the heartbeat thread writes the row meanwhile
         space = workspace(self.app, self.build_pk)
         root = space / "context"
@@ -227,6 +231,37 @@ class BuildWorker(threading.Thread):
             raise Outcome(BuildStatus.FAILED, str(error)) from None
         finally:
             tool.remove_storage()
+        raise Outcome(BuildStatus.PUSHED, "", digest)
+
+    def in_cluster(self, build: Build, args: dict) -> None:
+        """Build as a Job in the project's namespace (incluster.py); raises the Outcome."""
+        from portal.services import kube_access
+        from portal.services.images import pullsecrets
+        config = self.app.config
+        project = db.session.get(Project, build.project_id)
+        image = access.image_name(build.repository, build.tag)
+        builder = config["BUILD_IMAGE"] or access.image_name("library/buildah", "latest")
+        deadline = time.monotonic() + int(config["BUILD_TIMEOUT"])
+        db.session.commit()
+        try:
+            kube = kube_access.kube()
+            secrets = pullsecrets.prepare(kube, project.name)
+            spec = incluster.job_spec(build, image, args, builder=builder, tls_verify=bool(config["BUILD_TLS_VERIFY"]),
+                                      timeout=int(config["BUILD_TIMEOUT"]), pull_secret=(secrets or [""])[0],
+                                      privileged=bool(config["BUILD_PRIVILEGED"]))
+            self.log.line(f"[hummer] building {image} in the cluster with {builder}")
+            incluster.run(kube, project.name, spec, self.log.line, self.cancel, deadline)
+            digest = access.registry(retries=1).manifest(build.repository, build.tag).digest
+        except incluster.JobCancelled:
+            raise Outcome(BuildStatus.CANCELLED, self._cancelled_by()) from None
+        except incluster.JobTimedOut:
+            raise Outcome(BuildStatus.FAILED, f"The build took longer than {config['BUILD_TIMEOUT']} s "
+                                              "(HUMMER_BUILD_TIMEOUT) and was stopped.") from None
+        except incluster.JobFailed as error:
+            raise Outcome(BuildStatus.FAILED, str(error)) from None
+        except (kube_adapter.KubeError, registry_adapter.RegistryError, ServiceError) as error:
+            raise Outcome(BuildStatus.FAILED, f"The in-cluster build failed: {getattr(error, 'message', error)}") \
+                from None
         raise Outcome(BuildStatus.PUSHED, "", digest)
 
     def _cancelled_by(self) -> str:
@@ -325,11 +360,22 @@ def sweep(app: Flask) -> list[int]:
             db.session.commit()
             if build.host == host():
                 remove_workspace(workspace(app, pk))
+            if build.source == "git" and app.config["BUILD_IN_CLUSTER"]:
+                _delete_job(build)
             lost.append(pk)
         _drop_leftovers(app)
         db.session.remove()
     dispatch(app)
     return lost
+
+
+def _delete_job(build: Build) -> None:
+    """The Job of a lost in-cluster build, so that it does not push after it was failed."""
+    from portal.services import kube_access
+    try:
+        incluster.delete(kube_access.kube(), db.session.get(Project, build.project_id).name, build)
+    except (kube_adapter.KubeError, ServiceError):
+        log.warning("build %s: its Job could not be deleted", build.id, exc_info=True)
 
 
 def _drop_leftovers(app: Flask) -> None:
