@@ -9,7 +9,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from portal.extensions import db
-from portal.models import AuditEvent, ResourcePlan, Role, User
+from portal.models import AuditEvent, Build, BuildLogChunk, ResourcePlan, Role, User
 from tests.support.browser import browsing, find, htmx_idle, wait_for
 from tests.support.browser import log_in as browser_log_in
 from tests.support.contrast import offenders
@@ -48,6 +48,15 @@ def seeded(make_user, make_project):
                                   project_id=project.id,
                                   detail="cpu=" + "9" * 80, remote_addr="127.0.0.1",
                                   at=now - timedelta(minutes=minutes)))
+    # A failed Git build with a long URL, a long failing line and a long log line.
+    db.session.flush()
+    build = Build(id=7, project_id=project.id, repository=f"{LONG_PROJECT}/web", tag="1." + "0" * 60, source="git",
+                  git_url="https://git.example.com/" + "deeply/nested/" * 6 + "shop.git", git_ref="main",
+                  commit="f" * 40, status="failed", started_by=LONG_USER, started_at=now - timedelta(minutes=3),
+                  finished_at=now - timedelta(minutes=2), message='building at STEP "RUN make ' + "x" * 120 + '"')
+    db.session.add(build)
+    db.session.flush()
+    db.session.add(BuildLogChunk(build_id=build.id, text="STEP 1/2: FROM busybox\n" + "y" * 300 + "\n"))
     db.session.commit()
     return admin, project
 
@@ -99,6 +108,8 @@ def main_pages(project: str) -> dict[str, str]:
         "project-audit": f"/projects/{project}/audit", "users": "/admin/users", "plans": "/admin/plans",
         "audit": "/admin/audit", "cluster": "/cluster", "apps": f"/projects/{project}/apps",
         "deploy": f"/projects/{project}/apps/new",
+        "builds": f"/projects/{project}/builds", "build-new": f"/projects/{project}/builds/new",
+        "build": f"/projects/{project}/builds/7",
     }
 
 

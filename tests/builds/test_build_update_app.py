@@ -58,3 +58,4 @@ def test_a_pushed_build_updates_an_app_to_its_tag(kube_app, kproject, kubelet, r
     assert detail == f"{server.host}/{ns}/web:1.0 -> {image}"
     # A name the project has no app of is refused.
     assert web.post(f"/projects/{ns}/builds/{second.id}/update-app", {"app": "nope"}).status_code == 404
+    assert web.post(f"/projects/{ns}/builds/{second.id}/update-app", {"app": ".."}).status_code == 404

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
 from datetime import timedelta
 
@@ -247,3 +248,14 @@ def test_a_git_repository_is_built_from_its_sub_directory(builder, git_daemon):
     assert response.status_code == 422 and error_beside(text(response), "git_url")  # file: is off by default
     db.session.commit()
     assert db.session.scalar(db.select(db.func.count(Build.id))) == count
+
+
+def test_a_context_over_the_limit_is_refused_packed_or_unpacked(builder, app):
+    app.config["BUILD_CONTEXT_MAX_BYTES"] = 64 * 1024
+    response = submit(builder, {"Dockerfile": "FROM scratch\n", "blob": os.urandom(100 * 1024)})  # no compression
+    assert response.status_code == 413
+    assert "too large" in text(response).lower() or "limit" in text(response).lower()
+    response = submit(builder, {"Dockerfile": "FROM scratch\n", "zeros": bytes(1024 * 1024)})  # ~1 KiB packed
+    assert response.status_code == 422
+    assert error_beside(text(response), "context")
+    assert db.session.scalar(db.select(Build)) is None

@@ -214,6 +214,8 @@ def update_app(actor: Actor, project: Project, build_id: int, app_name: str) -> 
         raise Invalid(None, _("Only a build that pushed its image can update an app."))
     if not app_name:
         raise Invalid("app", _("Choose the app to update."))
+    if apps.check_app_name(app_name):
+        raise NotFound(_("No app %(name)s in this project.", name=app_name[:80]))
     apps.set_image(project, app_name, access.pull_host() + "/" + build.repository, build.tag, "", by=actor)
 
 
