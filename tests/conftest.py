@@ -203,6 +203,9 @@ def _new_app(database_url: str, tmp_path: Path):
         "SECRET_KEY": "test-secret",
         "LOGIN_LOCKOUT_SECONDS": 60,
         "SALT_PILLAR_FILE": str(tmp_path / "pillar" / "cluster.yaml"),
+        # the build slots are files in BUILD_DIR: each test has its own (config.load() puts
+        # them under the default instance folder, which every test of every worker shares)
+        "BUILD_DIR": str(tmp_path / "builds"),
     })
     app.jinja_env.bytecode_cache = TEMPLATE_CODE
     return app
