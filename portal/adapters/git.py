@@ -36,7 +36,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from portal.adapters import streamed
+from portal.adapters import files, streamed
 
 __all__ = ["fetch", "check_url", "check_ref", "GitError", "GitUnreachable", "RefusedUrl", "UnknownRef",
            "BadRef", "GitTimedOut", "GitCancelled", "DEFAULT_SCHEMES"]
@@ -159,7 +159,7 @@ def fetch(url: str, ref: str, dest: Path, on_line: OnLine, cancel: threading.Eve
             raise GitError(f"git did not name the commit it checked out ({sha[:80]!r})")
         return sha
     except BaseException:
-        _empty(dest)
+        files.empty(dest)
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -221,19 +221,3 @@ def _error(what: str, tail: tuple[str, ...]) -> GitError:
         if any(s in text for s in _UNREACHABLE):
             return GitUnreachable(f"the repository could not be reached: {line}")
     return GitError(f"git {what} failed: {line}")
-
-
-def _empty(dest: Path) -> None:
-    """Remove what a failed fetch left in `dest` (the directory stays, empty)."""
-    try:
-        entries = list(os.scandir(dest))
-    except OSError:
-        return
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path, ignore_errors=True)
-        else:
-            try:
-                os.unlink(entry.path)
-            except OSError:
-                pass

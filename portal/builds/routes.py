@@ -16,7 +16,6 @@ form checks the token itself (FlaskForm).
 from __future__ import annotations
 
 import html
-import time
 
 from flask import Response, current_app, flash, request, url_for
 from flask_babel import gettext as _
@@ -29,13 +28,11 @@ from wtforms.fields.choices import SelectChoice
 
 from portal.builds import bp
 from portal.extensions import csrf, db
-from portal.models import OPEN_BUILD_STATUSES, Build, Role
+from portal.models import OPEN_BUILD_STATUSES, Role
 from portal.services import authz, builds, streams
 from portal.services.errors import Invalid
 from portal.services.images import access
 from portal.web import accepts_files, actor, paginate, redirect_to, render
-
-POLL_SECONDS = 0.5
 
 
 class BuildForm(FlaskForm):
@@ -124,7 +121,7 @@ def detail(name, build_id):
     return render("builds/build.html", "builds/_status.html", project=project, role=role, build=build,
                   going=going, log=builds.text(build.id) if not going else "",
                   may_cancel=going and role.at_least(Role.DEVELOPER), image=image, may_deploy=may_deploy,
-                  users=builds.apps_of(project, build) if may_deploy and not going else [])
+                  users=builds.apps_of(project, build) if may_deploy else [])
 
 
 @bp.route("/<int:build_id>/update-app", methods=["POST"])
@@ -159,32 +156,20 @@ def log_stream(name, build_id):
     except streams.StreamLimit as error:
         message = f'<small class="error" role="alert">{html.escape(error.message)}</small>'
         return _sse(iter([f"retry: 60000\nevent: end\ndata: {message}\n\n"]))
-    app = current_app._get_current_object()
-    build_pk, limit = build.id, current_app.config.get("LOG_FOLLOW_SECONDS", 600)
+    source = builds.follow(current_app._get_current_object(), build.id,
+                           current_app.config.get("LOG_FOLLOW_SECONDS", 600))
     db.session.remove()
 
     def events():
         yield "retry: 3000\n\n"
-        last, until, quiet = 0, time.monotonic() + limit, 0.0
-        with app.app_context():
-            while time.monotonic() < until:
-                chunks = builds.chunks_after(build_pk, last)
-                for chunk_id, chunk in chunks:
-                    last = chunk_id
-                    lines = "".join(f'<div class="log-line">{html.escape(line)}</div>' for line in chunk.splitlines())
-                    yield f"event: line\ndata: {lines}\n\n"
-                status = db.session.scalar(db.select(Build.status).where(Build.id == build_pk))
-                db.session.commit()
-                if not chunks and status not in OPEN_BUILD_STATUSES:
-                    yield f"event: end\ndata: {html.escape(str(status))}\n\n"
-                    return
-                if not chunks:
-                    quiet += POLL_SECONDS
-                    if quiet >= 15:
-                        quiet = 0.0
-                        yield ": keep-alive\n\n"
-                    time.sleep(POLL_SECONDS)  # the log is in the database: look again shortly
-            db.session.remove()
+        for kind, value in source:
+            if kind == "chunk":
+                lines = "".join(f'<div class="log-line">{html.escape(line)}</div>' for line in value.splitlines())
+                yield f"event: line\ndata: {lines}\n\n"
+            elif kind == "end":
+                yield f"event: end\ndata: {html.escape(value)}\n\n"
+            else:
+                yield ": keep-alive\n\n"
 
     response = _sse(events())
     response.call_on_close(slot.release)

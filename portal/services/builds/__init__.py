@@ -4,7 +4,7 @@
     build = builds.submit_git(actor, project, url, ref, path, target)          # queued
     builds.get(project, 7); builds.history(project)                             # for the pages
     builds.cancel(actor, project, 7)
-    builds.chunks_after(7, last_id)                                             # the live log
+    builds.follow(app, 7, max_seconds)                                          # the live log
 
 A submit checks everything it can before anything is stored: the target repository and tag
 (as the registry would), the build arguments, the context (an archive with no way out of
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import tempfile
 import threading
 import time
@@ -30,18 +29,21 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 
+from portal.adapters import files
 from portal.adapters import git as git_adapter
+from portal.domain.apps import split_image
 from portal.extensions import db
-from portal.models import ACTIVE_BUILD_STATUSES, Build, BuildStatus, Project, Role
-from portal.services import audit, authz
+from portal.models import ACTIVE_BUILD_STATUSES, Build, BuildStatus, Project, Role, utcnow
+from portal.services import apps, audit, authz
 from portal.services.builds import context, queue
-from portal.services.builds.log import chunks_after, text
+from portal.services.builds.log import chunks_after, follow, text
 from portal.services.context import Actor
 from portal.services.errors import Invalid, NotFound, ServiceError
 from portal.services.images import access
 from portal.services.images.push import checked_target
+from portal.services.provisioning import supervision
 
-__all__ = ["Target", "submit_upload", "submit_git", "get", "history", "cancel", "chunks_after", "text",
+__all__ = ["Target", "submit_upload", "submit_git", "get", "history", "cancel", "chunks_after", "follow", "text",
            "parse_build_args", "dispatch", "sweep", "init_app", "apps_of", "update_app"]
 
 ARG_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
@@ -102,7 +104,8 @@ def _incoming() -> Path:
 
 def _queue(actor: Actor, project: Project, repository: str, target: Target, incoming: Path, **source) -> Build:
     """The build's row and its workspace, together: the row is committed only once its
-    context is in place; when the commit fails the context goes too."""
+    context is in place; when the commit fails the context goes too. The caller removes
+    `incoming` (empty by then, unless something failed)."""
     build = Build(project_id=project.id, repository=repository, tag=target.tag.strip(),
                   dockerfile=target.dockerfile, build_args=json.dumps(target.args), host=queue.host(),
                   started_by=actor.user.username, status=BuildStatus.QUEUED, **source)
@@ -110,7 +113,7 @@ def _queue(actor: Actor, project: Project, repository: str, target: Target, inco
     try:
         db.session.flush()
         space = queue.workspace(current_app, build.id)
-        queue.remove_workspace(space)
+        files.remove(space)
         space.mkdir(parents=True)
         (incoming / "context").rename(space / "context")
         where = build.git_url and f"{build.git_url} {build.git_ref}" or build.source_name
@@ -120,10 +123,8 @@ def _queue(actor: Actor, project: Project, repository: str, target: Target, inco
     except BaseException:
         db.session.rollback()
         if build.id is not None:
-            queue.remove_workspace(queue.workspace(current_app, build.id))
+            files.remove(queue.workspace(current_app, build.id))
         raise
-    finally:
-        queue.remove_workspace(incoming)
     queue.dispatch(current_app._get_current_object())
     return build
 
@@ -139,7 +140,7 @@ def submit_upload(actor: Actor, project: Project, stream: BinaryIO, filename: st
         return _queue(actor, project, repository, target, incoming, source="upload",
                       source_name=(filename or "")[:255])
     finally:
-        queue.remove_workspace(incoming)
+        files.remove(incoming)
 
 
 def submit_git(actor: Actor, project: Project, url: str, ref: str, path: str, target: Target) -> Build:
@@ -164,19 +165,16 @@ def submit_git(actor: Actor, project: Project, url: str, ref: str, path: str, ta
         except git_adapter.GitError as error:
             raise Invalid("git_url", _("The repository could not be fetched: %(why)s",
                                        why=str(error)[:300])) from None
-        source = context.subdir_in(incoming / "context", path) if path else incoming / "context"
-        context.dockerfile_in(source, target.dockerfile)
-        shutil.rmtree(incoming / "context" / ".git", ignore_errors=True)
+        context.dockerfile_in(context.subdir_in(incoming / "context", path), target.dockerfile)
         return _queue(actor, project, repository, target, incoming, source="git", git_url=url[:1024],
                       git_ref=ref[:255], git_path=path[:255], commit=commit[:64])
     finally:
-        queue.remove_workspace(incoming)
+        files.remove(incoming)
 
 
 def init_app(app) -> None:
     """Builds nobody beats for any more, and queued builds, are looked after by each
     process's supervisor (services/provisioning/supervision.py), at each of its beats."""
-    from portal.services.provisioning import supervision
     supervision.also_sweep(sweep)
 
 
@@ -195,19 +193,16 @@ def history(project: Project):
 def apps_of(project: Project, build: Build) -> list[str]:
     """The project's apps that run an image of the build's repository (any tag): the ones
     "update to this tag" offers. Empty when the cluster cannot be read."""
-    from portal.services import apps
     prefix = access.pull_host() + "/" + build.repository
     try:
         listed = apps.listing(project, per_page=500).items
     except ServiceError:
         return []
-    return sorted(a.name for a in listed if a.image.split("@")[0].rpartition(":")[0] == prefix
-                  or a.image.split("@")[0] == prefix)
+    return sorted(a.name for a in listed if split_image(a.image.split("@")[0])[0] == prefix)
 
 
 def update_app(actor: Actor, project: Project, build_id: int, app_name: str) -> None:
     """Roll the app out to the image this build pushed (a rolling update, services.apps)."""
-    from portal.services import apps
     authz.require(actor.user, project, Role.DEVELOPER)
     build = get(project, build_id)
     if build.status != BuildStatus.PUSHED:
@@ -228,10 +223,10 @@ def cancel(actor: Actor, project: Project, build_id: int) -> Build:
     target = f"{build.repository}:{build.tag}"
     if db.session.execute(update(table).where(table.c.id == build.id, table.c.status == BuildStatus.QUEUED)
                           .values(status=BuildStatus.CANCELLED, message=by,
-                                  finished_at=queue.utcnow())).rowcount == 1:
+                                  finished_at=utcnow())).rowcount == 1:
         audit.record(actor, "build.cancelled", "build", target, project, detail=f"build {build.id}, queued")
         db.session.commit()
-        queue.remove_workspace(queue.workspace(current_app, build.id))
+        files.remove(queue.workspace(current_app, build.id))
     elif db.session.execute(update(table).where(table.c.id == build.id, table.c.status.in_(ACTIVE_BUILD_STATUSES))
                             .values(cancel_requested=True, message=by)).rowcount == 1:
         audit.record(actor, "build.cancel", "build", target, project, detail=f"build {build.id}")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import shutil
 import stat
 import tarfile
 import tempfile
@@ -30,6 +29,7 @@ from typing import BinaryIO
 
 from flask_babel import gettext as _
 
+from portal.adapters import files
 from portal.services.errors import Invalid
 
 __all__ = ["unpack", "dockerfile_in", "subdir_in", "MAX_MEMBERS", "CHUNK"]
@@ -56,7 +56,7 @@ def unpack(stream: BinaryIO, dest: Path, limit: int) -> None:
                 _untar(_Prefixed(head, stream, limit), writer)
             writer.check_links()
         except BaseException:
-            _empty(dest)
+            files.empty(dest)
             raise
 
 
@@ -376,19 +376,3 @@ class _Writer:
                 raise Invalid("context", _("The link %(name)s points outside the build context (%(target)s).",
                                            name=name[:NAME_SHOWN], target=os.readlink(os.path.join(self.dest, name))
                                            [:NAME_SHOWN]))
-
-
-def _empty(dest: Path) -> None:
-    """Remove everything under `dest` without following links (the directory itself stays)."""
-    try:
-        entries = list(os.scandir(dest))
-    except OSError:
-        return
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path, ignore_errors=True)
-        else:
-            try:
-                os.unlink(entry.path)
-            except OSError:
-                pass

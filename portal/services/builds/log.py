@@ -4,6 +4,7 @@
     writer.line("STEP 1/3: FROM ...")   # buffered; written every FLUSH_SECONDS or FLUSH_BYTES
     writer.flush()                       # also called by the worker's heartbeat, and at the end
     chunks_after(build_pk, after_id)     # [(chunk id, text)]: what a live stream has not sent yet
+    follow(app, build_pk, max_seconds)   # ("chunk", text)… ("end", status): a live stream's source
 
 The lines go to the database (BuildLogChunk), so that the page of a build, and its live
 stream, read the same log from every gunicorn worker and every portal host, and the log
@@ -14,15 +15,19 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 
+from flask import Flask
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
 from portal.extensions import db
-from portal.models import BuildLogChunk
+from portal.models import OPEN_BUILD_STATUSES, Build, BuildLogChunk
 
 FLUSH_SECONDS = 0.3
 FLUSH_BYTES = 8192
+POLL_SECONDS = 0.5
+KEEP_ALIVE_SECONDS = 15
 CHUNK_CHARS = 12000   # under MariaDB TEXT's 64 KiB even in 4-byte characters
 LINE_CHARS = 4096
 
@@ -83,3 +88,29 @@ def text(build_pk: int) -> str:
     """The whole log as kept."""
     return "".join(db.session.scalars(select(BuildLogChunk.text).where(
         BuildLogChunk.build_id == build_pk).order_by(BuildLogChunk.id)))
+
+
+def follow(app: Flask, build_pk: int, max_seconds: float) -> Iterator[tuple[str, str]]:
+    """The log as it grows, for a live stream: ("chunk", text) for each new chunk, ("quiet",
+    "") after KEEP_ALIVE_SECONDS without one, and last ("end", status) once the build has
+    ended and every chunk was given; at most `max_seconds`. In an app context of its own
+    (the request's is gone while a response streams), a new transaction each look."""
+    last, until, quiet = 0, time.monotonic() + max_seconds, 0.0
+    with app.app_context():
+        while time.monotonic() < until:
+            chunks = chunks_after(build_pk, last)
+            for last, chunk in chunks:  # noqa: B007 - `last` is where the next look starts
+                yield "chunk", chunk
+            status = db.session.scalar(select(Build.status).where(Build.id == build_pk))
+            db.session.commit()
+            if chunks:
+                quiet = 0.0
+                continue
+            if status not in OPEN_BUILD_STATUSES:
+                yield "end", str(status)
+                return
+            quiet += POLL_SECONDS
+            if quiet >= KEEP_ALIVE_SECONDS:
+                quiet = 0.0
+                yield "quiet", ""
+            time.sleep(POLL_SECONDS)  # the log is in the database: look again shortly

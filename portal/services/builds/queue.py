@@ -23,7 +23,6 @@ import fcntl
 import json
 import logging
 import os
-import shutil
 import socket
 import threading
 import time
@@ -35,16 +34,18 @@ from flask_babel import force_locale
 from sqlalchemy import select, update
 
 from portal.adapters import buildah as buildah_adapter
+from portal.adapters import files
 from portal.adapters import kube as kube_adapter
 from portal.adapters import registry as registry_adapter
 from portal.extensions import db
 from portal.models import ACTIVE_BUILD_STATUSES, Build, BuildStatus, Project, utcnow
-from portal.services import audit
+from portal.services import audit, kube_access
 from portal.services.builds import context, incluster
 from portal.services.builds.log import BuildLog
 from portal.services.errors import ServiceError
-from portal.services.images import access
+from portal.services.images import access, pullsecrets
 from portal.services.images.uploads import record_push
+from portal.services.provisioning.supervision import heartbeat_now
 
 log = logging.getLogger(__name__)
 
@@ -65,21 +66,8 @@ def me() -> str:
     return f"{host()} pid {os.getpid()}"
 
 
-def now() -> object:
-    """Now, to the second: MariaDB's DATETIME keeps no fraction, and the worker compares its beat."""
-    return utcnow().replace(microsecond=0)
-
-
 def workspace(app: Flask, build_pk: int) -> Path:
     return Path(app.config["BUILD_DIR"]) / str(build_pk)
-
-
-def remove_workspace(path: Path) -> None:
-    """Delete a build's workspace (its context and buildah's storage) without following links."""
-    if path.is_symlink() or path.is_file():
-        path.unlink(missing_ok=True)
-    elif path.exists():
-        shutil.rmtree(path, ignore_errors=True)
 
 
 # Slots -----------------------------------------------------------------------------------
@@ -118,7 +106,7 @@ def _claim_next(app: Flask) -> int | None:
         queued = list(conn.execute(select(table.c.id).where(
             table.c.status == BuildStatus.QUEUED, table.c.host == host()).order_by(table.c.id).limit(20)).scalars())
     for pk in queued:
-        at = now()
+        at = heartbeat_now()
         with db.engine.begin() as conn:
             taken = conn.execute(update(table).where(table.c.id == pk, table.c.status == BuildStatus.QUEUED).values(
                 status=BuildStatus.BUILDING, worker=me(), started_at=at, heartbeat_at=at)).rowcount == 1
@@ -190,7 +178,7 @@ class BuildWorker(threading.Thread):
             finally:
                 self.done.set()
                 beater.join(10)
-                remove_workspace(workspace(self.app, self.build_pk))
+                files.remove(workspace(self.app, self.build_pk))
                 self.slot.release()
                 db.session.remove()
         dispatch(self.app)  # the next queued build, in this slot
@@ -207,7 +195,7 @@ class BuildWorker(threading.Thread):
         root = space / "context"
         if not root.is_dir():
             raise Outcome(BuildStatus.FAILED, "The build's context is gone from this host.")
-        source = context.subdir_in(root, git_path) if git_path else root
+        source = context.subdir_in(root, git_path)  # the context itself for an empty path
         image = access.image_name(repository, tag)
         tool = buildah_adapter.Buildah(space / "storage", space / "run", binary=config["BUILDAH"],
                                        tls_verify=bool(config["BUILD_TLS_VERIFY"]))
@@ -221,10 +209,9 @@ class BuildWorker(threading.Thread):
             self.log.line(f"[hummer] pushing {image}")
             digest = tool.push(image, self.log.line, self.cancel, deadline, username, password)
         except buildah_adapter.Cancelled:
-            raise Outcome(BuildStatus.CANCELLED, self._cancelled_by()) from None
+            raise self._cancelled() from None
         except buildah_adapter.TimedOut:
-            raise Outcome(BuildStatus.FAILED, f"The build took longer than {config['BUILD_TIMEOUT']} s "
-                                              "(HUMMER_BUILD_TIMEOUT) and was stopped.") from None
+            raise self._timed_out() from None
         except buildah_adapter.BuildFailed as error:
             raise Outcome(BuildStatus.FAILED, error.line or str(error)) from None
         except buildah_adapter.BuildahError as error:
@@ -235,8 +222,6 @@ class BuildWorker(threading.Thread):
 
     def in_cluster(self, build: Build, args: dict) -> None:
         """Build as a Job in the project's namespace (incluster.py); raises the Outcome."""
-        from portal.services import kube_access
-        from portal.services.images import pullsecrets
         config = self.app.config
         project = db.session.get(Project, build.project_id)
         image = access.image_name(build.repository, build.tag)
@@ -253,10 +238,9 @@ class BuildWorker(threading.Thread):
             incluster.run(kube, project.name, spec, self.log.line, self.cancel, deadline)
             digest = access.registry(retries=1).manifest(build.repository, build.tag).digest
         except incluster.JobCancelled:
-            raise Outcome(BuildStatus.CANCELLED, self._cancelled_by()) from None
+            raise self._cancelled() from None
         except incluster.JobTimedOut:
-            raise Outcome(BuildStatus.FAILED, f"The build took longer than {config['BUILD_TIMEOUT']} s "
-                                              "(HUMMER_BUILD_TIMEOUT) and was stopped.") from None
+            raise self._timed_out() from None
         except incluster.JobFailed as error:
             raise Outcome(BuildStatus.FAILED, str(error)) from None
         except (kube_adapter.KubeError, registry_adapter.RegistryError, ServiceError) as error:
@@ -264,10 +248,15 @@ class BuildWorker(threading.Thread):
                 from None
         raise Outcome(BuildStatus.PUSHED, "", digest)
 
-    def _cancelled_by(self) -> str:
+    def _cancelled(self) -> Outcome:
+        """Cancelled, by whom cancel() wrote into the message."""
         message = db.session.scalar(select(Build.message).where(Build.id == self.build_pk)) or ""
         db.session.commit()
-        return message or "Cancelled."
+        return Outcome(BuildStatus.CANCELLED, message or "Cancelled.")
+
+    def _timed_out(self) -> Outcome:
+        return Outcome(BuildStatus.FAILED, f"The build took longer than {self.app.config['BUILD_TIMEOUT']} s "
+                                           "(HUMMER_BUILD_TIMEOUT) and was stopped.")
 
     def _status(self, status: BuildStatus) -> None:
         table = Build.__table__
@@ -326,7 +315,7 @@ class BuildWorker(threading.Thread):
         with self.engine.begin() as conn:
             written = conn.execute(update(table).where(
                 table.c.id == self.build_pk, table.c.worker == self.worker,
-                table.c.status.in_(ACTIVE_BUILD_STATUSES)).values(heartbeat_at=now())).rowcount == 1
+                table.c.status.in_(ACTIVE_BUILD_STATUSES)).values(heartbeat_at=heartbeat_now())).rowcount == 1
             wanted = conn.execute(select(table.c.cancel_requested).where(table.c.id == self.build_pk)).scalar()
         if wanted:
             self.cancel.set()
@@ -341,7 +330,7 @@ def sweep(app: Flask) -> list[int]:
     table = Build.__table__
     lost: list[int] = []
     with app.app_context():
-        cutoff = now() - timedelta(seconds=int(app.config.get("BUILD_STALE_SECONDS", STALE_SECONDS)))
+        cutoff = heartbeat_now() - timedelta(seconds=int(app.config.get("BUILD_STALE_SECONDS", STALE_SECONDS)))
         with db.engine.begin() as conn:
             stale = list(conn.execute(select(table.c.id).where(
                 table.c.status.in_(ACTIVE_BUILD_STATUSES),
@@ -359,7 +348,7 @@ def sweep(app: Flask) -> list[int]:
                          db.session.get(Project, build.project_id), detail=f"build {pk}; marked failed by {me()}")
             db.session.commit()
             if build.host == host():
-                remove_workspace(workspace(app, pk))
+                files.remove(workspace(app, pk))
             if build.source == "git" and app.config["BUILD_IN_CLUSTER"]:
                 _delete_job(build)
             lost.append(pk)
@@ -371,7 +360,6 @@ def sweep(app: Flask) -> list[int]:
 
 def _delete_job(build: Build) -> None:
     """The Job of a lost in-cluster build, so that it does not push after it was failed."""
-    from portal.services import kube_access
     try:
         incluster.delete(kube_access.kube(), db.session.get(Project, build.project_id).name, build)
     except (kube_adapter.KubeError, ServiceError):
@@ -392,4 +380,4 @@ def _drop_leftovers(app: Flask) -> None:
     for number in numbers:
         path = folder / str(number)
         if number not in open_ones and path.lstat().st_mtime < settled:
-            remove_workspace(path)
+            files.remove(path)
