@@ -12,7 +12,7 @@ from selenium.webdriver.common.by import By
 
 from tests.builds.test_portal_builds import tar_gz
 from tests.images.test_upload_deploy_browser import in_the_registry
-from tests.support.browser import browsing, find, htmx_idle, log_in, wait_for
+from tests.support.browser import browsing, deploy_from_prefilled_form, find, htmx_idle, log_in, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.kube]
 
@@ -86,12 +86,6 @@ def test_build_watch_the_log_live_then_deploy(kube_app, kproject, kubelet, regis
         assert find(d, By.ID, "build-digest").text == server.inspect(f"{ns}/built:1.0")["Digest"]
 
         find(d, By.ID, "deploy-build").click()
-        wait_for(d, lambda d: "/apps/new" in d.current_url, 20, "Deploy did not open the deploy form")
-        assert find(d, By.ID, "image").get_attribute("value") == image
-        d.find_element(By.ID, "name").send_keys("built")
-        d.find_element(By.ID, "ports-0-container_port").send_keys("8080")
-        d.find_element(By.CSS_SELECTOR, "#app-form button[value=deploy]").click()
-        wait_for(d, lambda d: d.current_url.endswith("/apps/built"), 30, "not on the app page")
-        wait_for(d, lambda d: d.find_element(By.ID, "app-ready").text == "1/1", 60, "the app never became ready")
+        deploy_from_prefilled_form(d, "built", image)
     deployment = apps_api.read_namespaced_deployment("built", ns)
     assert deployment.spec.template.spec.containers[0].image == image

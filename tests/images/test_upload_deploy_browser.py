@@ -13,7 +13,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from tests.support.archives import docker_save, layer
-from tests.support.browser import browsing, find, htmx_idle, log_in, wait_for
+from tests.support.browser import browsing, deploy_from_prefilled_form, find, htmx_idle, log_in, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.kube]
 
@@ -63,12 +63,6 @@ def test_upload_then_deploy_from_the_tag_page(kube_app, kproject, kubelet, regis
 
         # Deploy: the form opens with the image, the app runs it
         find(d, By.ID, "deploy").click()
-        wait_for(d, lambda d: "/apps/new" in d.current_url, 20, "the Deploy link did not open the deploy form")
-        assert find(d, By.ID, "image").get_attribute("value") == image
-        d.find_element(By.ID, "name").send_keys("shop")
-        d.find_element(By.ID, "ports-0-container_port").send_keys("8080")
-        d.find_element(By.CSS_SELECTOR, "#app-form button[value=deploy]").click()
-        wait_for(d, lambda d: d.current_url.endswith("/apps/shop"), 30, "not on the app page")
-        wait_for(d, lambda d: d.find_element(By.ID, "app-ready").text == "1/1", 60, "the app never became ready")
+        deploy_from_prefilled_form(d, "shop", image)
     deployment = apps_api.read_namespaced_deployment("shop", ns)
     assert deployment.spec.template.spec.containers[0].image == image

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from werkzeug.serving import make_server
 
@@ -137,3 +138,15 @@ def record_events(driver, *names: str) -> None:
 def events_seen(driver, name: str) -> int:
     """How many `name` events (recorded by record_events) this page has seen."""
     return driver.execute_script("return (window.__hummerEvents || {})[arguments[0]] || 0", name)
+
+
+def deploy_from_prefilled_form(driver, name: str, image: str, port: str = "8080") -> None:
+    """On the deploy form a Deploy link opened: the image is filled in; give the app its name
+    and a port, deploy, and wait until its page shows it ready (1/1)."""
+    wait_for(driver, lambda d: "/apps/new" in d.current_url, 20, "the Deploy link did not open the deploy form")
+    assert find(driver, By.ID, "image").get_attribute("value") == image
+    driver.find_element(By.ID, "name").send_keys(name)
+    driver.find_element(By.ID, "ports-0-container_port").send_keys(port)
+    driver.find_element(By.CSS_SELECTOR, "#app-form button[value=deploy]").click()
+    wait_for(driver, lambda d: d.current_url.endswith(f"/apps/{name}"), 30, "not on the app page")
+    wait_for(driver, lambda d: d.find_element(By.ID, "app-ready").text == "1/1", 60, "the app never became ready")
