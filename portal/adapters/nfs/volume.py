@@ -118,7 +118,8 @@ class VolumeDir:
         parts = split_path(path)
         if not parts:
             with self._at([], path) as fd:
-                return Entry("", "dir", os.fstat(fd).st_size, os.fstat(fd).st_mtime)
+                st = os.fstat(fd)
+            return Entry("", "dir", st.st_size, st.st_mtime)
         with self._at(parts[:-1], path) as fd:
             return _entry(parts[-1], lstat(parts[-1], fd, path), fd)
 
