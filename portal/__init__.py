@@ -97,8 +97,10 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.dashboard import bp as dashboard_bp
     from portal.images import bp as images_bp
     from portal.projects import bp as projects_bp
+    from portal.volumes import bp as volumes_bp
 
-    for bp in (auth_bp, dashboard_bp, projects_bp, apps_bp, images_bp, builds_bp, admin_bp, cluster_bp):
+    for bp in (auth_bp, dashboard_bp, projects_bp, apps_bp, images_bp, builds_bp, volumes_bp, admin_bp,
+               cluster_bp):
         app.register_blueprint(bp)
 
     _database_errors(app)
@@ -107,6 +109,8 @@ def create_app(config: dict | None = None) -> Flask:
     provisioning.init_app(app)  # the process's run supervisor, from its first request
     from portal.services import builds
     builds.init_app(app)  # the same supervisor looks after the builds' queue
+    from portal.services import volumes
+    volumes.init_app(app)  # ... and starts the volumes' usage scans
 
     from portal import cli
     cli.init_app(app)

@@ -110,7 +110,15 @@ def load() -> dict:
         # Seconds a database connect, read or write may take before the request fails
         # with "database unreachable" (503) instead of hanging; see engine_options().
         "DATABASE_TIMEOUT": _int("HUMMER_DATABASE_TIMEOUT", 3),
+        # Volumes (services/volumes): the NFS export as mounted on the portal host, the
+        # server:/path the PersistentVolumes name (empty: the one the cluster wizard
+        # registered), how long a deleted volume's files stay in the trash, how often the
+        # background scan measures each volume's usage, and the largest file one upload takes.
         "NFS_ROOT": os.environ.get("HUMMER_NFS_ROOT") or str(instance / "nfs"),
+        "NFS_SERVER": os.environ.get("HUMMER_NFS_SERVER", "").strip(),
+        "VOLUME_TRASH_DAYS": _int("HUMMER_VOLUME_TRASH_DAYS", 7),
+        "VOLUME_USAGE_SECONDS": _int("HUMMER_VOLUME_USAGE_SECONDS", 300),
+        "VOLUME_UPLOAD_MAX_BYTES": _int("HUMMER_VOLUME_UPLOAD_MAX_BYTES", 10 * 1024 ** 3),
         "KUBECONFIG": os.environ.get("HUMMER_KUBECONFIG", ""),
         "SALT_API_URL": os.environ.get("HUMMER_SALT_API_URL", ""),
         "SALT_API_USER": os.environ.get("HUMMER_SALT_API_USER", "hummer"),

@@ -32,7 +32,8 @@ from portal.services import audit
 # request.endpoint (or its blueprint) -> the top navigation entry it belongs to
 _SECTIONS = {"dashboard.index": "dashboard", "admin.audit_log": "audit"}
 _SECTION_PREFIXES = (("admin.user", "users"), ("admin.plan", "plans"), ("projects.", "projects"),
-                     ("apps.", "projects"), ("cluster.", "cluster"), ("admin.registry", "cluster"))
+                     ("apps.", "projects"), ("volumes.", "projects"), ("cluster.", "cluster"),
+                     ("admin.registry", "cluster"), ("admin.volume", "cluster"))
 # request.endpoint -> the project tab it belongs to
 _TABS = {"projects.detail": "overview", "projects.members": "members", "projects.add_member": "members",
          "projects.change_role": "members", "projects.remove_member": "members",
@@ -107,6 +108,13 @@ def reltime(value: datetime | str | None) -> Markup:
         return Markup("")
     return Markup('<time datetime="{}" title="{}">{}</time>').format(
         then.strftime("%Y-%m-%dT%H:%M:%SZ"), exact_time(then), ago(then))
+
+
+def timestamp(value: float | None) -> Markup:
+    """The `timestamp` filter: a file's modification time (seconds since the epoch) as reltime shows it."""
+    if value is None:
+        return Markup("")
+    return reltime(datetime.fromtimestamp(value, timezone.utc))
 
 
 def ago_text(value: datetime | str | None) -> str:
@@ -212,6 +220,8 @@ def project_tab() -> str:
         return "apps"
     if endpoint.startswith(("images.", "builds.")):
         return "images"
+    if endpoint.startswith("volumes."):
+        return "volumes"
     return _TABS.get(endpoint, "")
 
 
@@ -239,6 +249,7 @@ def csrf_input() -> Markup:
 def init_app(app: Flask) -> None:
     app.add_template_filter(reltime, "reltime")
     app.add_template_filter(ago_text, "ago")
+    app.add_template_filter(timestamp, "timestamp")
     app.add_template_filter(since, "since")
     # apps/routes.py still registers an English-only `age` of its own, which wins (blueprints
     # register later): this one is meant to replace it.

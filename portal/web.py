@@ -1,14 +1,15 @@
 """Request-side helpers shared by every blueprint: full page or fragment, errors, the actor."""
 from __future__ import annotations
 
-from flask import Flask, current_app, make_response, redirect, render_template, request
+from flask import Flask, current_app, jsonify, make_response, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from flask_wtf.csrf import CSRFError, validate_csrf
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
+from wtforms import ValidationError
 
 from portal.extensions import client_address, db, login_manager
 from portal.models import User
@@ -265,3 +266,38 @@ def init_app(app: Flask) -> None:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
+
+
+# Uploads sent as a raw request body (an image archive, a file into a volume): the page's
+# script sends the file itself, so these views answer in JSON and check the CSRF header.
+
+DRAIN_CHUNK = 1 << 20
+
+
+def csrf_header_refusal():
+    """None when the X-CSRFToken header is valid, else the JSON refusal (400). Such a view is
+    exempt from CSRFProtect, whose hook would read the body as a form first."""
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return None
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken", ""))
+    except ValidationError as error:
+        reason = _(str(error.args[0] if error.args else "The CSRF token is missing."))
+        return json_refusal(400, None, _("%(reason)s Reload the page and try again.", reason=reason))
+    return None
+
+
+def json_refusal(status: int, field: str | None, message: str):
+    return jsonify(field=field, message=str(message)), status
+
+
+def drain_body() -> None:
+    """Read what is left of the body (at most its Content-Length, itself under the limit): a
+    browser still sending a refused upload when the answer comes would see a broken
+    connection instead of the reason, and a kept-alive connection would read the rest as
+    its next request."""
+    try:
+        while request.stream.read(DRAIN_CHUNK):
+            pass
+    except (ClientDisconnected, RequestEntityTooLarge, OSError):
+        pass

@@ -206,6 +206,7 @@ def _new_app(database_url: str, tmp_path: Path):
         # the build slots are files in BUILD_DIR: each test has its own (config.load() puts
         # them under the default instance folder, which every test of every worker shares)
         "BUILD_DIR": str(tmp_path / "builds"),
+        "NFS_ROOT": str(tmp_path / "nfs"),  # the same for the volumes' export
     })
     app.jinja_env.bytecode_cache = TEMPLATE_CODE
     return app

@@ -10,7 +10,11 @@ Strangers (logged in, not a member) get 404 for project URLs: the project does n
 for them. Anonymous users are sent to the login page (302 to /login).
 A test below fails when a route is added without a row here.
 """
+import shutil
+from pathlib import Path
+
 import pytest
+from flask import current_app
 
 from portal.extensions import db
 from portal.models import (
@@ -22,7 +26,9 @@ from portal.models import (
     PublicImage,
     RegistryGcRun,
     ResourcePlan,
+    TrashedVolume,
     User,
+    Volume,
 )
 
 pytestmark = pytest.mark.reuse_app  # hundreds of requests: one app (tests/conftest.py)
@@ -130,6 +136,24 @@ MATRIX = {
     "admin.registry_gc_dry_run": ("POST", "/admin/registry/gc/dry-run", {}, "admin", 503),
     "admin.registry_gc_start": ("POST", "/admin/registry/gc/run", {}, "admin", 503),
     "admin.registry_gc_run": ("GET", "/admin/registry/gc/runs/{gc_run_id}", None, "admin", 200),
+    # Volumes: the volume 'data' is a row and a directory (no cluster here): what needs the
+    # cluster answers 503 once the role is checked; the file browser works on the directory.
+    # tests/volumes/ covers them against the real API server.
+    "volumes.index": ("GET", "/projects/alpha/volumes", None, "viewer", 200),
+    "volumes.new": ("POST", "/projects/alpha/volumes/new", {"name": "v2", "capacity": "1Gi", "access_mode": "ReadWriteMany"}, "developer", 503),
+    "volumes.detail": ("GET", "/projects/alpha/volumes/data", None, "viewer", 200),
+    "volumes.resize": ("POST", "/projects/alpha/volumes/data/resize", {"capacity": "2Gi"}, "developer", 503),
+    "volumes.delete": ("POST", "/projects/alpha/volumes/data/delete", {"confirm": "data"}, "developer", 503),
+    "volumes.browse": ("GET", "/projects/alpha/volumes/data/files", None, "viewer", 200),
+    "volumes.download": ("GET", "/projects/alpha/volumes/data/files/download?path=f.txt", None, "viewer", 200),
+    "volumes.archive": ("GET", "/projects/alpha/volumes/data/files/archive", None, "viewer", 200),
+    "volumes.upload": ("POST", "/projects/alpha/volumes/data/files/upload?name=up.txt", b"hello", "developer", 201),
+    "volumes.folder": ("POST", "/projects/alpha/volumes/data/files/folder", {"path": "", "name": "new"}, "developer", 302),
+    "volumes.rename": ("POST", "/projects/alpha/volumes/data/files/rename", {"path": "f.txt", "new": "g.txt"}, "developer", 302),
+    "volumes.delete_file": ("POST", "/projects/alpha/volumes/data/files/delete?path=f.txt", {}, "developer", 302),
+    "admin.volume_trash": ("GET", "/admin/volumes/trash", None, "admin", 200),
+    "admin.volume_restore": ("POST", "/admin/volumes/trash/{trash_id}/restore", {}, "admin", 503),
+    "admin.volume_purge": ("POST", "/admin/volumes/trash/{trash_id}/purge", {}, "admin", 302),
 }
 
 ALLOWED = {
@@ -177,7 +201,32 @@ EFFECTS = {
     "admin.plan_delete": lambda: db.session.scalar(db.select(ResourcePlan)) is None,
     "images.retention_save": lambda: db.session.scalar(db.select(Project.keep_tags).filter_by(name="alpha")) == 5,
     "images.public_switch": lambda: db.session.scalar(db.select(PublicImage).filter_by(repository="alpha/web")) is not None,
+    "volumes.upload": lambda: (_volume_dir() / "up.txt").exists(),
+    "volumes.folder": lambda: (_volume_dir() / "new").is_dir(),
+    "volumes.rename": lambda: (_volume_dir() / "g.txt").exists(),
+    "volumes.delete_file": lambda: not (_volume_dir() / "f.txt").exists(),
+    "admin.volume_purge": lambda: db.session.scalar(db.select(TrashedVolume)) is None,
 }
+
+
+def _volume_dir() -> Path:
+    return Path(current_app.config["NFS_ROOT"]) / "alpha.data"
+
+
+def _volume(project) -> TrashedVolume:
+    """The volume 'data' of alpha with one file, fresh for each request, and a volume of
+    alpha in the trash."""
+    root = Path(current_app.config["NFS_ROOT"])
+    shutil.rmtree(root, ignore_errors=True)
+    (root / ".trash" / "alpha.old--1").mkdir(parents=True)
+    _volume_dir().mkdir()
+    (_volume_dir() / "f.txt").write_bytes(b"file")
+    db.session.add(Volume(project_id=project.id, name="data", capacity="1Gi", capacity_bytes=1024 ** 3,
+                          directory="alpha.data", usage_bytes=0))
+    trashed = TrashedVolume(project_name="alpha", name="old", capacity="1Gi", capacity_bytes=1024 ** 3,
+                            trash_name="alpha.old--1")
+    db.session.add(trashed)
+    return trashed
 
 
 def test_matrix_covers_every_route(app):
@@ -197,12 +246,13 @@ def _request(team, make_user, endpoint):
     build = Build(project_id=project.id, repository="alpha/web", tag="1", source="upload", status="failed",
                   message="RUN false: exit status 1")
     db.session.add_all([plan, run, gc_run, build])
+    trashed = _volume(project)
     db.session.commit()
     ids = {m.user.username: m.id for m in project.memberships}
     method, url, data, level, ok = MATRIX[endpoint]
     url = url.format(vic_member=ids["vic"], dev_member=ids["dev"],
                      stranger_id=people["stranger"].id, sleeper_id=sleeper.id, plan_id=plan.id,
-                     run_id=run.id, gc_run_id=gc_run.id, build_id=build.id)
+                     run_id=run.id, gc_run_id=gc_run.id, build_id=build.id, trash_id=trashed.id)
     return method, url, data, level, ok
 
 
@@ -222,6 +272,7 @@ def test_route_by_role(web, login, team, make_user, endpoint, role):
     if role != "anonymous":
         login(role)
     response = web.get(url) if method == "GET" else _post(web, url, data)
+    response.close()  # a download's file, a stream's generator: closed as a server would
     want = expected(level, role, ok)
     assert response.status_code == want, response.get_data(as_text=True)[:300]
     if role == "anonymous" and want == 302:

@@ -37,6 +37,13 @@ class EnvRow(Form):
     key = StringField(_l("Key"))
 
 
+class MountRow(Form):
+    volume = SelectField(_l("Volume"), validate_choice=False, default="")
+    mount_path = StringField(_l("Mount path"), description=_l("e.g. %(example)s", example="/data"))
+    sub_path = StringField(_l("Sub-path"), description=_l("optional: a folder inside the volume"))
+    read_only = BooleanField(_l("Read-only"))
+
+
 class ProbeForm(Form):
     kind = SelectField(_l("Check"), choices=PROBES, validate_choice=False, default="none")
     path = StringField(_l("HTTP path"), default="/")
@@ -73,6 +80,7 @@ class AppForm(FlaskForm):
     memory_limit = StringField(_l("Memory limit"))
     ports = FieldList(FormField(PortRow), min_entries=1)
     env = FieldList(FormField(EnvRow), min_entries=1)
+    volumes = FieldList(FormField(MountRow), min_entries=1)
     command = StringField(_l("Command"), description=_l("overrides the image's entrypoint; shell-style quoting"))
     args = StringField(_l("Arguments"))
     workdir = StringField(_l("Working directory"))
@@ -92,6 +100,16 @@ class AppForm(FlaskForm):
         if default and not self.is_submitted():
             self.plan.data = default
 
+    def set_volumes(self, names) -> None:
+        """The project's volumes as each mount row's choices (a name no longer there stays
+        chosen, so that the row's message can say so)."""
+        for row in self.volumes:
+            current = row.form.volume.data or ""
+            choices = [SelectChoice("", _l("(no volume)"))] + [SelectChoice(n, n) for n in names]
+            if current and current not in names:
+                choices.append(SelectChoice(current, current))
+            row.form.volume.choices = choices
+
     def sections_set(self) -> dict[str, int]:
         """How many settings are made in each collapsed section (shown in its summary)."""
         probes = sum(1 for p in (self.readiness, self.liveness) if (p.form.kind.data or "none") != "none")
@@ -99,6 +117,7 @@ class AppForm(FlaskForm):
             "command": sum(1 for f in (self.command, self.args, self.workdir) if (f.data or "").strip()),
             "health": probes,
             "scaling": int(bool(self.session_affinity.data)) + int(bool(self.autoscale.data)),
+            "volumes": sum(1 for row in self.volumes if (row.form.volume.data or "").strip()),
         }
 
     def section_errors(self) -> dict[str, bool]:
@@ -110,6 +129,7 @@ class AppForm(FlaskForm):
             "health": bad(*self.readiness.form, *self.liveness.form),
             "scaling": bad(self.session_affinity, self.autoscale, self.min_replicas, self.max_replicas,
                            self.cpu_target),
+            "volumes": bad(*(f for row in self.volumes for f in row.form)),
         }
 
 
@@ -122,6 +142,8 @@ def form_from_spec(spec: AppSpec, token: str) -> AppForm:
                    "exposure": p.exposure, "node_port": str(p.node_port or "")} for p in spec.ports] or [{}],
         "env": [{"name": e.name, "source": "secret" if e.secret else "plain", "value": e.value,
                  "secret": e.secret, "key": e.key} for e in spec.env] or [{}],
+        "volumes": [{"volume": v.claim, "mount_path": v.mount_path, "sub_path": v.sub_path,
+                     "read_only": v.read_only} for v in spec.volumes] or [{}],
         "command": spec.command, "args": spec.args, "workdir": spec.workdir,
         "readiness": {"kind": spec.readiness.kind, "path": spec.readiness.path,
                       "port": str(spec.readiness.port or ""), "command": spec.readiness.command},

@@ -19,7 +19,7 @@ from portal.apps.forms import (
     form_from_spec,
 )
 from portal.models import Role
-from portal.services import apps, authz, kube_access, plans, projects, streams
+from portal.services import apps, authz, kube_access, plans, projects, streams, volumes
 from portal.services.errors import Conflict, Invalid, Unavailable
 from portal.services.images import picker
 from portal.web import actor, page_number, redirect_to, render, wants_fragment
@@ -69,6 +69,16 @@ def _deploy_form() -> AppForm:
     return form
 
 
+def _rows(form, project, op: str) -> bool:
+    """An "add a row" button (the form is shown again with one more row); the volume rows'
+    choices in any case. True when the button was pressed."""
+    lists = {"add-port": form.ports, "add-env": form.env, "add-volume": form.volumes}
+    if op in lists:
+        lists[op].append_entry()
+    form.set_volumes(volumes.names(project))
+    return op in lists
+
+
 @bp.route("/new", methods=["GET", "POST"])
 def new(name):
     project, role = _project(name, Role.DEVELOPER)
@@ -78,10 +88,8 @@ def new(name):
     if request.method == "GET" and request.args.get("image"):
         # ?image=<full name> (from an image's page): prefilled, judged on submit like a typed one
         form.image.data, form.tag.data = request.args.get("image", "").strip()[:1024], ""
-    if request.method == "POST" and op == "add-port":
-        form.ports.append_entry()
-    elif request.method == "POST" and op == "add-env":
-        form.env.append_entry()
+    if _rows(form, project, op if request.method == "POST" else ""):
+        pass
     elif form.validate_on_submit():
         try:
             if op == "yaml":
@@ -228,13 +236,12 @@ def edit(name, app):
         spec, token = apps.current_spec(project, app)
         form = form_from_spec(spec, token)
         form.set_plans(plans.all_plans())
+        _rows(form, project, "")
     else:
         form = _deploy_form()
         op = request.form.get("op", "save")
-        if op == "add-port":
-            form.ports.append_entry()
-        elif op == "add-env":
-            form.env.append_entry()
+        if _rows(form, project, op):
+            pass
         elif form.validate_on_submit():
             try:
                 _spec, note = apps.edit(project, app, form.data, form.token.data, by=actor())

@@ -35,12 +35,18 @@ class ProbeSpec:
 
 @dataclass
 class VolumeMountSpec:
-    """The seam for volumes: a PersistentVolumeClaim mounted at a path (the volumes issue
-    fills this in; the deploy form has no rows for it yet)."""
-    name: str
+    """A project volume (its PersistentVolumeClaim) mounted at a path in the container,
+    optionally only a sub-directory of it, optionally read-only."""
     claim: str
     mount_path: str
+    sub_path: str = ""
     read_only: bool = False
+    row: int = field(default=-1, compare=False, repr=False)  # the form row it came from
+
+    @property
+    def name(self) -> str:
+        """The pod's name for the claim's volume (one per claim, however many mounts)."""
+        return f"vol-{self.claim}"
 
 
 @dataclass

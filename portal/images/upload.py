@@ -16,13 +16,12 @@ could raise it for its own request.
 """
 from __future__ import annotations
 
-from flask import current_app, jsonify, request, url_for
+from flask import jsonify, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf.csrf import validate_csrf
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
-from wtforms import FileField, Form, StringField, ValidationError
+from wtforms import FileField, Form, StringField
 
 from portal.extensions import csrf
 from portal.images import bp
@@ -31,10 +30,9 @@ from portal.services import authz
 from portal.services.errors import Invalid, ServiceError
 from portal.services.images import access, uploads
 from portal.templating import size
-from portal.web import actor, render
+from portal.web import actor, csrf_header_refusal, drain_body, json_refusal, render
 
 OCTET_STREAM = "application/octet-stream"
-DRAIN_CHUNK = 1 << 20
 
 
 class UploadForm(Form):
@@ -68,67 +66,40 @@ def upload(name):
 @csrf.exempt
 def push(name):
     """The archive in the body, pushed as <project>/<name>:<tag> (see the module docstring)."""
-    refused = _csrf_refusal()
+    refused = csrf_header_refusal()
     if refused:
         return refused
     try:
         project, _role = authz.get_project(current_user, name, Role.DEVELOPER)
     except ServiceError as error:
-        return _answer(error.status, None, error.message)
+        return json_refusal(error.status, None, error.message)
     limit = uploads.limit()
     length = request.content_length  # werkzeug: None for a chunked body, 0 for a missing header
     if length is None or not request.headers.get("Content-Length", "").strip():
-        return _answer(411, "archive", _("The upload has no Content-Length: send the archive as one "
+        return json_refusal(411, "archive", _("The upload has no Content-Length: send the archive as one "
                                          "body of known size."))
     if length > limit:
-        return _answer(413, "archive", _("The archive is %(size)s, more than the limit of %(limit)s "
+        return json_refusal(413, "archive", _("The archive is %(size)s, more than the limit of %(limit)s "
                                          "(HUMMER_UPLOAD_MAX_BYTES).", size=size(length), limit=size(limit)))
     if request.mimetype != OCTET_STREAM:
-        return _answer(415, "archive", _("Send the archive itself as the body (application/octet-stream); "
+        return json_refusal(415, "archive", _("Send the archive itself as the body (application/octet-stream); "
                                          "uploading from the page needs JavaScript."))
     image_name = request.args.get("name", "").strip()
     tag = request.args.get("tag", "").strip()
     if not image_name:
-        return _answer(422, "name", _("Name the image."))
+        return json_refusal(422, "name", _("Name the image."))
     if not tag:
-        return _answer(422, "tag", _("Give the image a tag."))
+        return json_refusal(422, "tag", _("Give the image a tag."))
     request.max_content_length = limit  # this route only: the archive may be this large
     try:
         uploaded = uploads.upload(actor(), project, request.stream, image_name, tag,
                                   request.args.get("image", "").strip() or None)
     except (ClientDisconnected, RequestEntityTooLarge):
-        return _answer(400, "archive", _("The upload stopped before the whole archive arrived; nothing "
+        return json_refusal(400, "archive", _("The upload stopped before the whole archive arrived; nothing "
                                          "was pushed."))
     except ServiceError as error:
-        _drain()
-        return _answer(error.status, error.field if isinstance(error, Invalid) else None, error.message)
-    _drain()  # the tar's end-of-archive padding, if the reader stopped before it
+        drain_body()
+        return json_refusal(error.status, error.field if isinstance(error, Invalid) else None, error.message)
+    drain_body()  # the tar's end-of-archive padding, if the reader stopped before it
     return jsonify(repository=uploaded.repository, tag=uploaded.tag, digest=uploaded.digest,
                    size=uploaded.size, image=uploaded.image), 201
-
-
-def _csrf_refusal():
-    if not current_app.config.get("WTF_CSRF_ENABLED", True):
-        return None
-    try:
-        validate_csrf(request.headers.get("X-CSRFToken", ""))
-    except ValidationError as error:
-        reason = _(str(error.args[0] if error.args else "The CSRF token is missing."))
-        return _answer(400, None, _("%(reason)s Reload the page and try again.", reason=reason))
-    return None
-
-
-def _answer(status: int, field: str | None, message: str):
-    return jsonify(field=field, message=str(message)), status
-
-
-def _drain() -> None:
-    """Read what is left of the body (at most its Content-Length, itself under the limit): a
-    browser still sending a refused upload when the answer comes would see a broken
-    connection instead of the reason, and a kept-alive connection would read the rest as
-    its next request."""
-    try:
-        while request.stream.read(DRAIN_CHUNK):
-            pass
-    except (ClientDisconnected, RequestEntityTooLarge, OSError):
-        pass

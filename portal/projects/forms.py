@@ -52,3 +52,6 @@ class QuotaForm(FlaskForm):
                             description=_l("e.g. 4 or 2500m, up to 100000 cores; blank for no limit"))
     quota_memory = StringField(_l("Memory (requests)"), description=_l("e.g. 8Gi, up to 16Pi; blank for no limit"))
     quota_pods = StringField(_l("Pods"), description=_l("1 to 100000; blank for no limit"))
+    quota_storage = StringField(_l("Storage (volumes' capacity)"),
+                                description=_l("e.g. 100Gi, up to 16Pi; blank for no limit"))
+    quota_claims = StringField(_l("Volumes"), description=_l("1 to 10000; blank for no limit"))

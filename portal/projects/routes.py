@@ -82,7 +82,8 @@ def quota(name):
     if quota_form.validate_on_submit():
         try:
             projects.set_quota(project, quota_form.quota_cpu.data or "", quota_form.quota_memory.data or "",
-                               quota_form.quota_pods.data or "", by=actor())
+                               quota_form.quota_pods.data or "", by=actor(),
+                               storage=quota_form.quota_storage.data or "", claims=quota_form.quota_claims.data or "")
         except Invalid as error:
             attach(quota_form, error)
         else:

@@ -135,6 +135,16 @@ ACTION_WORDS = {
     "build.cancelled": _l("cancelled the build of"),
     "build.cancel": _l("asked to cancel the build of"),
     "build.lost": _l("marked a lost build failed:"),
+    "volume.create": _l("created the volume"),
+    "volume.resize": _l("resized the volume"),
+    "volume.delete": _l("deleted the volume"),
+    "volume.restore": _l("restored from the trash the volume"),
+    "volume.purge": _l("purged from the trash the volume"),
+    "volume.expired": _l("emptied from the trash (expired) the volume"),
+    "volume.upload": _l("uploaded a file into the volume"),
+    "volume.mkdir": _l("made a folder in the volume"),
+    "volume.rename": _l("renamed a file in the volume"),
+    "volume.delete_file": _l("deleted a file from the volume"),
 }
 
 

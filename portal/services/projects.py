@@ -1,6 +1,8 @@
 """Projects and their members."""
 from __future__ import annotations
 
+import re
+
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -135,14 +137,15 @@ def provision(project: Project) -> bool:
     return created
 
 
-QUOTA_KEYS = ("requests.cpu", "requests.memory", "pods")
+QUOTA_KEYS = ("requests.cpu", "requests.memory", "pods", "requests.storage", "persistentvolumeclaims")
+CLAIMS_MAX = 10_000
 
 
 def _apply_quota(kube, project: Project) -> None:
     """The project's ResourceQuota: none while the project has no quota (an empty one
     would only clutter `kubectl get quota`), deleted again when the quota is cleared."""
     body = objects.resource_quota(project.name, project.quota_cpu, project.quota_memory,
-                                  project.quota_pods)
+                                  project.quota_pods, project.quota_storage, project.quota_claims)
     hard = body["spec"]["hard"]
     if not hard:
         kube.delete("resourcequotas", project.name, objects.QUOTA_NAME)
@@ -154,10 +157,11 @@ def _apply_quota(kube, project: Project) -> None:
         kube.create("resourcequotas", project.name, body, exist_ok=True)
 
 
-def set_quota(project: Project, cpu: str, memory: str, pods: str, by: Actor) -> None:
+def set_quota(project: Project, cpu: str, memory: str, pods: str, by: Actor, storage: str = "",
+              claims: str = "") -> None:
     """The project's quota (blank = no limit), applied to its ResourceQuota at once."""
     authz.require(by.user, project, Role.OWNER)
-    cpu, memory, pods = cpu.strip(), memory.strip(), pods.strip()
+    cpu, memory, pods, storage, claims = (v.strip() for v in (cpu, memory, pods, storage, claims))
     for field, value, kind in (("quota_cpu", cpu, "cpu"), ("quota_memory", memory, "memory")):
         if value:
             message = validation.quantity(value, kind)
@@ -167,9 +171,19 @@ def set_quota(project: Project, cpu: str, memory: str, pods: str, by: Actor) -> 
         message = validation.pods(pods)
         if message:
             raise Invalid("quota_pods", message)
+    if storage:
+        parsed = validation.parse_quantity(storage)
+        if parsed is None or parsed <= 0 or parsed != parsed.to_integral_value() \
+                or parsed > validation.MEMORY_MAX:
+            raise Invalid("quota_storage", _("Storage is a size such as 100Gi or 1Ti (up to 16Pi), or blank."))
+    if claims and (not re.fullmatch(r"[0-9]{1,5}", claims, re.ASCII) or not 1 <= int(claims) <= CLAIMS_MAX):
+        raise Invalid("quota_claims", _("Volumes must be a whole number from 1 to %(max)d, or blank.",
+                                        max=CLAIMS_MAX))
     project.quota_cpu, project.quota_memory, project.quota_pods = cpu, memory, pods
+    project.quota_storage, project.quota_claims = storage, claims
     audit.record(by, "project.quota", "project", project.name, project=project,
-                 detail=f"cpu={cpu or '-'} memory={memory or '-'} pods={pods or '-'}")
+                 detail=f"cpu={cpu or '-'} memory={memory or '-'} pods={pods or '-'} "
+                        f"storage={storage or '-'} volumes={claims or '-'}")
     if kube_access.configured():
         try:
             _apply_quota(kube_access.kube(), project)
@@ -181,17 +195,21 @@ def set_quota(project: Project, cpu: str, memory: str, pods: str, by: Actor) -> 
 
 
 def contents(project: Project) -> list[str]:
-    """What deleting the project takes from the cluster (for the confirmation page)."""
+    """What deleting the project takes (for the confirmation page): its apps and claims in
+    the cluster, and its volumes, whose files go to the trash."""
+    from portal.services import volumes
+    own = volumes.names(project)
+    gone = [_("volume %(name)s (its files go to the trash)", name=v) for v in own]
     if not kube_access.configured():
-        return []
+        return gone
     kube = kube_access.kube()
     try:
         apps = sorted(a.name for a in kube.apps(project.name))
         claims = kube.volume_claims(project.name)
     except kube_adapter.KubeError as error:
         raise kube_access.unavailable(error)
-    return ([_("app %(name)s", name=a) for a in apps]
-            + [_("volume claim %(name)s", name=c) for c in sorted(claims)])
+    return ([_("app %(name)s", name=a) for a in apps] + gone
+            + [_("volume claim %(name)s", name=c) for c in sorted(claims) if c not in own])
 
 
 def rename(project: Project, display_name: str, description: str, by: Actor) -> None:
@@ -222,6 +240,8 @@ def delete(project: Project, confirm: str, by: Actor) -> None:
         except Exception as error:
             raise Invalid(None, _("The project was not deleted: %(reason)s",
                                    reason=getattr(error, "message", error)))
+    from portal.services import volumes
+    volumes.release_project(by, project, kube_access.kube() if kube_access.configured() else None)
     audit.record(by, "project.delete", "project", project.name, project=project)
     audit.detach(project)
     db.session.delete(project)

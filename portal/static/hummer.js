@@ -206,4 +206,89 @@
     bar.hidden = false;
     bar.value = Math.round(100 * detail.loaded / detail.total);
   });
+  /* Files into a volume (form[data-volume-upload], volumes/files.html): each chosen file goes
+     as the body of one XHR POST after the other (?path=&name=[&overwrite=1], the CSRF token
+     in X-CSRFToken); the <progress> bar follows the bytes of all of them. Cancel aborts the
+     file being sent (the portal keeps nothing of it) and sends no more. When all are sent,
+     the file list reloads. */
+  function uploadFiles(form) {
+    var files = Array.prototype.slice.call(form.querySelector("input[type=file]").files);
+    var bar = form.querySelector("#upload-bar");
+    var status = form.querySelector("#upload-status");
+    var submit = form.querySelector("#upload-submit");
+    var cancel = form.querySelector("#upload-cancel");
+    var done = form.querySelector("#upload-done");
+    var overwrite = form.querySelector("[name=overwrite]");
+    var limit = Number(form.getAttribute("data-max-bytes"));
+    clearErrors(form);
+    done.hidden = true;
+    if (!files.length) { showError(form, "files", words(form, "no-file")); return; }
+    var big = files.filter(function (f) { return f.size > limit; })[0];
+    if (big) { showError(form, "files", words(form, "too-big", {name: big.name})); return; }
+    var total = files.reduce(function (sum, f) { return sum + f.size; }, 0) || 1;
+    var before = 0;
+    var stopped = false;
+    var current = null;
+    function finish() {
+      form.removeAttribute("data-busy");
+      submit.disabled = false;
+      cancel.hidden = true;
+      cancel.onclick = null;
+      form.querySelector("#upload-progress").hidden = true;
+    }
+    function fail(field, message) { finish(); showError(form, field, message); }
+    function send(index) {
+      if (index >= files.length) {
+        finish();
+        done.textContent = words(form, "done", {count: String(files.length)});
+        done.hidden = false;
+        var list = document.getElementById("file-list");
+        if (list && window.htmx) {
+          htmx.ajax("GET", window.location.href, {target: "#file-list", select: "#file-list", swap: "outerHTML"});
+        }
+        return;
+      }
+      var file = files[index];
+      var query = new URLSearchParams();
+      query.set("path", form.getAttribute("data-path") || "");
+      query.set("name", file.name);
+      if (overwrite && overwrite.checked) { query.set("overwrite", "1"); }
+      var xhr = current = new XMLHttpRequest();
+      xhr.open("POST", form.action + "?" + query.toString());
+      xhr.setRequestHeader("Content-Type", "application/octet-stream");
+      xhr.setRequestHeader("X-CSRFToken", form.querySelector("[name=csrf_token]").value);
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.upload.onprogress = function (event) {
+        if (!event.lengthComputable) { return; }
+        bar.value = before + event.loaded;
+        status.textContent = words(form, "progress", {name: file.name, sent: bytes(event.loaded),
+          total: bytes(event.total), num: String(index + 1), count: String(files.length)});
+      };
+      xhr.onload = function () {
+        var answer = null;
+        try { answer = JSON.parse(xhr.responseText); } catch (e) { answer = null; }
+        if (xhr.status === 201) { before += file.size; send(index + 1); return; }
+        if (answer && answer.message) { fail(answer.field === "file" ? "files" : answer.field, file.name + ": " + answer.message); return; }
+        fail(null, words(form, "unexpected", {status: String(xhr.status)}));
+      };
+      xhr.onerror = function () { fail(null, words(form, stopped ? "cancelled" : "broken")); };
+      xhr.onabort = function () { fail(null, words(form, "cancelled")); };
+      xhr.send(file);
+    }
+    cancel.onclick = function () { stopped = true; if (current) { current.abort(); } };
+    bar.max = total;
+    bar.value = 0;
+    form.querySelector("#upload-progress").hidden = false;
+    form.setAttribute("data-busy", "true");
+    submit.disabled = true;
+    cancel.hidden = false;
+    send(0);
+  }
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("form[data-volume-upload]")) { return; }
+    event.preventDefault();
+    if (form.hasAttribute("data-busy")) { return; }
+    uploadFiles(form);
+  });
 })();

@@ -86,7 +86,7 @@ def test_builders_survive_a_server_side_dry_run(kube, kube_namespace):
              cpu_limit="1", memory_limit="128Mi",
              env=[EnvSpec("A", "1"), EnvSpec("B", secret="s", key="k")],
              readiness=ProbeSpec("http", "/ready", 8080), liveness=ProbeSpec("exec", command="true"),
-             volumes=[VolumeMountSpec("data", "claim", "/data")])
+             volumes=[VolumeMountSpec("claim", "/data"), VolumeMountSpec("claim", "/logs", "logs", True)])
     s.ports.append(PortSpec("dns", "UDP", 53, "external", 30053))
     for obj in objects.app_objects(s, kube_namespace):
         kube.create(k.plural_of(obj), kube_namespace, obj, dry_run=True)

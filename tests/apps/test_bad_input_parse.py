@@ -47,6 +47,17 @@ BAD = [
     ({"liveness-kind": "exec", "liveness-command": ""}, "liveness-command", "needs a command"),
     ({"command": "echo 'oops"}, "command", "Unbalanced quote"),
     ({"workdir": "srv"}, "workdir", "absolute path"),
+    ({"volumes-0-volume": "data", "volumes-0-mount_path": "data"}, "volumes-0-mount_path", "is absolute"),
+    ({"volumes-0-volume": "data", "volumes-0-mount_path": "/srv/../etc"}, "volumes-0-mount_path", "has no '..'"),
+    ({"volumes-0-volume": "data", "volumes-0-mount_path": "/"}, "volumes-0-mount_path", "not '/' itself"),
+    ({"volumes-0-volume": "data", "volumes-0-mount_path": ""}, "volumes-0-mount_path", "Give the path"),
+    ({"volumes-0-volume": "", "volumes-0-mount_path": "/data"}, "volumes-0-volume", "Choose the volume"),
+    ({"volumes-0-volume": "data", "volumes-0-mount_path": "/data", "volumes-1-volume": "logs",
+      "volumes-1-mount_path": "/data/"}, "volumes-1-mount_path", "already mounted at /data"),
+    ({"volumes-0-volume": "data", "volumes-0-mount_path": "/d", "volumes-0-sub_path": "/abs"},
+     "volumes-0-sub_path", "relative to the volume"),
+    ({"volumes-0-volume": "data", "volumes-0-mount_path": "/d", "volumes-0-sub_path": "a/../../b"},
+     "volumes-0-sub_path", "no '..'"),
 ]
 
 
@@ -66,6 +77,16 @@ def test_the_parser_refuses_bad_input_with_a_message_for_the_field(app, plan, ch
     with pytest.raises(apps.SpecInvalid) as refused:
         apps.parse(submitted(app, changes))
     assert message in refused.value.errors.get(field, ""), refused.value.errors
+
+
+def test_a_mount_names_a_volume_of_the_project(app, plan):
+    data = submitted(app, {"volumes-0-volume": "data", "volumes-0-mount_path": "/srv/./data/",
+                           "volumes-0-sub_path": "./site/", "volumes-0-read_only": "y"})
+    with pytest.raises(apps.SpecInvalid) as refused:
+        apps.parse(data, volumes=["logs"])
+    assert "no volume named data" in refused.value.errors["volumes-0-volume"]
+    mount = apps.parse(data, volumes=["data"]).volumes[0]
+    assert (mount.claim, mount.mount_path, mount.sub_path, mount.read_only) == ("data", "/srv/data", "site", True)
 
 
 def test_the_good_form_parses(app, plan):

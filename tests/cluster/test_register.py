@@ -112,6 +112,9 @@ def test_the_portal_identity_has_only_the_rights_it_uses(published, kube_cluster
     assert can("create", "deployments", "-n", "some-project") == "yes"
     assert can("patch", "deployments/scale", "-n", "some-project") == "yes"
     assert can("create", "jobs", "-n", "some-project") == "yes"  # in-cluster builds
+    assert can("create", "persistentvolumes") == "yes"  # volumes
+    assert can("patch", "persistentvolumes") == "yes"  # resizing a volume
+    assert can("create", "storageclasses.storage.k8s.io") == "yes"
     assert can("delete", "nodes").startswith("no")
     assert can("create", "clusterroles").startswith("no")
     assert can("create", "pods/exec", "-n", "some-project").startswith("no")

@@ -62,6 +62,8 @@ KINDS: dict[str, Kind] = {
     "limitranges": Kind("/api/v1", "limitranges", "LimitRange"),
     "secrets": Kind("/api/v1", "secrets", "Secret"),
     "persistentvolumeclaims": Kind("/api/v1", "persistentvolumeclaims", "PersistentVolumeClaim"),
+    "persistentvolumes": Kind("/api/v1", "persistentvolumes", "PersistentVolume", namespaced=False),
+    "storageclasses": Kind("/apis/storage.k8s.io/v1", "storageclasses", "StorageClass", namespaced=False),
     "pods": Kind("/api/v1", "pods", "Pod", view=views.view_of_pod),
     "services": Kind("/api/v1", "services", "Service", view=views.view_of_service),
     # Events carry no labels: the cache takes every Event and keeps those about an app's

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 APP_LABEL = "hummer.io/app"                  # on every object of an app, and the cache's selector
 PROJECT_LABEL = "hummer.io/project"          # on a project's Namespace
+VOLUME_LABEL = "hummer.io/volume"            # on a volume's PersistentVolume and claim: the claim's name
 BUILD_LABEL = "hummer.io/build"              # on an in-cluster build's Job and pod: the build's id
 MANAGED = {"app.kubernetes.io/managed-by": "hummer"}
 NAME_LABEL = "app.kubernetes.io/name"

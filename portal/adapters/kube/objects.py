@@ -98,8 +98,8 @@ def container(spec: AppSpec) -> dict:
         if probe:
             c[key] = probe
     if spec.volumes:
-        c["volumeMounts"] = [{"name": v.name, "mountPath": v.mount_path, "readOnly": v.read_only}
-                             for v in spec.volumes]
+        c["volumeMounts"] = [{"name": v.name, "mountPath": v.mount_path, "readOnly": v.read_only,
+                              **({"subPath": v.sub_path} if v.sub_path else {})} for v in spec.volumes]
     return c
 
 
@@ -121,8 +121,9 @@ def pod_template(spec: AppSpec, pull_secrets=()) -> dict:
     if annotations:
         template["metadata"]["annotations"] = annotations
     if spec.volumes:
-        template["spec"]["volumes"] = [{"name": v.name, "persistentVolumeClaim": {"claimName": v.claim}}
-                                       for v in spec.volumes]
+        claims = dict.fromkeys(v.claim for v in spec.volumes)  # one pod volume per claim, in order
+        template["spec"]["volumes"] = [{"name": VolumeMountSpec(c, "").name,
+                                        "persistentVolumeClaim": {"claimName": c}} for c in claims]
     if pull_secrets:
         template["spec"]["imagePullSecrets"] = [{"name": n} for n in pull_secrets]
     return template
@@ -202,8 +203,9 @@ def namespace(project: str) -> dict:
             "metadata": {"name": project, "labels": {PROJECT_LABEL: project, **MANAGED}}}
 
 
-def resource_quota(project: str, cpu: str, memory: str, pods: str) -> dict:
-    hard = {k: v for k, v in (("requests.cpu", cpu), ("requests.memory", memory), ("pods", pods)) if v}
+def resource_quota(project: str, cpu: str, memory: str, pods: str, storage: str = "", claims: str = "") -> dict:
+    hard = {k: v for k, v in (("requests.cpu", cpu), ("requests.memory", memory), ("pods", pods),
+                              ("requests.storage", storage), ("persistentvolumeclaims", claims)) if v}
     return {"apiVersion": "v1", "kind": "ResourceQuota",
             "metadata": {"name": QUOTA_NAME, "namespace": project, "labels": dict(MANAGED)},
             "spec": {"hard": hard}}
@@ -327,10 +329,10 @@ def spec_from_objects(deploy: dict, svcs: list[dict], scaler: dict | None) -> Ap
         s = scaler["spec"]
         spec.autoscale, spec.min_replicas = True, s.get("minReplicas", 1)
         spec.max_replicas, spec.cpu_target = s.get("maxReplicas", 1), s.get("targetCPUUtilizationPercentage", 80)
-    mounts = {m["name"]: m for m in c.get("volumeMounts") or []}
-    for v in tmpl["spec"].get("volumes") or []:
-        claim = (v.get("persistentVolumeClaim") or {}).get("claimName")
-        if claim and v["name"] in mounts:
-            m = mounts[v["name"]]
-            spec.volumes.append(VolumeMountSpec(v["name"], claim, m["mountPath"], m.get("readOnly", False)))
+    claims = {v["name"]: (v.get("persistentVolumeClaim") or {}).get("claimName")
+              for v in tmpl["spec"].get("volumes") or []}
+    for m in c.get("volumeMounts") or []:
+        if claims.get(m.get("name")):
+            spec.volumes.append(VolumeMountSpec(claims[m["name"]], m.get("mountPath", ""), m.get("subPath", ""),
+                                                bool(m.get("readOnly", False))))
     return spec

@@ -19,6 +19,7 @@ from portal.adapters.kube.labels import (
     STOP_ANNOTATION,
 )
 from portal.adapters.kube.objects import app_container, template_fingerprint
+from portal.adapters.kube.storage import claims_of
 
 __all__ = ["AppView", "PodView", "ReplicaSetView", "ServiceView", "HpaView", "EventView", "parse_time",
            "view_of_deployment", "view_of_pod", "view_of_replicaset", "view_of_service", "view_of_hpa",
@@ -66,6 +67,7 @@ class AppView:
     stalled: str          # the Progressing condition's message when the rollout stalled
     stopped_from: int     # replicas before "stop" (annotation), 0 when running
     template_hash: str = ""  # the pod template's fingerprint: the image form's token
+    claims: tuple[str, ...] = ()  # the PersistentVolumeClaims its pods mount
 
     @property
     def rolling(self) -> bool:
@@ -106,7 +108,8 @@ def view_of_deployment(obj: dict) -> AppView:
         available=status.get("availableReplicas") or 0, generation=meta.get("generation") or 0,
         observed=status.get("observedGeneration") or 0, created=_created(meta),
         revision=int(annotations.get(REVISION_ANNOTATION, "0") or 0),
-        stalled=stalled, stopped_from=stopped_from, template_hash=template_fingerprint(template))
+        stalled=stalled, stopped_from=stopped_from, template_hash=template_fingerprint(template),
+        claims=claims_of(template))
 
 
 @dataclass(slots=True, frozen=True)

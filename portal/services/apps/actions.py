@@ -14,7 +14,7 @@ from portal.adapters.kube import objects
 from portal.domain.apps import AppSpec, split_image
 from portal.extensions import db
 from portal.models import Project, Role
-from portal.services import audit, authz, kube_access
+from portal.services import audit, authz, kube_access, volumes
 from portal.services.apps.common import CONFLICT_MESSAGE, _kube_errors
 from portal.services.apps.parse import REPLICAS_MAX, DeployFailed, SpecInvalid, _int, check_image, parse
 from portal.services.apps.reading import _read_app, get
@@ -75,7 +75,7 @@ def _record(by: Actor, action: str, project: Project, name: str, detail: str = "
 def preview(project: Project, data: dict, by: Actor) -> tuple[AppSpec, str]:
     """The YAML that deploying this form would send, exactly."""
     _require(project, by)
-    spec = parse(data)
+    spec = parse(data, volumes=volumes.names(project))
     return spec, objects.to_yaml(objects.app_objects(spec, project.name, _deadline(), pullsecrets.references()))
 
 
@@ -95,7 +95,7 @@ def deploy(project: Project, data: dict, by: Actor) -> AppSpec:
     """Create the app's Deployment, Services and HPA as one unit: if a step fails, the
     steps before it are removed and the error says which step failed."""
     _require(project, by)
-    spec = parse(data)
+    spec = parse(data, volumes=volumes.names(project))
     kube = kube_access.kube()
     ns = project.name
     with _kube_errors():
@@ -363,7 +363,7 @@ def edit(project: Project, name: str, data: dict, token, by: Actor) -> tuple[App
     meanwhile is not: the apply carries no resourceVersion, which every status update
     changes). Services and the HPA follow."""
     _require(project, by)
-    spec = parse(data, name_fixed=name)
+    spec = parse(data, name_fixed=name, volumes=volumes.names(project))
     kube = kube_access.kube()
     ns = project.name
     pulls = pullsecrets.prepare(kube, ns)

@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal import validation
-from portal.domain.apps import AppSpec, EnvSpec, PortSpec, ProbeSpec
+from portal.domain.apps import AppSpec, EnvSpec, PortSpec, ProbeSpec, VolumeMountSpec
 from portal.extensions import db
 from portal.models import ResourcePlan
 from portal.services.errors import Invalid
@@ -168,9 +168,44 @@ def _probe(data: dict, prefix: str, errors: dict) -> ProbeSpec:
     return probe
 
 
-def parse(data: dict, name_fixed: str | None = None) -> AppSpec:
+def _mounts(rows, volumes, errors: dict) -> list[VolumeMountSpec]:
+    """The volume rows: a volume of the project, an absolute mount path (no '..', not twice),
+    an optional sub-path that stays inside the volume."""
+    mounts: list[VolumeMountSpec] = []
+    seen: set[str] = set()
+    for i, row in enumerate(rows or []):
+        claim, path, sub = _text(row, "volume"), _text(row, "mount_path"), _text(row, "sub_path")
+        if not claim and not path and not sub:
+            continue
+        if not claim:
+            errors[f"volumes-{i}-volume"] = _("Choose the volume to mount.")
+        elif volumes is not None and claim not in volumes:
+            errors[f"volumes-{i}-volume"] = _("The project has no volume named %(name)s.", name=claim[:63])
+        parts = path.split("/")
+        if not path:
+            errors[f"volumes-{i}-mount_path"] = _("Give the path where the container sees the volume, such as /data.")
+        elif len(path) > TEXT_MAX or "\x00" in path or not path.startswith("/") or ".." in parts or path == "/":
+            errors[f"volumes-{i}-mount_path"] = _("A mount path is absolute (starts with '/'), is not '/' itself, "
+                                                  "and has no '..'.")
+        else:
+            path = "/" + "/".join(p for p in parts if p and p != ".")
+            if path in seen:
+                errors[f"volumes-{i}-mount_path"] = _("Something else is already mounted at %(path)s.", path=path)
+            seen.add(path)
+        if sub:
+            sub_parts = sub.split("/")
+            if len(sub) > TEXT_MAX or "\x00" in sub or sub.startswith("/") or ".." in sub_parts:
+                errors[f"volumes-{i}-sub_path"] = _("A sub-path is relative to the volume (no leading '/') and has "
+                                                    "no '..'.")
+            sub = "/".join(p for p in sub_parts if p and p != ".")
+        mounts.append(VolumeMountSpec(claim, path, sub, bool(row.get("read_only")), row=i))
+    return mounts
+
+
+def parse(data: dict, name_fixed: str | None = None, volumes=None) -> AppSpec:
     """An AppSpec from the deploy form's data (WTForms `form.data` shape); raises
-    SpecInvalid with a message for each wrong field.
+    SpecInvalid with a message for each wrong field. `volumes`: the names of the project's
+    volumes, which the mount rows may name (None: not checked).
 
     With name_fixed (the edit form), name, image, tag and replicas are not read (the edit
     page does not show them): the edit takes the image and the replicas from the running
@@ -302,6 +337,7 @@ def parse(data: dict, name_fixed: str | None = None) -> AppSpec:
     if spec.workdir and not spec.workdir.startswith("/") and "workdir" not in errors:
         errors["workdir"] = _("The working directory is an absolute path, starting with '/'.")
 
+    spec.volumes = _mounts(data.get("volumes"), volumes, errors)
     spec.readiness = _probe(data.get("readiness") or {}, "readiness", errors)
     spec.liveness = _probe(data.get("liveness") or {}, "liveness", errors)
     spec.session_affinity = bool(data.get("session_affinity"))

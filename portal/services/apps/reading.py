@@ -14,6 +14,7 @@ from portal.models import Project
 from portal.services import kube_access
 from portal.services.apps.common import _kube_errors
 from portal.services.errors import NotFound
+from portal.services.paging import Page
 
 
 def get(project: Project, name: str) -> kube_adapter.AppView:
@@ -24,34 +25,6 @@ def get(project: Project, name: str) -> kube_adapter.AppView:
         raise NotFound(_("No such app."))
     return app
 
-
-
-@dataclass
-class Page:
-    items: list
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int:
-        return self.page - 1
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
 
 
 def listing(project: Project, q: str = "", status: str = "", page: int = 1, per_page: int = 20) -> Page:
