@@ -287,6 +287,25 @@ def csrf_header_refusal():
     return None
 
 
+class ExactBody:
+    """The request body, which must be exactly `length` bytes long. gunicorn reports a client
+    that went away half-way as the end of the body (it sets wsgi.input_terminated, so werkzeug
+    does not check the length itself); here a body that ends early raises ClientDisconnected,
+    so a cut-off upload is never taken for a whole, shorter file."""
+
+    def __init__(self, stream, length: int):
+        self.stream, self.left = stream, length
+
+    def read(self, size: int = -1) -> bytes:
+        if self.left <= 0:
+            return b""
+        data = self.stream.read(self.left if size is None or size < 0 else min(size, self.left))
+        if not data and size != 0:
+            raise ClientDisconnected()
+        self.left -= len(data)
+        return data
+
+
 def json_refusal(status: int, field: str | None, message: str):
     return jsonify(field=field, message=str(message)), status
 
