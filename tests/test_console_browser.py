@@ -3,13 +3,15 @@ and 1,920 px with long names (no sideways scroll), in English and, at 360 and 1,
 Simplified Chinese, meet WCAG AA contrast, mark where you are, and confirm or ask before
 changes. Screenshots land in the test's tmp dir (Chinese ones under zh_Hans/)."""
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
+from flask import current_app
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from portal.extensions import db
-from portal.models import AuditEvent, Build, BuildLogChunk, ResourcePlan, Role, User
+from portal.models import AuditEvent, Build, BuildLogChunk, ResourcePlan, Role, TrashedVolume, User, Volume
 from tests.support.browser import browsing, find, htmx_idle, wait_for
 from tests.support.browser import log_in as browser_log_in
 from tests.support.contrast import offenders
@@ -18,6 +20,7 @@ pytestmark = pytest.mark.browser
 
 LONG_PROJECT = ("long-project-name-" * 4)[:62] + "z"   # 63 characters, the most a namespace has
 LONG_USER = ("long-user-name-" * 5)[:63] + "z"        # 64 characters, the most a username has
+LONG_VOLUME = ("long-volume-name-" * 3)[:49] + "z"    # 50 characters, the most a volume name has
 WIDTHS = (360, 1400, 1920)
 # Each language's browser (its Accept-Language) and the widths its screenshots are taken at.
 LANGUAGES = {"en": ("en-US,en", WIDTHS), "zh_Hans": ("zh-CN,zh", (360, 1400))}
@@ -57,7 +60,18 @@ def seeded(make_user, make_project):
     db.session.add(build)
     db.session.flush()
     db.session.add(BuildLogChunk(build_id=build.id, text="STEP 1/2: FROM busybox\n" + "y" * 300 + "\n"))
+    # A volume with a 50-character name, 90 % full, holding long file names; one in the trash.
+    volume = Volume(project=project, name=LONG_VOLUME, capacity="1Gi", capacity_bytes=1024 ** 3,
+                    description="Uploads of the shop " + "z" * 80, directory=f"{LONG_PROJECT}.{LONG_VOLUME}",
+                    server="10.0.1.250", path=f"/hummer/{LONG_PROJECT}.{LONG_VOLUME}",
+                    usage_bytes=int(0.9 * 1024 ** 3), usage_at=now)
+    db.session.add(volume)
+    db.session.add(TrashedVolume(project_name=LONG_PROJECT, name=LONG_VOLUME, capacity="1Gi",
+                                 capacity_bytes=1024 ** 3, trash_name=f"{LONG_PROJECT}.{LONG_VOLUME}--1"))
     db.session.commit()
+    folder = Path(current_app.config["NFS_ROOT"]) / volume.directory
+    (folder / ("nested-folder-" * 8)).mkdir(parents=True)
+    (folder / ("a-rather-long-file-name-" * 8 + ".tar.gz")).write_bytes(b"x" * 12345)
     return admin, project
 
 
@@ -110,6 +124,9 @@ def main_pages(project: str) -> dict[str, str]:
         "deploy": f"/projects/{project}/apps/new",
         "builds": f"/projects/{project}/builds", "build-new": f"/projects/{project}/builds/new",
         "build": f"/projects/{project}/builds/7",
+        "volumes": f"/projects/{project}/volumes", "volume-new": f"/projects/{project}/volumes/new",
+        "volume": f"/projects/{project}/volumes/{LONG_VOLUME}",
+        "files": f"/projects/{project}/volumes/{LONG_VOLUME}/files", "trash": "/admin/volumes/trash",
     }
 
 

@@ -122,8 +122,11 @@ def _detail_page(project, role, app_name, status=200, **forms):
         from portal.domain.apps import split_image
         image_form.image.data, image_form.tag.data = split_image(d.app.image)
     image_form.token.data = image_form.token.data or d.app.template_hash
+    mounted = [(v, volumes.level(v), volumes.percent(v)) for v in volumes.volumes_of(project)
+               if v.name in d.app.claims] if d.app.claims and not wants_fragment() else []
     return render("apps/detail.html", "apps/_status.html", project=project, role=role, d=d,
-                  app_name=app_name, can_change=role.at_least(Role.DEVELOPER), status=status, **forms)
+                  app_name=app_name, can_change=role.at_least(Role.DEVELOPER), status=status, mounted=mounted,
+                  **forms)
 
 
 @bp.route("/<app>")

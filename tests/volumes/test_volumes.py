@@ -179,6 +179,9 @@ def test_mounting_deleting_protection_and_trash(vproject, login, core_api, apps_
     assert pod.containers[0].volume_mounts[0].mount_path == "/data"
     ready(apps_api, vproject.name, "web", 1)
     wait_for(lambda: "web" in text(web.get(f"/projects/{vproject.name}/volumes/data")), what="the app listed")
+    app_page = text(web.get(f"/projects/{vproject.name}/apps/web"))
+    assert 'id="app-volumes"' in app_page and f"/projects/{vproject.name}/volumes/data" in app_page
+    assert "B of 1 GiB" in app_page  # its usage against its capacity
     # the edit form shows the mount, and keeps it
     edit = text(web.get(f"/projects/{vproject.name}/apps/web/edit"))
     assert 'value="/data"' in edit
