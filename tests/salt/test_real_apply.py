@@ -220,19 +220,30 @@ def test_nginx_limits_bodies_slow_clients_and_streams_like_the_portal(applied):
                       "keepalive_timeout 15s;", "limit_conn hummer_per_address 32;",
                       "limit_conn_zone $binary_remote_addr zone=hummer_per_address:10m;"):
         assert directive in site, directive
-    upload = site[site.index("location ~ ^/projects/[^/]+/images/upload$ {"):
-                  site.index("location ~ ^/projects/[^/]+/apps")]
+    def block(header: str) -> str:
+        start = site.index(header)
+        return site[start:site.index("location", start + len(header))]
+    upload = block("location ~ ^/projects/[^/]+/images/upload$ {")
     assert env["HUMMER_UPLOAD_MAX_BYTES"] == "10737418240"
     assert f"client_max_body_size {env['HUMMER_UPLOAD_MAX_BYTES']};" in upload
     assert "proxy_request_buffering off;" in upload
-    stream = site[site.index("location ~ ^/projects/[^/]+/apps/[^/]+/logs/stream$ {"):site.index("location / {")]
+    context = block("location ~ ^/projects/[^/]+/builds/new$ {")
+    assert env["HUMMER_BUILD_CONTEXT_MAX_BYTES"] == "209715200"
+    assert f"client_max_body_size {env['HUMMER_BUILD_CONTEXT_MAX_BYTES']};" in context
+    files = block("location ~ ^/projects/[^/]+/volumes/[^/]+/files/upload$ {")
+    assert f"client_max_body_size {env['HUMMER_VOLUME_UPLOAD_MAX_BYTES']};" in files
+    assert "proxy_request_buffering off;" in context and "proxy_request_buffering off;" in files
+    downloads = block("location ~ ^/projects/[^/]+/volumes/[^/]+/files/(download|archive)$ {")
+    assert "proxy_buffering off;" in downloads
+    stream = site[site.index("location ~ ^/projects/[^/]+/(apps/[^/]+/logs|builds/[0-9]+/log)/stream$ {"):
+                  site.index("location / {")]
     assert "proxy_buffering off;" in stream and "proxy_read_timeout 3600s;" in stream
     rest = site[site.index("location / {"):]
     assert "proxy_buffering off;" not in rest and "proxy_read_timeout 300s;" in rest
-    for block in (upload, stream, rest):
+    for part in (upload, context, files, downloads, stream, rest):
         for header in ("X-Forwarded-For $proxy_add_x_forwarded_for", "X-Forwarded-Proto $scheme",
                        "X-Forwarded-Host $host", 'X-Real-IP ""'):
-            assert f"proxy_set_header {header};" in block, header
+            assert f"proxy_set_header {header};" in part, header
 
 
 def _nginx() -> str:
