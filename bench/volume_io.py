@@ -14,9 +14,10 @@ upload of the run) are made through HTTP, as a user makes them.
 For each of --sizes (MiB), a file of random bytes is written once in the temporary
 directory (TMPDIR's filesystem, printed; the export's directory is on it too), then --runs
 times, alternating which side goes first:
-  - upload: `POST .../files/upload?path=&name=N` with the file as the raw body, streamed from
-    the open file in 1 MiB sends (as the page's script sends it: one file, one body), beside
-    `cp` of the same file into the volume's directory;
+  - upload: `POST .../files/upload?path=&name=N` with the file as the raw body (as the page's
+    script sends it: one file, one body), sent with sendfile(2) so that the client's own
+    copying does not weigh on the figure, beside `cp` of the same file into the volume's
+    directory;
   - download: `GET .../files/download?path=N` streamed to a file in 1 MiB pieces, beside
     `cp` of the uploaded file out of the volume.
 Wall clock of the whole request or command; the page cache is flushed (sync, outside the
@@ -24,8 +25,9 @@ timing) before each, so no side pays for the other's dirty pages; nobody fsyncs.
 round goes first (the first writes of a run were much slower on the VM this was written on,
 and would count against whichever side goes first). The first timed run compares the bytes
 that arrived with the source. Each run also downloads the file to /dev/null: the portal's
-side without the client's writing. cp copies within the kernel (copy_file_range), the portal
-through a socket and a process's buffers, as every HTTP upload does. After each size the
+side without the client's writing. cp copies within the kernel (copy_file_range); the portal,
+under gunicorn, moves an upload from the socket to the file within the kernel too (splice(2),
+portal/web.py SplicedBody) and sends a download with sendfile(2). After each size the
 gunicorn worker's peak RSS (VmHWM, which only rises) is printed: the portal streams, so it
 should not grow with the file's size.
 
@@ -42,6 +44,8 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import http.client
+import json
 import math
 import os
 import statistics
@@ -52,6 +56,7 @@ import tempfile
 import time
 from functools import partial
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -135,15 +140,29 @@ def cp(source: Path, target: Path) -> float:
 
 
 def upload(session, files: str, token: str, source: Path, name: str) -> float:
+    """POST the file as the raw body, as the page's script does, sent with sendfile(2) (as a
+    browser sends a file, without copying it through the client's own buffers), so that the
+    figure is the portal's and not the client's."""
     size = source.stat().st_size
+    where = urlsplit(files)
 
     def send():
-        with open(source, "rb") as body:
-            r = session.post(f"{files}/upload", params={"path": "", "name": name}, data=body,
-                             headers={"Content-Type": "application/octet-stream", "X-CSRFToken": token,
-                                      "Content-Length": str(size)}, timeout=3600)
-        if r.status_code != 201 or r.json().get("size") != size:
-            raise SystemExit(f"upload of {name}: {r.status_code} {r.text[:500]}")
+        conn = http.client.HTTPConnection(where.hostname, where.port, timeout=3600)
+        try:
+            conn.putrequest("POST", f"{where.path}/upload?{urlencode({'path': '', 'name': name})}")
+            cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+            for header, value in (("Content-Type", "application/octet-stream"), ("X-CSRFToken", token),
+                                  ("Content-Length", str(size)), ("Cookie", cookie)):
+                conn.putheader(header, value)
+            conn.endheaders()
+            with open(source, "rb") as body:
+                conn.sock.sendfile(body)
+            r = conn.getresponse()
+            answer = r.read().decode()
+        finally:
+            conn.close()
+        if r.status != 201 or json.loads(answer).get("size") != size:
+            raise SystemExit(f"upload of {name}: {r.status} {answer[:500]}")
     return timed(send)
 
 

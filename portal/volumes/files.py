@@ -34,7 +34,16 @@ from portal.templating import size
 from portal.volumes import bp
 from portal.volumes.forms import FolderForm, RenameForm, UploadForm
 from portal.volumes.routes import project_of
-from portal.web import ExactBody, actor, csrf_header_refusal, drain_body, json_refusal, page_number, redirect_to, render
+from portal.web import (
+    actor,
+    csrf_header_refusal,
+    drain_body,
+    json_refusal,
+    page_number,
+    redirect_to,
+    render,
+    upload_body,
+)
 
 PER_PAGE = 200
 OCTET_STREAM = "application/octet-stream"
@@ -120,7 +129,7 @@ def upload(name, volume):
     request.max_content_length = limit
     try:
         written = volumes.files.upload(actor(), project, row, request.args.get("path", ""),
-                                       request.args.get("name", ""), ExactBody(request.stream, length), length,
+                                       request.args.get("name", ""), upload_body(length), length,
                                        overwrite=request.args.get("overwrite") == "1")
     except (ClientDisconnected, RequestEntityTooLarge):
         return json_refusal(400, "file", _("The upload stopped before the whole file arrived; nothing was kept."))

@@ -3,6 +3,7 @@ part of the body, then closes its connection. Nothing is kept under the file's n
 temporary file stays behind, and the volume's usage gets its reservation back."""
 from __future__ import annotations
 
+import os
 import socket
 from urllib.parse import urlparse
 
@@ -44,7 +45,14 @@ def test_a_connection_dropped_half_way_leaves_nothing(database_url, tmp_path, fp
             db.session.commit()
             return db.session.query(Volume).filter_by(project_id=fproject.id).one().usage_bytes == 0
         wait_for(given_back, what="the reservation given back")
-        again = client.session.post(portal.base + url + "/upload?path=&name=whole.bin", data=b"y" * 1000,
-                                    headers={"Content-Type": "application/octet-stream", "X-CSRFToken": token})
-        assert again.status_code == 201, again.text  # the worker serves on
-    assert sorted(p.name for p in volume_dir.iterdir()) == ["whole.bin"]
+        # a whole file, twice on one kept-alive connection: the worker serves on, byte for byte
+        whole = os.urandom(3 * MiB + 17)
+        for name in ("whole.bin", "again.bin"):
+            again = client.session.post(portal.base + url + f"/upload?path=&name={name}", data=whole,
+                                        headers={"Content-Type": "application/octet-stream", "X-CSRFToken": token})
+            assert again.status_code == 201, again.text
+            assert again.json()["size"] == len(whole)
+        listing = client.session.get(portal.base + url)
+        assert listing.status_code == 200 and "again.bin" in listing.text
+    assert sorted(p.name for p in volume_dir.iterdir()) == ["again.bin", "whole.bin"]
+    assert (volume_dir / "whole.bin").read_bytes() == whole == (volume_dir / "again.bin").read_bytes()

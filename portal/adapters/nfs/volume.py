@@ -250,7 +250,14 @@ def _replaceable(name: str, dir_fd: int, rel: str, overwrite: bool) -> None:
 
 
 def _copy(stream, fd: int, limit: int | None, chunk: int, rel: str) -> int:
-    """Copy `stream` to `fd` in chunks of one reused buffer where the stream has readinto()."""
+    """Copy `stream` to `fd`: by the stream's own copy_into(fd) where it has one (a source of
+    known length, `left` bytes, that moves its bytes without this process's buffers), else in
+    chunks of one reused buffer where the stream has readinto(), else by read()."""
+    copy_into = getattr(stream, "copy_into", None)
+    if copy_into is not None:
+        if limit is not None and stream.left > limit:
+            raise OverCapacity(f"more than {limit} bytes", rel, limit=limit)
+        return copy_into(fd)
     total = 0
     readinto = getattr(stream, "readinto", None)
     buf = memoryview(bytearray(chunk)) if readinto is not None else None
