@@ -25,10 +25,11 @@ from tests.support import databases
 from tests.support.web import Web
 
 # The real Kubernetes control plane, the real Salt master (also one with its minions on
-# network-namespace hosts), the real registries, buildah's base image and a git daemon,
-# started once per session when used.
+# network-namespace hosts), the real registries, InfluxDB, buildah's base image and a git
+# daemon, started once per session when used.
 pytest_plugins = ["tests.support.kube_fixtures", "tests.support.salt_fixtures", "tests.support.netns_fixtures",
-                  "tests.support.registry", "tests.support.buildah", "tests.support.git_daemon"]
+                  "tests.support.registry", "tests.support.influx", "tests.support.buildah",
+                  "tests.support.git_daemon"]
 
 PASSWORD = "correct-horse-1"
 
@@ -39,6 +40,7 @@ DIALECT_FREE_FIXTURES = frozenset({
     "salt_env", "salt_api", "netns_salt", "netns_portal",     # the real Salt master, netns hosts
     "sshd",                                                   # a real OpenSSH server
     "registries",                                             # real docker-registry servers
+    "influx", "influx_empty",                                 # a real influxd
 })
 DIALECT_FREE_MARKERS = ("browser", "kube")
 TESTS = Path(__file__).resolve().parent

@@ -4,3 +4,4 @@ include:
   - monitoring.influxdb.package
   - monitoring.influxdb.config
   - monitoring.influxdb.service
+  - monitoring.influxdb.database
