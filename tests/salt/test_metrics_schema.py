@@ -18,13 +18,18 @@ from tests.support.salt_harness import STATE_ROOT
 NODE = "hm-node1"  # a Kubernetes node (and the monitoring node) of the example cluster
 
 
-def rendered_telegraf(salt_env, kubelet_token: bool) -> dict:
-    """telegraf.conf as the state writes it on NODE: the template rendered with the state's
-    own context (from state.show_sls), parsed as Telegraf parses it (TOML)."""
+@pytest.fixture(scope="module")
+def telegraf_context(salt_env) -> dict:
+    """The context the monitoring.telegraf.config state renders telegraf.conf with on NODE."""
     high = salt_env.salt(NODE, "state.show_sls", "monitoring.telegraf.config", timeout=120)[NODE]
     assert isinstance(high, dict), high
     body = high["monitoring-telegraf-config-file-managed"]["file"]
-    context = next(item["context"] for item in body if isinstance(item, dict) and "context" in item)
+    return next(item["context"] for item in body if isinstance(item, dict) and "context" in item)
+
+
+def rendered_telegraf(salt_env, context: dict, kubelet_token: bool) -> dict:
+    """telegraf.conf as the state writes it on NODE (with or without the kubelet's token from
+    the mine), parsed as Telegraf parses it (TOML)."""
     text = salt_env.salt(NODE, "slsutil.renderer", "salt://monitoring/files/telegraf.conf.jinja",
                          "default_renderer=jinja", f"monitoring={json.dumps(context['monitoring'])}",
                          f"kubelet_token={json.dumps(kubelet_token)}", timeout=120)[NODE]
@@ -32,8 +37,8 @@ def rendered_telegraf(salt_env, kubelet_token: bool) -> dict:
 
 
 @pytest.fixture(scope="module")
-def telegraf_conf(salt_env):
-    return rendered_telegraf(salt_env, kubelet_token=True)
+def telegraf_conf(salt_env, telegraf_context):
+    return rendered_telegraf(salt_env, telegraf_context, kubelet_token=True)
 
 
 def test_telegraf_has_an_input_for_every_measurement_of_the_schema(telegraf_conf):
@@ -58,8 +63,8 @@ def test_telegraf_writes_the_schemas_database_and_tags(salt_env, telegraf_conf):
     assert telegraf_conf["agent"]["omit_hostname"] is False and telegraf_conf["agent"]["hostname"] == NODE
 
 
-def test_without_the_kubelet_token_only_the_host_inputs_are_there(salt_env):
-    inputs = rendered_telegraf(salt_env, kubelet_token=False)["inputs"]
+def test_without_the_kubelet_token_only_the_host_inputs_are_there(salt_env, telegraf_context):
+    inputs = rendered_telegraf(salt_env, telegraf_context, kubelet_token=False)["inputs"]
     assert "kubernetes" not in inputs
     assert {m.input for m in metrics.HOST_MEASUREMENTS} <= set(inputs)
 
