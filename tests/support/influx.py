@@ -44,12 +44,12 @@ class InfluxServer:
     root: Path
     config_file: Path
     port: int
-    pillar: dict
+    pillar: dict = field(repr=False)
     database: str = metrics.DATABASE
     host: str = HOST
-    daemon: Daemon | None = None
+    daemon: Daemon | None = field(default=None, repr=False)
     #: the first apply of monitoring.influxdb.database: {state key: its return}
-    applied: dict = field(default_factory=dict)
+    applied: dict = field(default_factory=dict, repr=False)
     #: seconds the last start() took until /ping answered
     started_in: float = 0.0
 
