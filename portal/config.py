@@ -11,6 +11,7 @@ import secrets
 from pathlib import Path
 
 from portal import i18n
+from portal.domain import metrics
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET_KEY_MIN_BYTES = 32
@@ -28,6 +29,17 @@ def _int(name: str, default: int) -> int:
         return int(raw) if raw.strip() else default
     except ValueError:
         raise SystemExit(f"{name} must be a whole number, got {raw!r}")
+
+
+def _seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    try:
+        value = float(raw) if raw.strip() else default
+    except ValueError:
+        raise SystemExit(f"{name} must be a number of seconds, got {raw!r}")
+    if not value > 0:
+        raise SystemExit(f"{name} must be more than 0 seconds, got {raw!r}")
+    return value
 
 
 def _json(name: str) -> dict:
@@ -145,6 +157,15 @@ def load() -> dict:
         "REGISTRY_USERNAME": os.environ.get("HUMMER_REGISTRY_USERNAME", ""),
         "REGISTRY_PASSWORD": os.environ.get("HUMMER_REGISTRY_PASSWORD", ""),
         "UPLOAD_MAX_BYTES": _int("HUMMER_UPLOAD_MAX_BYTES", 10 * 1024 ** 3),
+        # Metrics (adapters/influx.py): the InfluxDB 1.x API Telegraf writes to, empty for not
+        # configured (later: the monitoring node the cluster wizard registered); its database
+        # (portal/domain/metrics.py names the default); credentials when it has auth enabled;
+        # the seconds each call may take to connect, and to read, before "metrics unavailable".
+        "INFLUXDB_URL": os.environ.get("HUMMER_INFLUXDB_URL", "").strip().rstrip("/"),
+        "INFLUXDB_DATABASE": os.environ.get("HUMMER_INFLUXDB_DATABASE", "").strip() or metrics.DATABASE,
+        "INFLUXDB_USERNAME": os.environ.get("HUMMER_INFLUXDB_USERNAME", ""),
+        "INFLUXDB_PASSWORD": os.environ.get("HUMMER_INFLUXDB_PASSWORD", ""),
+        "INFLUXDB_TIMEOUT": _seconds("HUMMER_INFLUXDB_TIMEOUT", 5.0),
         # Image builds (services/builds): at most BUILD_CONCURRENCY at once on each portal
         # host (more queue), each for at most BUILD_TIMEOUT seconds, from a context of at most
         # BUILD_CONTEXT_MAX_BYTES (uncompressed); their workspaces under BUILD_DIR. Bases are

@@ -124,12 +124,13 @@ class Influx:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"InfluxDB URL must be http(s)://host[:port], got {url!r}")
         port = parts.port or DEFAULT_PORT
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6
         # as the client spells its base URL, so that the adapters below are the ones it uses
-        self.url = f"{parts.scheme}://{parts.hostname}:{port}{parts.path.rstrip('/')}"
+        self.url = f"{parts.scheme}://{host}:{port}{parts.path.rstrip('/')}"
         self.database = database
         self.timeout = timeout
         options = {
-            "host": parts.hostname, "port": port, "path": parts.path.rstrip("/"),
+            "host": host, "port": port, "path": parts.path.rstrip("/"),
             "ssl": parts.scheme == "https", "verify_ssl": True, "database": database, "timeout": timeout,
             # None: no Authorization header at all (the client's default would be root:root)
             "username": username or None, "password": password if username else None,

@@ -124,7 +124,8 @@ def test_drop_series_drops_one_pods_series_and_nothing_else(adapter):
     for pod in [telegraf.PodUsage("shop", name) for name in victims] + keep:
         adapter.write(telegraf.pod_points(pod, at))
     # the same pod's points down-sampled into the rollup go too
-    adapter.write(telegraf.pod_points(telegraf.PodUsage("shop", "web-1"), [start]), retention_policy=RP_ROLLUP)
+    adapter.write(telegraf.as_rollup(telegraf.pod_points(telegraf.PodUsage("shop", "web-1"), [start])),
+                  retention_policy=RP_ROLLUP)
 
     def series_of(rp: str, measurement: str) -> set[tuple[str, str]]:
         return {(s.tags["namespace"], s.tags["pod_name"])

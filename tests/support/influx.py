@@ -15,7 +15,9 @@ a free loopback one, `listen: 127.0.0.1`, and the backup service's port a free o
 
 `influx` is the session's server as it is; `influx_empty` starts it again if a test left
 it stopped and drops every series of its database first. Points come from
-tests/support/telegraf.py, the stand-in for Telegraf.
+tests/support/telegraf.py, the stand-in for Telegraf. DROP SERIES leaves each shard's field
+types: a field written as an integer in one test stays one in that time range, so write each
+field with the type Telegraf (raw) or the continuous queries (rollup: floats) give it.
 """
 from __future__ import annotations
 
@@ -42,12 +44,12 @@ class InfluxServer:
     root: Path
     config_file: Path
     port: int
-    pillar: dict
+    pillar: dict = field(repr=False)
     database: str = metrics.DATABASE
     host: str = HOST
-    daemon: Daemon | None = None
+    daemon: Daemon | None = field(default=None, repr=False)
     #: the first apply of monitoring.influxdb.database: {state key: its return}
-    applied: dict = field(default_factory=dict)
+    applied: dict = field(default_factory=dict, repr=False)
     #: seconds the last start() took until /ping answered
     started_in: float = 0.0
 

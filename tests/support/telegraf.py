@@ -145,6 +145,12 @@ def host_points(host: HostUsage, times: Iterable[int]) -> list[dict]:
     return points
 
 
+def as_rollup(points: list[dict]) -> list[dict]:
+    """The same points as the rollup's continuous queries write them: every field a mean,
+    a float (a shard keeps a field's first type, even after DROP SERIES)."""
+    return [{**p, "fields": {k: float(v) for k, v in p["fields"].items()}} for p in points]
+
+
 def write(client, points: list[dict], *, batch_size: int = 5000, time_precision: str = "s",
           retention_policy: str | None = None) -> int:
     """Write `points` through `client` (an influxdb.InfluxDBClient) in batches, as Telegraf

@@ -11,7 +11,9 @@
 #     `rollup.interval` of its fields, grouped by every tag, under the same field names,
 #     recomputing the last `rollup.resample_for` at each run (late points still count).
 #     Its name ends with a hash of its definition: a changed definition is a new query,
-#     and the queries of this rollup that are no longer wanted are dropped.
+#     and the queries of this rollup that are no longer wanted are dropped (every query
+#     on the database whose name starts with `<rollup.retention_policy>_`). A measurement
+#     whose list of fields is empty is not rolled up.
 {%- from "monitoring/map.jinja" import monitoring with context %}
 {%- set rollup = monitoring.rollup %}
 {%- set influx = 'influx -host ' ~ monitoring.influxdb_local_host ~ ' -port ' ~ monitoring.influxdb.port %}
@@ -78,7 +80,7 @@ monitoring-influxdb-database-{{ state }}-cmd-run:
 {%- endfor %}
 
 {%- set wanted = [] %}
-{%- for measurement, fields in rollup.measurements | dictsort %}
+{%- for measurement, fields in rollup.measurements | dictsort if fields %}
 {%-   set selected = [] %}
 {%-   for field in fields %}
 {%-     do selected.append('mean("' ~ name(field, 'rollup:measurements:' ~ measurement) ~ '") AS "' ~ field ~ '"') %}
