@@ -48,6 +48,7 @@ MATRIX = {
     "dashboard.healthz": ("GET", "/healthz", None, "public", 200),
     "dashboard.health_card": ("GET", "/dashboard/health", None, "login", 200),
     "dashboard.project_status": ("GET", "/dashboard/projects", None, "login", 200),
+    "dashboard.usage_card": ("GET", "/dashboard/usage", None, "login", 200),
     "projects.index": ("GET", "/projects?q=al", None, "login", 200),
     "projects.create": ("POST", "/projects/new", {"name": "beta"}, "login", 302),
     "projects.detail": ("GET", "/projects/alpha", None, "viewer", 200),
@@ -151,6 +152,10 @@ MATRIX = {
     "volumes.folder": ("POST", "/projects/alpha/volumes/data/files/folder", {"path": "", "name": "new"}, "developer", 302),
     "volumes.rename": ("POST", "/projects/alpha/volumes/data/files/rename", {"path": "f.txt", "new": "g.txt"}, "developer", 302),
     "volumes.delete_file": ("POST", "/projects/alpha/volumes/data/files/delete?path=f.txt", {}, "developer", 302),
+    # Monitoring: no cluster here (an app's tab answers 503 once the role is checked) and no
+    # InfluxDB (a node's page says metrics are not configured); tests/monitoring/ has both.
+    "apps.monitoring": ("GET", "/projects/alpha/apps/web/monitoring", None, "viewer", 503),
+    "cluster.node_metrics": ("GET", "/cluster/nodes/hm-node1/metrics", None, "admin", 200),
     "admin.volume_trash": ("GET", "/admin/volumes/trash", None, "admin", 200),
     "admin.volume_restore": ("POST", "/admin/volumes/trash/{trash_id}/restore", {}, "admin", 503),
     "admin.volume_purge": ("POST", "/admin/volumes/trash/{trash_id}/purge", {}, "admin", 302),

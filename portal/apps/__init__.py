@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("apps", __name__, url_prefix="/projects/<name>/apps")
 
-from portal.apps import routes  # noqa: E402,F401
+from portal.apps import monitoring, routes  # noqa: E402,F401

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("cluster", __name__, url_prefix="/cluster")
 
-from portal.cluster import routes  # noqa: E402,F401
+from portal.cluster import metrics, routes  # noqa: E402,F401

@@ -4,7 +4,7 @@ from sqlalchemy import select
 from portal.dashboard import bp
 from portal.extensions import db
 from portal.models import AuditEvent, Project
-from portal.services import health, overview, projects, provisioning
+from portal.services import health, metrics, overview, projects, provisioning
 from portal.web import render
 
 DASHBOARD_PROJECTS = 10
@@ -31,7 +31,8 @@ def index():
                   project_count=projects.count_visible(current_user), recent=recent,
                   summaries=None, summary_note="", may_see_nodes=may_see_nodes,
                   may_see_audit=current_user.is_admin,
-                  cluster_nodes=provisioning.nodes() if may_see_nodes else [], last_run=last_run)
+                  cluster_nodes=provisioning.nodes() if may_see_nodes else [], last_run=last_run,
+                  usage_card=metrics.configured())
 
 
 @bp.route("/dashboard/health")
@@ -40,6 +41,17 @@ def health_card():
     """The cluster's health, loaded after the dashboard (hx-trigger="load")."""
     return render("dashboard/health.html", "dashboard/_health.html", checks=overview.checks(),
                   may_see_detail=current_user.is_admin, may_set_up=current_user.is_admin)
+
+
+@bp.route("/dashboard/usage")
+@login_required
+def usage_card():
+    """Nodes' and apps' use of the last minutes from InfluxDB, loaded after the dashboard: admins
+    see every node and app, others the apps of their projects."""
+    namespaces = None if current_user.is_admin else [p.name for p in db.session.scalars(
+        projects.visible_to(current_user))]
+    return render("dashboard/usage.html", "dashboard/_usage.html", o=metrics.overview(namespaces),
+                  may_see_nodes=current_user.is_admin)
 
 
 @bp.route("/dashboard/projects")

@@ -10,6 +10,7 @@ NAME_LABEL = "app.kubernetes.io/name"
 POD_TEMPLATE_HASH = "pod-template-hash"      # set by the Deployment controller
 STOP_ANNOTATION = "hummer.io/replicas-before-stop"
 PLAN_ANNOTATION = "hummer.io/plan"
+METRICS_SINCE_ANNOTATION = "hummer.io/metrics-since"  # RFC 3339: the app's charts start here (default: its creation)
 RESTART_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 PULL_SECRET_ANNOTATION = "hummer.io/credentials-digest"  # on the pull Secret: a keyed digest, never the password

@@ -14,6 +14,7 @@ from portal.adapters.kube.errors import MESSAGE_LIMIT
 from portal.adapters.kube.labels import (
     APP_LABEL,
     HPA_CONDITIONS,
+    METRICS_SINCE_ANNOTATION,
     POD_TEMPLATE_HASH,
     REVISION_ANNOTATION,
     STOP_ANNOTATION,
@@ -68,6 +69,7 @@ class AppView:
     stopped_from: int     # replicas before "stop" (annotation), 0 when running
     template_hash: str = ""  # the pod template's fingerprint: the image form's token
     claims: tuple[str, ...] = ()  # the PersistentVolumeClaims its pods mount
+    metrics_since: str = ""  # where its charts start: METRICS_SINCE_ANNOTATION, else its creation
 
     @property
     def rolling(self) -> bool:
@@ -109,7 +111,7 @@ def view_of_deployment(obj: dict) -> AppView:
         observed=status.get("observedGeneration") or 0, created=_created(meta),
         revision=int(annotations.get(REVISION_ANNOTATION, "0") or 0),
         stalled=stalled, stopped_from=stopped_from, template_hash=template_fingerprint(template),
-        claims=claims_of(template))
+        claims=claims_of(template), metrics_since=annotations.get(METRICS_SINCE_ANNOTATION) or _created(meta))
 
 
 @dataclass(slots=True, frozen=True)
