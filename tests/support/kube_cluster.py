@@ -292,10 +292,10 @@ class KubeCluster:
             "--node-monitor-period=5s",
             # Bind PersistentVolumes promptly (the default resync is 15 s).
             "--pvclaimbinder-sync-period=1s",
-            # Autoscale within seconds (defaults: 15 s, 5 min). A pod's CPU counts once it is
-            # Ready and the metrics' window (1 s) has passed since; after 10 s (default 5 min)
-            # a Ready pod always counts, and a pod not Ready 5 s after its start is taken as
-            # unready for good (default 30 s).
+            # Autoscale within seconds (defaults: 15 s, 5 min). In its first 10 s (default
+            # 5 min) a pod's CPU counts once it is Ready and the metrics' window (1 s) has
+            # passed since; later, a pod not Ready counts only if it was Ready once (its last
+            # transition came more than 5 s after its start; default 30 s).
             "--horizontal-pod-autoscaler-sync-period=2s",
             "--horizontal-pod-autoscaler-downscale-stabilization=5s",
             "--horizontal-pod-autoscaler-cpu-initialization-period=10s",

@@ -104,7 +104,6 @@ class MetricsServer(ThreadingHTTPServer):
         self.ctx = ctx
         self.sim = sim
         self.allowed_names = tuple(allowed_names)
-        self.requests = 0
         super().__init__((host, port), _MetricsHandler)
 
     @property
@@ -166,7 +165,6 @@ class _MetricsHandler(BaseHTTPRequestHandler):
             self._status(500, "InternalError", "the metrics stand-in failed")
 
     def _get(self):
-        self.server.requests += 1
         url = urlsplit(self.path)
         parts = [unquote(p) for p in url.path.strip("/").split("/")] if url.path.strip("/") else []
         if url.path in ("/healthz", "/readyz", "/livez"):
