@@ -211,6 +211,24 @@ class KubeCluster:
         self._wait("kube-apiserver", deadline, self.readyz)
         self.timings["apiserver"] = time.monotonic() - t0
 
+        if self.want_kubelet:
+            from tests.support.kubelet_sim import KubeletSim
+            opts = dict(self.kubelet_options)
+            if self.node_capacity:
+                opts["capacity"] = self.node_capacity
+            self.kubelet = KubeletSim(self.api_url, self.token, str(self.ca_file),
+                                      nodes=self.nodes, node_ips=node_ips,
+                                      cert_file=str(pki["kubelet_crt"]), key_file=str(pki["kubelet_key"]),
+                                      **opts)
+            # The metrics stand-in (the kubelet's synthetic usage as metrics.k8s.io), registered
+            # before the controller-manager starts: its controllers' first discovery then finds
+            # the group served, not only listed.
+            port = self.kubelet.start_metrics(str(pki["metrics_crt"]), str(pki["metrics_key"]),
+                                              str(pki["front_proxy_ca"]), (aggregation.FRONT_PROXY_CLIENT,))
+            self._wait("the metrics API registered", deadline,
+                       lambda: aggregation.register_metrics_api(self.kubelet.rest, etcd_url, port) or True)
+            self.timings["metrics_registered"] = time.monotonic() - t0
+
         common = [f"--kubeconfig={self.kubeconfig}", "--leader-elect=false",
                   "--kube-api-qps=1000", "--kube-api-burst=2000",
                   f"--authentication-kubeconfig={self.kubeconfig}",
@@ -250,21 +268,8 @@ class KubeCluster:
             f"--cert-dir={self.workdir / 'certs-sched'}",
         ], logs)
 
-        if self.want_kubelet:
-            from tests.support.kubelet_sim import KubeletSim
-            opts = dict(self.kubelet_options)
-            if self.node_capacity:
-                opts["capacity"] = self.node_capacity
-            self.kubelet = KubeletSim(self.api_url, self.token, str(self.ca_file),
-                                      nodes=self.nodes, node_ips=node_ips,
-                                      cert_file=str(pki["kubelet_crt"]), key_file=str(pki["kubelet_key"]),
-                                      **opts)
+        if self.kubelet:
             self.kubelet.start()
-            # The metrics stand-in: the kubelet's synthetic usage as metrics.k8s.io.
-            port = self.kubelet.start_metrics(str(pki["metrics_crt"]), str(pki["metrics_key"]),
-                                              str(pki["front_proxy_ca"]), (aggregation.FRONT_PROXY_CLIENT,))
-            self._wait("the metrics API registered", deadline,
-                       lambda: aggregation.register_metrics_api(self.kubelet.rest, etcd_url, port) or True)
         self._wait("kube-controller-manager", deadline,
                    lambda: self._http_ok(f"https://127.0.0.1:{self.ports['controller_manager']}/healthz"))
         self._wait("kube-scheduler", deadline,
