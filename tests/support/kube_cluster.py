@@ -4,7 +4,9 @@ Starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler (the
 real binaries, built once by scripts/build-kube.sh) on free loopback ports in a
 temporary directory, plus the simulated kubelet (tests/support/kubelet_sim/),
 which is the only stand-in: it registers nodes and moves pods through their
-lifecycle, and serves their logs to the API server.
+lifecycle, serves their logs to the API server, and serves their synthetic CPU
+and memory use as metrics.k8s.io through the API server's aggregation layer
+(tests/support/aggregation.py), so the real HPA controller scales.
 
     cluster = KubeCluster(nodes=3).start()
     ...  # cluster.kubeconfig, cluster.api_url, cluster.token, cluster.api_client()
@@ -31,82 +33,21 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tests.support import aggregation
 from tests.support.daemons import Daemon
+from tests.support.kube_binaries import BUILD_SCRIPT as BUILD_SCRIPT  # noqa: F401 (re-exported for benches)
+from tests.support.kube_binaries import ClusterError, find_bin_dir, find_etcd
+from tests.support.kube_pki import ADMIN_USER, make_pki, write_kubeconfig
+from tests.support.kube_pki import kubeconfig_dict as kubeconfig_dict  # noqa: F401 (re-exported)
 from tests.support.processes import die_with_parent as _die_with_parent  # noqa: F401 (re-exported for tests and benches)
 from tests.support.processes import free_port, pgroup_alive
 from tests.support.waiting import wait_for
 
-REPO = Path(__file__).resolve().parents[2]
-BUILD_SCRIPT = REPO / "scripts" / "build-kube.sh"
-BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
 SERVICE_CIDR = "10.0.1.0/24"
 POD_CIDR = "172.16.0.0/16"
-ADMIN_USER = "hummer-admin"
-
-
-class ClusterError(RuntimeError):
-    pass
-
-
-# --------------------------------------------------------------------------- binaries
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("HUMMER_CACHE") or Path.home() / ".cache" / "hummer")
-
-
-def _complete(d: Path) -> bool:
-    return all(os.access(d / b, os.X_OK) for b in BINARIES)
-
-
-def find_bin_dir(build: bool = True) -> Path:
-    """The directory holding the control-plane binaries.
-
-    $HUMMER_KUBE_BIN_DIR wins; then the newest complete cache under
-    $HUMMER_CACHE/kubernetes/*/bin; then (if build) scripts/build-kube.sh,
-    which builds once (about 8 minutes of make on 2 cores, plus the source
-    download) and prints the directory.
-    """
-    env = os.environ.get("HUMMER_KUBE_BIN_DIR")
-    if env:
-        d = Path(env)
-        if not _complete(d):
-            raise ClusterError(f"HUMMER_KUBE_BIN_DIR={env} lacks one of {BINARIES}")
-        return d
-    found = sorted((cache_dir() / "kubernetes").glob("*/bin"), key=lambda p: _version_key(p.parent.name),
-                   reverse=True)
-    for d in found:
-        if _complete(d):
-            return d
-    if not build:
-        raise ClusterError("no Kubernetes binaries cached; run scripts/build-kube.sh")
-    out = subprocess.run(["bash", str(BUILD_SCRIPT)], stdout=subprocess.PIPE, text=True)
-    lines = out.stdout.strip().splitlines()
-    if out.returncode != 0 or not lines or not _complete(Path(lines[-1])):
-        raise ClusterError(f"scripts/build-kube.sh failed (exit {out.returncode})")
-    return Path(lines[-1])
-
-
-def _version_key(name: str):
-    parts = []
-    for chunk in name.replace("+", ".").replace("-", ".").split("."):
-        parts.append((0, int(chunk), "") if chunk.isdigit() else (1, 0, chunk))
-    return parts
-
-
-def find_etcd() -> str:
-    path = os.environ.get("HUMMER_ETCD") or shutil.which("etcd") or "/usr/bin/etcd"
-    if not os.access(path, os.X_OK):
-        raise ClusterError("etcd not found; apt-get install etcd-server")
-    return path
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-
-
-
-
 
 OWNER_FILE = "hummer-owner.pid"
 
@@ -135,107 +76,6 @@ def sweep_stale_dirs(min_age: float = 60.0):
 def rfc3339(ts: float | None = None) -> str:
     t = datetime.datetime.fromtimestamp(time.time() if ts is None else ts, datetime.timezone.utc)
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-# --------------------------------------------------------------------------- PKI
-
-def make_pki(directory: Path, kubelet_ips: list[str]) -> dict[str, Path]:
-    """A CA, the API server's serving cert, the kubelets' serving cert and the
-    service-account RSA key pair, as PEM files in directory."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-    from cryptography.x509.oid import NameOID
-
-    now = datetime.datetime.now(datetime.timezone.utc)
-    not_before = now - datetime.timedelta(hours=1)
-    not_after = now + datetime.timedelta(days=365)
-
-    def key_pem(key):
-        return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                 serialization.NoEncryption())
-
-    def name(cn):
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_cert = (x509.CertificateBuilder().subject_name(name("hummer-test-ca")).issuer_name(name("hummer-test-ca"))
-               .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(not_before).not_valid_after(not_after)
-               .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-               .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                            content_commitment=False, key_encipherment=False,
-                                            data_encipherment=False, key_agreement=False,
-                                            encipher_only=False, decipher_only=False), critical=True)
-               .sign(ca_key, hashes.SHA256()))
-
-    def serving(cn, ips, dns):
-        key = ec.generate_private_key(ec.SECP256R1())
-        sans = [x509.IPAddress(ipaddress.ip_address(i)) for i in ips] + [x509.DNSName(d) for d in dns]
-        cert = (x509.CertificateBuilder().subject_name(name(cn)).issuer_name(ca_cert.subject)
-                .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(not_before).not_valid_after(not_after)
-                .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-                .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-                .sign(ca_key, hashes.SHA256()))
-        return key, cert
-
-    svc_ip = str(next(ipaddress.ip_network(SERVICE_CIDR).hosts()))
-    api_key, api_cert = serving("kube-apiserver", ["127.0.0.1", svc_ip],
-                                ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-                                 "kubernetes.default.svc.cluster.local"])
-    kl_key, kl_cert = serving("hummer-kubelet-sim", kubelet_ips or ["127.0.0.2"], ["localhost"])
-    sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-    pem = serialization.Encoding.PEM
-    files = {
-        "ca": (ca_cert.public_bytes(pem)),
-        "apiserver_crt": api_cert.public_bytes(pem) + ca_cert.public_bytes(pem),
-        "apiserver_key": key_pem(api_key),
-        "kubelet_crt": kl_cert.public_bytes(pem) + ca_cert.public_bytes(pem),
-        "kubelet_key": key_pem(kl_key),
-        "sa_key": sa_key.private_bytes(pem, serialization.PrivateFormat.TraditionalOpenSSL,
-                                       serialization.NoEncryption()),
-        "sa_pub": sa_key.public_key().public_bytes(pem, serialization.PublicFormat.SubjectPublicKeyInfo),
-    }
-    paths = {}
-    for k, data in files.items():
-        p = directory / (k.replace("_", ".") + ".pem")
-        p.write_bytes(data)
-        if k.endswith("key"):
-            p.chmod(0o600)
-        paths[k] = p
-    return paths
-
-
-def kubeconfig_dict(api_url: str, token: str, ca_pem: bytes, name: str = "hummer-test") -> dict:
-    return {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": name, "cluster": {
-            "server": api_url,
-            "certificate-authority-data": base64.b64encode(ca_pem).decode()}}],
-        "users": [{"name": ADMIN_USER, "user": {"token": token}}],
-        "contexts": [{"name": name, "context": {"cluster": name, "user": ADMIN_USER}}],
-        "current-context": name,
-        "preferences": {},
-    }
-
-
-def write_kubeconfig(path, api_url: str, token: str, ca_pem: bytes, name: str = "hummer-test") -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    doc = kubeconfig_dict(api_url, token, ca_pem, name)
-    try:
-        import yaml
-        text = yaml.safe_dump(doc, sort_keys=False)
-    except ImportError:  # JSON is YAML too
-        text = json.dumps(doc, indent=2)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.chmod(0o600)
-    tmp.replace(path)
-    return path
 
 
 # --------------------------------------------------------------------------- the cluster
@@ -311,7 +151,7 @@ class KubeCluster:
         node_ips = [f"127.0.0.{2 + i}" for i in range(self.nodes)]
         if self.nodes > 250:
             raise ClusterError("at most 250 simulated nodes (one loopback address each)")
-        pki = make_pki(self.workdir, node_ips)
+        pki = make_pki(self.workdir, node_ips, str(next(ipaddress.ip_network(SERVICE_CIDR).hosts())))
         self.pki = pki
         self.ca_file = pki["ca"]
         self.token = base64.b32encode(os.urandom(20)).decode().lower()
@@ -365,15 +205,36 @@ class KubeCluster:
             "--enable-priority-and-fairness=false",
             "--max-requests-inflight=2000", "--max-mutating-requests-inflight=1000",
             "--profiling=false", f"--v={v}",
+            # The aggregation layer, for the metrics stand-in (aggregation.py).
+            *aggregation.apiserver_flags(pki),
         ], logs)
         self._wait("kube-apiserver", deadline, self.readyz)
         self.timings["apiserver"] = time.monotonic() - t0
+
+        if self.want_kubelet:
+            from tests.support.kubelet_sim import KubeletSim
+            opts = dict(self.kubelet_options)
+            if self.node_capacity:
+                opts["capacity"] = self.node_capacity
+            self.kubelet = KubeletSim(self.api_url, self.token, str(self.ca_file),
+                                      nodes=self.nodes, node_ips=node_ips,
+                                      cert_file=str(pki["kubelet_crt"]), key_file=str(pki["kubelet_key"]),
+                                      **opts)
+            # The metrics stand-in (the kubelet's synthetic usage as metrics.k8s.io), registered
+            # before the controller-manager starts: its controllers' first discovery then finds
+            # the group served, not only listed.
+            port = self.kubelet.start_metrics(str(pki["metrics_crt"]), str(pki["metrics_key"]),
+                                              str(pki["front_proxy_ca"]), (aggregation.FRONT_PROXY_CLIENT,))
+            self._wait("the metrics API registered", deadline,
+                       lambda: aggregation.register_metrics_api(self.kubelet.rest, etcd_url, port) or True)
+            self.timings["metrics_registered"] = time.monotonic() - t0
 
         common = [f"--kubeconfig={self.kubeconfig}", "--leader-elect=false",
                   "--kube-api-qps=1000", "--kube-api-burst=2000",
                   f"--authentication-kubeconfig={self.kubeconfig}",
                   f"--authorization-kubeconfig={self.kubeconfig}",
-                  # No client CA or front proxy here: don't look for their configmap.
+                  # They serve only /healthz here: don't look for the client CA and the
+                  # front proxy's (the aggregation layer's) in kube-system's configmap.
                   "--authentication-skip-lookup=true",
                   "--bind-address=127.0.0.1", "--port=0", "--profiling=false", f"--v={v}"]
         self._spawn("kube-controller-manager", [
@@ -392,6 +253,14 @@ class KubeCluster:
             "--node-monitor-period=5s",
             # Bind PersistentVolumes promptly (the default resync is 15 s).
             "--pvclaimbinder-sync-period=1s",
+            # Autoscale within seconds (defaults: 15 s, 5 min). In its first 10 s (default
+            # 5 min) a pod's CPU counts once it is Ready and the metrics' window (1 s) has
+            # passed since; later, a pod not Ready counts only if it was Ready once (its last
+            # transition came more than 5 s after its start; default 30 s).
+            "--horizontal-pod-autoscaler-sync-period=2s",
+            "--horizontal-pod-autoscaler-downscale-stabilization=5s",
+            "--horizontal-pod-autoscaler-cpu-initialization-period=10s",
+            "--horizontal-pod-autoscaler-initial-readiness-delay=5s",
         ], logs)
         self._spawn("kube-scheduler", [
             str(self.bin_dir / "kube-scheduler"), *common,
@@ -399,15 +268,7 @@ class KubeCluster:
             f"--cert-dir={self.workdir / 'certs-sched'}",
         ], logs)
 
-        if self.want_kubelet:
-            from tests.support.kubelet_sim import KubeletSim
-            opts = dict(self.kubelet_options)
-            if self.node_capacity:
-                opts["capacity"] = self.node_capacity
-            self.kubelet = KubeletSim(self.api_url, self.token, str(self.ca_file),
-                                      nodes=self.nodes, node_ips=node_ips,
-                                      cert_file=str(pki["kubelet_crt"]), key_file=str(pki["kubelet_key"]),
-                                      **opts)
+        if self.kubelet:
             self.kubelet.start()
         self._wait("kube-controller-manager", deadline,
                    lambda: self._http_ok(f"https://127.0.0.1:{self.ports['controller_manager']}/healthz"))
@@ -416,6 +277,9 @@ class KubeCluster:
         self._wait("default ServiceAccount token", deadline, lambda: self.service_account_ready("default"))
         if self.kubelet:
             self._wait("nodes Ready", deadline, self.nodes_ready)
+            self.timings["nodes"] = time.monotonic() - t0
+            self._wait("the metrics APIService Available", deadline, lambda: aggregation.available(self.get_json))
+            self.timings["metrics"] = time.monotonic() - t0
         self.timings["ready"] = time.monotonic() - t0
 
     def _spawn(self, name: str, argv: list[str], logs: Path):

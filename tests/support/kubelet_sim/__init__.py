@@ -27,14 +27,21 @@ It does what a real kubelet would show through the API, for N nodes at once:
   with tailLines, timestamps, follow, sinceSeconds/sinceTime, limitBytes and
   previous; lines are deterministic, tests can add their own with ``write_log``.
 
+* has the pods use CPU and memory as the tests say (``set_usage`` by pod name or
+  label selector, ``set_node_usage``; usage.py, a small default otherwise), and
+  serves that as ``metrics.k8s.io/v1beta1`` (metrics.py: PodMetrics, NodeMetrics)
+  to the API server's aggregation layer, in place of metrics-server; read it
+  directly with ``usage``, ``pod_usage`` and ``node_usage``.
+
 No containers run, nothing is pulled, no probes are run, there is no exec,
-attach, port-forward, stats or metrics.
+attach, port-forward or /stats/summary.
 """
 from .events import EVENT_QUEUE
 from .node import KUBELET_VERSION
 from .podstate import Knobs, PodState, Step
 from .rest import ApiError, Rest
-from .sim import DEFAULTS, POD_CIDR, KubeletSim, default_job_rule
+from .sim import DEFAULTS, NODE_BASE, POD_CIDR, KubeletSim, default_job_rule
+from .usage import DEFAULT_USAGE, Usage
 
-__all__ = ["DEFAULTS", "EVENT_QUEUE", "KUBELET_VERSION", "POD_CIDR", "ApiError", "Knobs", "KubeletSim",
-           "PodState", "Rest", "Step", "default_job_rule"]
+__all__ = ["DEFAULTS", "DEFAULT_USAGE", "EVENT_QUEUE", "KUBELET_VERSION", "NODE_BASE", "POD_CIDR", "ApiError",
+           "Knobs", "KubeletSim", "PodState", "Rest", "Step", "Usage", "default_job_rule"]

@@ -16,9 +16,11 @@ from . import node as nodes
 from . import podstate
 from .events import EventPoster
 from .logs import LogStore
+from .metrics import MetricsServer
 from .podstate import Knobs, PodState, normalize_image
 from .rest import ApiError, Rest
 from .server import KubeletServer
+from .usage import NO_USAGE, Usage, UsageRules, cpu_nanocores, memory_bytes
 from .watch import PodWatch
 from .workqueue import WorkQueue
 
@@ -30,6 +32,9 @@ POD_CIDR = "172.16.0.0/16"
 def default_job_rule(pod: dict):
     return "Succeeded"
 
+
+# What a node uses beside its pods (system daemons, the kubelet itself), unless a test says otherwise.
+NODE_BASE = Usage(cpu=cpu_nanocores("100m"), memory=memory_bytes("512Mi"))
 
 DEFAULTS = dict(ready_delay=0.0, start_delay=0.0, job_duration=1.0, pull_backoff_after=1.0, pull_retry=3.0,
                 log_interval=1.0, events=True, event_qps=25.0, event_burst=50)
@@ -55,7 +60,9 @@ class KubeletSim:
     Failed, BackOff), event_qps/event_burst (like a kubelet's --event-qps:
     events queue up and are posted at that rate, at most EVENT_QUEUE wait and
     newer ones are dropped, so thousands of pods starting at once do not
-    double the API server's work). reset() restores the defaults."""
+    double the API server's work). Synthetic use: set_usage(), set_node_usage();
+    read by usage(), pod_usage(), node_usage() and the metrics stand-in
+    (start_metrics()). reset() restores the defaults and forgets the use set."""
 
     def __init__(self, api_url: str, token: str, ca_file: str, nodes: int = 3, node_ips: list[str] | None = None,
                  cert_file: str | None = None, key_file: str | None = None, capacity: dict | None = None,
@@ -90,6 +97,9 @@ class KubeletSim:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._servers: list[KubeletServer] = []
+        self.usage_rules = UsageRules()
+        self.node_base: dict[str, Usage] = {}
+        self.metrics_server: MetricsServer | None = None
         self._boot = time.time()
         self.stats = {"patches": 0, "deletes": 0, "errors": 0, "relists": 0, "events": 0, "events_dropped": 0}
         self._watch = PodWatch(self.rest, self._on_pod, self.cache, self.stats, self._stopping)
@@ -104,6 +114,8 @@ class KubeletSim:
         self.job_rule = default_job_rule
         for k, v in DEFAULTS.items():
             setattr(self, k, v)
+        self.usage_rules.clear()
+        self.node_base.clear()
 
     def image_exists(self, image: str) -> bool:
         if self.registry_checker is not None:
@@ -162,7 +174,7 @@ class KubeletSim:
         with self.logs.cond:
             self.logs.cond.notify_all()
         self._poster.wake()
-        for srv in self._servers:
+        for srv in self._servers + ([self.metrics_server] if self.metrics_server else []):
             srv.shutdown()
             srv.server_close()
         end = time.monotonic() + timeout
@@ -186,6 +198,55 @@ class KubeletSim:
             self.ports[name] = srv.server_address[1]
             self._servers.append(srv)
             self._spawn(srv.serve_forever, f"kubelet-sim-http-{name}")
+
+    def start_metrics(self, cert_file: str, key_file: str, client_ca_file: str,
+                      allowed_names: tuple[str, ...]) -> int:
+        """Serve metrics.k8s.io on 127.0.0.1 (metrics.py) to clients with a certificate of
+        client_ca_file named in allowed_names (the API server's proxy client); returns the port."""
+        self.metrics_server = MetricsServer(self, cert_file, key_file, client_ca_file, allowed_names)
+        self._spawn(self.metrics_server.serve_forever, "kubelet-sim-metrics")
+        return self.metrics_server.port
+
+    # ---------------------------------------------------------------- synthetic use
+    def set_usage(self, namespace: str | None, target=None, *, cpu=None, memory=None, reported: bool = True):
+        """Each container of the pods target names in namespace (None: every namespace)
+        uses cpu (cores: 0.7, "0.7" or "700m") and memory (bytes: an int or "128Mi") from
+        now on. target: None (every pod), a pod's name, a label selector string
+        ("hummer.io/app=web", "tier in (a,b)") or a dict of labels; a selector also
+        covers the pods made later. reported=False: the metrics API leaves those pods
+        out. Later calls win, field by field; the default is usage.DEFAULT_USAGE."""
+        return self.usage_rules.set(namespace, target, cpu=cpu, memory=memory, reported=reported)
+
+    def set_node_usage(self, node: str, cpu=None, memory=None):
+        """What the node uses beside its pods (default NODE_BASE)."""
+        base = self.node_base.get(node, NODE_BASE)
+        self.node_base[node] = Usage(base.cpu if cpu is None else cpu_nanocores(cpu),
+                                     base.memory if memory is None else memory_bytes(memory))
+
+    def usage(self, namespace: str, name: str) -> dict[str, Usage] | None:
+        """{container: Usage} of a pod whose containers run, or None (not running, gone,
+        or not reported)."""
+        pod = self.cache.get((namespace, name))
+        entry = self.states.get(pod["metadata"]["uid"]) if pod is not None else None
+        if entry is None or entry.state.running_since is None or entry.terminal:
+            return None
+        each = self.usage_rules.of(namespace, name, pod["metadata"].get("labels"))
+        if each is None:
+            return None
+        return {c["name"]: each for c in pod["spec"]["containers"]}
+
+    def pod_usage(self, namespace: str, name: str) -> Usage | None:
+        """The pod's use: the sum of its containers'."""
+        per_container = self.usage(namespace, name)
+        return None if per_container is None else sum(per_container.values(), NO_USAGE)
+
+    def node_usage(self, node: str) -> Usage:
+        """The node's own use plus that of its reported pods."""
+        total = self.node_base.get(node, NODE_BASE)
+        for (ns, name), pod in list(self.cache.items()):
+            if pod["spec"].get("nodeName") == node:
+                total += self.pod_usage(ns, name) or NO_USAGE
+        return total
 
     # ---------------------------------------------------------------- nodes
     def node_manifest(self, name: str) -> dict:
