@@ -5,8 +5,9 @@ archive's bytes straight into the registry.
     POST /projects/<name>/images/upload?name=web&tag=1.0[&image=]  body: the archive's raw bytes
          201 {"repository", "tag", "digest", "size", "image"}; 4xx/503 {"field", "message"}
 
-The body is request.stream handed to services/images/uploads.py as it arrives: no multipart
-parsing, no temporary file, never whole in memory. HUMMER_UPLOAD_MAX_BYTES bounds this route
+The body (web.ExactBody: as long as its Content-Length says, so a client gone half-way is
+not taken for a shorter archive) is handed to services/images/uploads.py as it arrives: no
+multipart parsing, no temporary file, never whole in memory. HUMMER_UPLOAD_MAX_BYTES bounds this route
 alone (every other body stays under MAX_CONTENT_LENGTH); a body without Content-Length is
 refused (411), a Content-Length over the limit too (413), both before a byte is read.
 
@@ -30,7 +31,7 @@ from portal.services import authz
 from portal.services.errors import Invalid, ServiceError
 from portal.services.images import access, uploads
 from portal.templating import size
-from portal.web import actor, csrf_header_refusal, drain_body, json_refusal, render
+from portal.web import ExactBody, actor, csrf_header_refusal, drain_body, json_refusal, render
 
 OCTET_STREAM = "application/octet-stream"
 
@@ -92,7 +93,7 @@ def push(name):
         return json_refusal(422, "tag", _("Give the image a tag."))
     request.max_content_length = limit  # this route only: the archive may be this large
     try:
-        uploaded = uploads.upload(actor(), project, request.stream, image_name, tag,
+        uploaded = uploads.upload(actor(), project, ExactBody(request.stream, length), image_name, tag,
                                   request.args.get("image", "").strip() or None)
     except (ClientDisconnected, RequestEntityTooLarge):
         return json_refusal(400, "archive", _("The upload stopped before the whole archive arrived; nothing "
