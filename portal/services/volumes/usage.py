@@ -1,6 +1,7 @@
 """How full each volume is: measured in the background, never in a request.
 
-Every portal process's supervisor calls `sweep(app)` at each beat. It starts one scanner
+Every portal process's supervisor calls `sweep(app)` at each beat; every LOOK_EVERY seconds at
+most it asks the database whether there is work, and starts one scanner
 thread (if none is running in the process) when a volume's measure is older than
 HUMMER_VOLUME_USAGE_SECONDS, or a trashed volume is older than HUMMER_VOLUME_TRASH_DAYS.
 A volume is claimed for a scan with one UPDATE of its usage_at, so two processes never
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import timedelta
 
 from flask import Flask
@@ -28,14 +30,17 @@ from portal.services.volumes.common import export
 log = logging.getLogger(__name__)
 _scanner: threading.Thread | None = None
 _lock = threading.Lock()
+_next_look = 0.0      # monotonic time of this process's next look for due work
+LOOK_EVERY = 10.0     # seconds between looks (the supervisor beats every second)
 
 
 def sweep(app: Flask) -> bool:
     """Start this process's scanner when there is work for it; True when one was started."""
-    global _scanner
+    global _scanner, _next_look
     with _lock:
-        if _scanner is not None and _scanner.is_alive():
+        if _scanner is not None and _scanner.is_alive() or time.monotonic() < _next_look:
             return False
+        _next_look = time.monotonic() + min(LOOK_EVERY, float(app.config["VOLUME_USAGE_SECONDS"]))
         with app.app_context():
             try:
                 due = bool(_due_volumes(app, limit=1)) or trash.expired_ids(app, limit=1)
