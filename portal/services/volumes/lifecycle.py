@@ -28,6 +28,7 @@ from portal.services.context import Actor
 from portal.services.errors import Conflict, Invalid, Unavailable
 from portal.services.provisioning.settings import settings as cluster_settings
 from portal.services.volumes.common import export, fs_errors, get, volumes_of
+from portal.templating import size
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +204,6 @@ def resize(by: Actor, project: Project, name: str, capacity: str) -> str:
     volume = get(project, name)
     capacity, capacity_bytes = check_capacity(capacity)
     if volume.usage_bytes is not None and capacity_bytes < volume.usage_bytes:
-        from portal.templating import size
         raise Invalid("capacity", _("The volume holds %(used)s; a capacity below that is refused.",
                                     used=size(volume.usage_bytes)))
     kube = _kube()
