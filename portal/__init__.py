@@ -111,6 +111,8 @@ def create_app(config: dict | None = None) -> Flask:
     builds.init_app(app)  # the same supervisor looks after the builds' queue
     from portal.services import volumes
     volumes.init_app(app)  # ... and starts the volumes' usage scans
+    from portal.services import alerts
+    alerts.init_app(app)  # ... and the alerts' evaluator, in one process of the cluster at a time
 
     from portal import cli
     cli.init_app(app)
