@@ -28,6 +28,7 @@ from portal.services import audit, authz
 from portal.services.alerts.values import APP_METRICS, NODE_METRICS
 from portal.services.context import Actor
 from portal.services.errors import Invalid, NotFound
+from portal.templating import number
 
 COMPARISONS = (">", "<")
 FOR_MAX = 86400                    # a day
@@ -89,7 +90,7 @@ def _threshold(text: str, kind: str, unit: str) -> float:
         raise Invalid("threshold", _("Give the threshold."))
     if kind != AlertKind.METRIC:
         if not text.isascii() or not text.isdigit() or int(text) > COUNT_MAX:
-            raise Invalid("threshold", _("A whole number from 0 to %(max)s.", max=COUNT_MAX))
+            raise Invalid("threshold", _("A whole number from 0 to %(max)s.", max=number(COUNT_MAX)))
         return float(int(text))
     if unit == "%":
         if not PERCENT.match(text) or Decimal(text) > 100:
