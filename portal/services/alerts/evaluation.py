@@ -188,6 +188,7 @@ def tick(now: datetime | None = None) -> Tick:
     then queue the webhooks. Stored words are English (the history is read in any language)."""
     now = _naive(now)
     result = Tick(now)
+    _ensure_lease_row()  # where the last evaluation is noted
     with force_locale("en"):
         found = list(db.session.scalars(select(AlertRule).where(AlertRule.enabled.is_(True))
                                         .options(selectinload(AlertRule.state), selectinload(AlertRule.project))
