@@ -180,3 +180,20 @@ def test_at_most_fifty_rules_an_app(team, login, web):
     login("dev")
     response = web.post(NEW, GOOD)
     assert response.status_code == 422 and "At most 50 rules for one app or node." in text(response)
+
+
+def test_the_supervisors_sweep_takes_the_lease_and_evaluates_in_a_thread(app, team):
+    """What every portal process's supervisor calls at each beat: the first look takes the
+    lease and evaluates in a thread of its own; the next look waits LOOK_EVERY; once looking
+    again, the lease (one interval) keeps this and every other process from evaluating."""
+    from portal.services.alerts import evaluation
+    evaluation._next_look = 0.0
+    assert evaluation.sweep(app) is True
+    evaluation._thread.join(30)
+    assert evaluation.sweep(app) is False
+    evaluation._next_look = 0.0
+    assert evaluation.sweep(app) is False
+    db.session.expire_all()
+    lease = evaluation.lease()
+    assert lease.holder == evaluation.holder() and lease.evaluated_at is not None and lease.problem == ""
+    assert (lease.expires_at - lease.taken_at).total_seconds() == app.config["ALERT_INTERVAL"] == 60
