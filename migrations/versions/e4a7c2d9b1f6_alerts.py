@@ -25,7 +25,7 @@ def upgrade():
         sa.Column('kind', sa.String(length=16), nullable=False),
         sa.Column('metric', sa.String(length=16), nullable=False),
         sa.Column('comparison', sa.String(length=2), nullable=False),
-        sa.Column('threshold', sa.Float(), nullable=False),
+        sa.Column('threshold', sa.Double(), nullable=False),
         sa.Column('threshold_text', sa.String(length=32), nullable=False),
         sa.Column('for_seconds', sa.Integer(), nullable=False),
         sa.Column('webhook_url', sa.String(length=2000), nullable=False),
@@ -43,7 +43,7 @@ def upgrade():
         sa.Column('rule_id', sa.Integer(), nullable=False),
         sa.Column('status', sa.String(length=16), nullable=False),
         sa.Column('since', sa.DateTime(), nullable=True),
-        sa.Column('value', sa.Float(), nullable=True),
+        sa.Column('value', sa.Double(), nullable=True),
         sa.Column('evaluated_at', sa.DateTime(), nullable=True),
         sa.Column('event_id', sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(['rule_id'], ['alert_rule.id'], name=op.f('fk_alert_state_rule_id_alert_rule'),
@@ -61,9 +61,9 @@ def upgrade():
         sa.Column('kind', sa.String(length=16), nullable=False),
         sa.Column('metric', sa.String(length=16), nullable=False),
         sa.Column('comparison', sa.String(length=2), nullable=False),
-        sa.Column('threshold', sa.Float(), nullable=False),
-        sa.Column('value', sa.Float(), nullable=True),
-        sa.Column('resolved_value', sa.Float(), nullable=True),
+        sa.Column('threshold', sa.Double(), nullable=False),
+        sa.Column('value', sa.Double(), nullable=True),
+        sa.Column('resolved_value', sa.Double(), nullable=True),
         sa.Column('pending_since', sa.DateTime(), nullable=False),
         sa.Column('firing_since', sa.DateTime(), nullable=False),
         sa.Column('resolved_at', sa.DateTime(), nullable=True),
@@ -91,12 +91,8 @@ def upgrade():
 
 
 def downgrade():
+    # a table's indexes go with it (MariaDB refuses to drop one a foreign key needs first)
     op.drop_table('alert_lease')
-    op.drop_index(op.f('ix_alert_event_resolved_at'), table_name='alert_event')
-    op.drop_index(op.f('ix_alert_event_firing_since'), table_name='alert_event')
-    op.drop_index(op.f('ix_alert_event_project_id'), table_name='alert_event')
-    op.drop_index(op.f('ix_alert_event_rule_id'), table_name='alert_event')
     op.drop_table('alert_event')
     op.drop_table('alert_state')
-    op.drop_index(op.f('ix_alert_rule_project_id'), table_name='alert_rule')
     op.drop_table('alert_rule')

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, String, Text
+from sqlalchemy import Double, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -40,7 +40,7 @@ class AlertRule(db.Model):
     kind: Mapped[str] = mapped_column(String(16))                # an AlertKind
     metric: Mapped[str] = mapped_column(String(16), default="")  # services/alerts/values.py METRICS
     comparison: Mapped[str] = mapped_column(String(2), default=">")
-    threshold: Mapped[float] = mapped_column(Float, default=0.0)
+    threshold: Mapped[float] = mapped_column(Double, default=0.0)
     threshold_text: Mapped[str] = mapped_column(String(32), default="")  # as typed: 512Mi, 0.5
     for_seconds: Mapped[int] = mapped_column(default=0)
     webhook_url: Mapped[str] = mapped_column(String(2000), default="")
@@ -61,7 +61,7 @@ class AlertState(db.Model):
     rule_id: Mapped[int] = mapped_column(ForeignKey("alert_rule.id", ondelete="CASCADE"), primary_key=True)
     status: Mapped[str] = mapped_column(String(16), default=AlertStatus.OK.value)  # an AlertStatus
     since: Mapped[datetime | None] = mapped_column(default=None)   # breached since (pending and firing)
-    value: Mapped[float | None] = mapped_column(Float, default=None)  # the last value seen (None: no data)
+    value: Mapped[float | None] = mapped_column(Double, default=None)  # the last value seen (None: no data)
     evaluated_at: Mapped[datetime | None] = mapped_column(default=None)
     event_id: Mapped[int | None] = mapped_column(default=None)     # the open AlertEvent while firing
 
@@ -83,9 +83,9 @@ class AlertEvent(db.Model):
     kind: Mapped[str] = mapped_column(String(16))
     metric: Mapped[str] = mapped_column(String(16), default="")
     comparison: Mapped[str] = mapped_column(String(2), default=">")
-    threshold: Mapped[float] = mapped_column(Float, default=0.0)
-    value: Mapped[float | None] = mapped_column(Float, default=None)            # when it fired
-    resolved_value: Mapped[float | None] = mapped_column(Float, default=None)   # when it resolved
+    threshold: Mapped[float] = mapped_column(Double, default=0.0)
+    value: Mapped[float | None] = mapped_column(Double, default=None)            # when it fired
+    resolved_value: Mapped[float | None] = mapped_column(Double, default=None)   # when it resolved
     pending_since: Mapped[datetime] = mapped_column(default=utcnow)  # breached since
     firing_since: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     resolved_at: Mapped[datetime | None] = mapped_column(default=None, index=True)

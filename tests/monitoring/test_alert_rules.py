@@ -197,3 +197,20 @@ def test_the_supervisors_sweep_takes_the_lease_and_evaluates_in_a_thread(app, te
     lease = evaluation.lease()
     assert lease.holder == evaluation.holder() and lease.evaluated_at is not None and lease.problem == ""
     assert (lease.expires_at - lease.taken_at).total_seconds() == app.config["ALERT_INTERVAL"] == 60
+
+
+def test_alert_pages_read_as_many_queries_for_3_rules_as_for_30(team, login, web):
+    from tests.test_query_counts import queries_per_page
+    project, people = team
+    target = alerts.RuleTarget.of_app(project, "web")
+
+    def add(count: int) -> None:
+        for _ in range(count):
+            _firing(alerts.create(Actor(people["dev"]), target, **GOOD))
+    add(3)
+    login("vic")
+    pages = [LIST, "/projects/alpha/apps/web/alerts/history", "/dashboard/alerts"]
+    few = queries_per_page(web, pages)
+    add(27)
+    many = queries_per_page(web, pages)
+    assert few == many, (few, many)

@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, select
 from sqlalchemy import update as sql_update
+from sqlalchemy.orm import selectinload
 
 from portal import validation
 from portal.extensions import db
@@ -194,7 +195,8 @@ def _of(target: RuleTarget):
 
 
 def rules_of(target: RuleTarget) -> list[AlertRule]:
-    return list(db.session.scalars(_of(target).order_by(AlertRule.id)))
+    """The rules with their state, in two queries however many there are."""
+    return list(db.session.scalars(_of(target).options(selectinload(AlertRule.state)).order_by(AlertRule.id)))
 
 
 def get(target: RuleTarget, rule_id: int) -> AlertRule:
