@@ -90,6 +90,7 @@ def create_app(config: dict | None = None) -> Flask:
     web.init_app(app)
 
     from portal.admin import bp as admin_bp
+    from portal.alerts import bp as alerts_bp
     from portal.apps import bp as apps_bp
     from portal.auth import bp as auth_bp
     from portal.builds import bp as builds_bp
@@ -100,7 +101,7 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.volumes import bp as volumes_bp
 
     for bp in (auth_bp, dashboard_bp, projects_bp, apps_bp, images_bp, builds_bp, volumes_bp, admin_bp,
-               cluster_bp):
+               cluster_bp, alerts_bp):
         app.register_blueprint(bp)
 
     _database_errors(app)
@@ -111,6 +112,8 @@ def create_app(config: dict | None = None) -> Flask:
     builds.init_app(app)  # the same supervisor looks after the builds' queue
     from portal.services import volumes
     volumes.init_app(app)  # ... and starts the volumes' usage scans
+    from portal.services import alerts
+    alerts.init_app(app)  # ... and the alerts' evaluator, in one process of the cluster at a time
 
     from portal import cli
     cli.init_app(app)

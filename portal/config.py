@@ -166,6 +166,9 @@ def load() -> dict:
         "INFLUXDB_USERNAME": os.environ.get("HUMMER_INFLUXDB_USERNAME", ""),
         "INFLUXDB_PASSWORD": os.environ.get("HUMMER_INFLUXDB_PASSWORD", ""),
         "INFLUXDB_TIMEOUT": _seconds("HUMMER_INFLUXDB_TIMEOUT", 5.0),
+        # Alerts (services/alerts): seconds between two evaluations of every rule, by one
+        # portal process of the cluster at a time (the one holding the lease).
+        "ALERT_INTERVAL": _seconds("HUMMER_ALERT_INTERVAL", 60.0),
         # Image builds (services/builds): at most BUILD_CONCURRENCY at once on each portal
         # host (more queue), each for at most BUILD_TIMEOUT seconds, from a context of at most
         # BUILD_CONTEXT_MAX_BYTES (uncompressed); their workspaces under BUILD_DIR. Bases are

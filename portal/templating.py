@@ -216,7 +216,7 @@ def nav_section() -> str:
 
 def project_tab() -> str:
     endpoint = request.endpoint or ""
-    if endpoint.startswith("apps."):
+    if endpoint.startswith(("apps.", "alerts.app_")):
         return "apps"
     if endpoint.startswith(("images.", "builds.")):
         return "images"

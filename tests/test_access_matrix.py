@@ -18,6 +18,7 @@ from flask import current_app
 
 from portal.extensions import db
 from portal.models import (
+    AlertRule,
     Build,
     ClusterSettings,
     Membership,
@@ -156,6 +157,17 @@ MATRIX = {
     # InfluxDB (a node's page says metrics are not configured); tests/monitoring/ has both.
     "apps.monitoring": ("GET", "/projects/alpha/apps/web/monitoring", None, "viewer", 503),
     "cluster.node_metrics": ("GET", "/cluster/nodes/hm-node1/metrics", None, "admin", 200),
+    # Alerts: rules are the portal's rows (no cluster or InfluxDB needed to read or change them).
+    "alerts.app_rules": ("GET", "/projects/alpha/apps/web/alerts", None, "viewer", 200),
+    "alerts.app_new": ("POST", "/projects/alpha/apps/web/alerts/new", {"kind": "metric", "metric": "cpu", "comparison": ">", "threshold": "0.5", "for_": "5m", "enabled": "y"}, "developer", 302),
+    "alerts.app_edit": ("POST", "/projects/alpha/apps/web/alerts/{app_rule_id}/edit", {"kind": "metric", "metric": "cpu", "comparison": ">", "threshold": "0.9", "for_": "5m", "enabled": "y"}, "developer", 302),
+    "alerts.app_delete": ("POST", "/projects/alpha/apps/web/alerts/{app_rule_id}/delete", {}, "developer", 302),
+    "alerts.app_history": ("GET", "/projects/alpha/apps/web/alerts/history", None, "viewer", 200),
+    "alerts.node_rules": ("GET", "/cluster/nodes/hm-node1/alerts", None, "admin", 200),
+    "alerts.node_new": ("POST", "/cluster/nodes/hm-node1/alerts/new", {"kind": "metric", "metric": "disk", "comparison": ">", "threshold": "85", "for_": "5m", "enabled": "y"}, "admin", 302),
+    "alerts.node_edit": ("POST", "/cluster/nodes/hm-node1/alerts/{node_rule_id}/edit", {"kind": "metric", "metric": "disk", "comparison": ">", "threshold": "95", "for_": "5m", "enabled": "y"}, "admin", 302),
+    "alerts.node_delete": ("POST", "/cluster/nodes/hm-node1/alerts/{node_rule_id}/delete", {}, "admin", 302),
+    "dashboard.alerts_card": ("GET", "/dashboard/alerts", None, "login", 200),
     "admin.volume_trash": ("GET", "/admin/volumes/trash", None, "admin", 200),
     "admin.volume_restore": ("POST", "/admin/volumes/trash/{trash_id}/restore", {}, "admin", 503),
     "admin.volume_purge": ("POST", "/admin/volumes/trash/{trash_id}/purge", {}, "admin", 302),
@@ -211,6 +223,12 @@ EFFECTS = {
     "volumes.rename": lambda: (_volume_dir() / "g.txt").exists(),
     "volumes.delete_file": lambda: not (_volume_dir() / "f.txt").exists(),
     "admin.volume_purge": lambda: db.session.scalar(db.select(TrashedVolume)) is None,
+    "alerts.app_new": lambda: db.session.scalar(db.select(AlertRule).filter_by(app="web", threshold_text="0.5")) is not None,
+    "alerts.app_edit": lambda: db.session.scalar(db.select(AlertRule.threshold_text).filter_by(app="web")) == "0.9",
+    "alerts.app_delete": lambda: db.session.scalar(db.select(AlertRule).filter_by(app="web")) is None,
+    "alerts.node_new": lambda: db.session.scalar(db.select(AlertRule).filter_by(node="hm-node1", threshold_text="85")) is not None,
+    "alerts.node_edit": lambda: db.session.scalar(db.select(AlertRule.threshold_text).filter_by(node="hm-node1")) == "95",
+    "alerts.node_delete": lambda: db.session.scalar(db.select(AlertRule).filter_by(node="hm-node1")) is None,
 }
 
 
@@ -250,14 +268,19 @@ def _request(team, make_user, endpoint):
     gc_run = RegistryGcRun(dry_run=True, status="succeeded", blobs=2, bytes_freed=2048, started_by="root")
     build = Build(project_id=project.id, repository="alpha/web", tag="1", source="upload", status="failed",
                   message="RUN false: exit status 1")
-    db.session.add_all([plan, run, gc_run, build])
+    app_rule = AlertRule(project_id=project.id, app="web", kind="metric", metric="cpu", comparison=">",
+                         threshold=0.25, threshold_text="0.25", for_seconds=300)
+    node_rule = AlertRule(node="hm-node1", kind="metric", metric="disk", comparison=">", threshold=80,
+                          threshold_text="80", for_seconds=300)
+    db.session.add_all([plan, run, gc_run, build, app_rule, node_rule])
     trashed = _volume(project)
     db.session.commit()
     ids = {m.user.username: m.id for m in project.memberships}
     method, url, data, level, ok = MATRIX[endpoint]
     url = url.format(vic_member=ids["vic"], dev_member=ids["dev"],
                      stranger_id=people["stranger"].id, sleeper_id=sleeper.id, plan_id=plan.id,
-                     run_id=run.id, gc_run_id=gc_run.id, build_id=build.id, trash_id=trashed.id)
+                     run_id=run.id, gc_run_id=gc_run.id, build_id=build.id, trash_id=trashed.id,
+                     app_rule_id=app_rule.id, node_rule_id=node_rule.id)
     return method, url, data, level, ok
 
 

@@ -19,7 +19,7 @@ from portal.apps.forms import (
     form_from_spec,
 )
 from portal.models import Role
-from portal.services import apps, authz, kube_access, plans, projects, streams, volumes
+from portal.services import alerts, apps, authz, kube_access, plans, projects, streams, volumes
 from portal.services.errors import Conflict, Invalid, Unavailable
 from portal.services.images import picker
 from portal.web import actor, page_number, redirect_to, render, wants_fragment
@@ -124,9 +124,10 @@ def _detail_page(project, role, app_name, status=200, **forms):
     image_form.token.data = image_form.token.data or d.app.template_hash
     mounted = [(v, volumes.level(v), volumes.percent(v)) for v in volumes.volumes_of(project)
                if v.name in d.app.claims] if d.app.claims and not wants_fragment() else []
+    firing = alerts.firing_of_app(project, app_name) if not wants_fragment() else []
     return render("apps/detail.html", "apps/_status.html", project=project, role=role, d=d,
                   app_name=app_name, can_change=role.at_least(Role.DEVELOPER), status=status, mounted=mounted,
-                  **forms)
+                  firing=firing, **forms)
 
 
 @bp.route("/<app>")

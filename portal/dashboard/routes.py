@@ -4,7 +4,7 @@ from sqlalchemy import select
 from portal.dashboard import bp
 from portal.extensions import db
 from portal.models import AuditEvent, Project
-from portal.services import health, metrics, overview, projects, provisioning
+from portal.services import alerts, health, metrics, overview, projects, provisioning
 from portal.web import render
 
 DASHBOARD_PROJECTS = 10
@@ -52,6 +52,14 @@ def usage_card():
         projects.visible_to(current_user))]
     return render("dashboard/usage.html", "dashboard/_usage.html", o=metrics.overview(namespaces),
                   may_see_nodes=current_user.is_admin)
+
+
+@bp.route("/dashboard/alerts")
+@login_required
+def alerts_card():
+    """Alerts firing now and the latest resolved, loaded after the dashboard: admins see every
+    alert (nodes' too) and when the rules were last judged, others their projects' apps'."""
+    return render("dashboard/alerts.html", "dashboard/_alerts.html", board=alerts.board(current_user))
 
 
 @bp.route("/dashboard/projects")

@@ -3,6 +3,7 @@
 Everything is importable from `portal.models`, as before the split; a new area adds its
 module here so that Alembic and `db.create_all` see its tables."""
 from portal.models.accounts import ROLE_CHOICE_LABELS, AuditEvent, Membership, Project, ResourcePlan, Role, User
+from portal.models.alerts import AlertEvent, AlertKind, AlertLease, AlertRule, AlertState, AlertStatus
 from portal.models.cluster import (
     ACTIVE_RUN_STATUSES,
     ClusterNode,
@@ -51,4 +52,10 @@ __all__ = [
     "BuildLogChunk",
     "Volume",
     "TrashedVolume",
+    "AlertKind",
+    "AlertStatus",
+    "AlertRule",
+    "AlertState",
+    "AlertEvent",
+    "AlertLease",
 ]

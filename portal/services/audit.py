@@ -145,6 +145,9 @@ ACTION_WORDS = {
     "volume.mkdir": _l("made a folder in the volume"),
     "volume.rename": _l("renamed a file in the volume"),
     "volume.delete_file": _l("deleted a file from the volume"),
+    "alert.create": _l("added an alert rule on"),
+    "alert.update": _l("changed an alert rule on"),
+    "alert.delete": _l("deleted an alert rule on"),
 }
 
 

@@ -242,6 +242,8 @@ def delete(project: Project, confirm: str, by: Actor) -> None:
                                    reason=getattr(error, "message", error)))
     from portal.services import volumes
     volumes.release_project(by, project, kube_access.kube() if kube_access.configured() else None)
+    from portal.services import alerts
+    alerts.forget_project(project)
     audit.record(by, "project.delete", "project", project.name, project=project)
     audit.detach(project)
     db.session.delete(project)

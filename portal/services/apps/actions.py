@@ -284,6 +284,8 @@ def delete(project: Project, name: str, confirm: str, by: Actor) -> list[str]:
         gone.append(f"Deployment {name}")
         # pods and ReplicaSets go with the Deployment; drop them from this process's view now
         kube.forget_app(project.name, name)
+    from portal.services import alerts  # its rules and history go with it, in the audit's transaction
+    alerts.forget_app(project, name)
     _record(by, "app.delete", project, name, detail=", ".join(gone))
     return gone
 

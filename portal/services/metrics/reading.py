@@ -40,6 +40,9 @@ def _client() -> influx.Influx:
                          timeout=float(c.get("INFLUXDB_TIMEOUT", 5)))
 
 
+client = _client  # the configured adapter, for the other readers of InfluxDB (services/alerts)
+
+
 RP, LO, HI = "@rp@", "$lo", "$hi"   # filled in by _statements: the source and the time bounds
 
 

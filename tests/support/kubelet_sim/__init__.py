@@ -19,6 +19,9 @@ It does what a real kubelet would show through the API, for N nodes at once:
   after ``job_duration`` seconds (restartPolicy OnFailure: a "Failed" pod
   restarts its containers in place instead, restartCount + 1, lastState
   terminated with exit code 1);
+* restarts a running pod's containers in place when a test says ``crash(ns, pod)``
+  (restartCount + 1, lastState terminated with exit code 1), as a kubelet does for a
+  container that exits under restartPolicy Always;
 * deletes pods that carry a deletionTimestamp with gracePeriodSeconds=0 (what
   a kubelet does once the containers are gone);
 * posts the kubelet's Events, rate-limited (events.py);

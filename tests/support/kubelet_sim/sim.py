@@ -6,6 +6,7 @@ deletes terminating pods, writes the containers' logs and posts the Events.
 """
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 import ssl
@@ -91,6 +92,7 @@ class KubeletSim:
         self.queue = WorkQueue()
         self.cache: dict[tuple[str, str], dict] = {}
         self.states: dict[str, PodEntry] = {}
+        self._crashes: dict[str, int] = {}     # pod uid -> restarts crash() asked for, not yet synced
         self._ip_lock = threading.Lock()
         self._ips = (str(ip) for ip in ipaddress.ip_network(POD_CIDR).hosts())
         self._free_ips: list[str] = []
@@ -141,6 +143,18 @@ class KubeletSim:
         return Knobs(start_delay=self.start_delay, ready_delay=self.ready_delay, job_duration=self.job_duration,
                      pull_backoff_after=self.pull_backoff_after, pull_retry=self.pull_retry,
                      image_exists=self.image_exists, job_rule=self._job_outcome)
+
+    def crash(self, namespace: str, pod: str) -> None:
+        """The pod's containers exit with code 1 and the kubelet starts them again in place, as
+        for restartPolicy Always: restartCount + 1, lastState terminated, the log rotated. Done
+        by the pod's next sync (a worker; never two at once for one pod)."""
+        obj = self.cache.get((namespace, pod))
+        if obj is None:
+            raise KeyError(f"no pod {namespace}/{pod} on this kubelet")
+        with self._ip_lock:
+            uid = obj["metadata"]["uid"]
+            self._crashes[uid] = self._crashes.get(uid, 0) + 1
+        self.queue.add((namespace, pod))
 
     def write_log(self, namespace: str, pod: str, container: str, text: str, previous: bool = False):
         """Append text (one line per \\n) to a container's log, as if it printed it."""
@@ -328,6 +342,13 @@ class KubeletSim:
             return
         if entry is None:
             entry = self.states[uid] = PodEntry(uid)
+        with self._ip_lock:
+            crashes = self._crashes.pop(uid, 0)
+        if crashes and entry.state.running_since is not None:
+            entry.state = dataclasses.replace(entry.state, restarts=entry.state.restarts + crashes,
+                                              last_restart=time.time())
+            for c in pod["spec"]["containers"]:
+                self.logs.rotate((key[0], key[1], c["name"]))
         step = podstate.step(pod, entry.state, time.time(), self.knobs(), self.node_ips[pod["spec"]["nodeName"]],
                              self._alloc_ip)
         entry.state = step.state
