@@ -21,6 +21,7 @@ from portal.models import User
 from portal.services import users
 from portal.services.context import Actor
 from portal.services.errors import Forbidden, NotFound, ServiceError, Throttled
+from portal.templating import size
 
 # Static files and the health probe never load the logged-in user (nor touch the database
 # for it): they must answer while the database hangs.
@@ -383,6 +384,26 @@ def upload_body(length: int) -> ExactBody:
 
 def json_refusal(status: int, field: str | None, message: str):
     return jsonify(field=field, message=str(message)), status
+
+
+OCTET_STREAM = "application/octet-stream"
+
+
+def raw_body_refusal(field: str, limit: int, *, no_length: str, too_large, not_raw: str):
+    """The checks every raw-body upload makes before a byte of the body is read: None when the
+    request has a Content-Length of at most `limit` and the type application/octet-stream (the
+    request's body limit is then raised to `limit`, for this request only), else the JSON
+    refusal for `field`: 411 `no_length` without a Content-Length (a chunked body), 413
+    `too_large(size, limit)` (sizes as text) past the limit, 415 `not_raw` for any other type."""
+    length = request.content_length  # werkzeug: None for a chunked body, 0 for a missing header
+    if length is None or not request.headers.get("Content-Length", "").strip():
+        return json_refusal(411, field, no_length)
+    if length > limit:
+        return json_refusal(413, field, too_large(size(length), size(limit)))
+    if request.mimetype != OCTET_STREAM:
+        return json_refusal(415, field, not_raw)
+    request.max_content_length = limit
+    return None
 
 
 def drain_body() -> None:
