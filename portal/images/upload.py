@@ -5,7 +5,7 @@ archive's bytes straight into the registry.
     POST /projects/<name>/images/upload?name=web&tag=1.0[&image=]  body: the archive's raw bytes
          201 {"repository", "tag", "digest", "size", "image"}; 4xx/503 {"field", "message"}
 
-The body (web.ExactBody: as long as its Content-Length says, so a client gone half-way is
+The body (rawbody.ExactBody: as long as its Content-Length says, so a client gone half-way is
 not taken for a shorter archive) is handed to services/images/uploads.py as it arrives: no
 multipart parsing, no temporary file, never whole in memory. HUMMER_UPLOAD_MAX_BYTES bounds this route
 alone (every other body stays under MAX_CONTENT_LENGTH); a body without Content-Length is
@@ -27,10 +27,11 @@ from wtforms import FileField, Form, StringField
 from portal.extensions import csrf
 from portal.images import bp
 from portal.models import Role
+from portal.rawbody import ExactBody, csrf_header_refusal, drain_body, json_refusal, raw_body_refusal
 from portal.services import authz
 from portal.services.errors import Invalid, ServiceError
 from portal.services.images import access, uploads
-from portal.web import ExactBody, actor, csrf_header_refusal, drain_body, json_refusal, raw_body_refusal, render
+from portal.web import actor, render
 
 
 class UploadForm(Form):

@@ -27,24 +27,21 @@ from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from portal.extensions import csrf, db
 from portal.forms import attach
 from portal.models import Role
+from portal.rawbody import (
+    OCTET_STREAM,
+    csrf_header_refusal,
+    drain_body,
+    json_refusal,
+    raw_body_refusal,
+    upload_body,
+)
 from portal.services import volumes
 from portal.services.errors import Invalid, ServiceError
 from portal.services.paging import page_of
 from portal.volumes import bp
 from portal.volumes.forms import FolderForm, RenameForm, UploadForm
 from portal.volumes.routes import project_of
-from portal.web import (
-    OCTET_STREAM,
-    actor,
-    csrf_header_refusal,
-    drain_body,
-    json_refusal,
-    page_number,
-    raw_body_refusal,
-    redirect_to,
-    render,
-    upload_body,
-)
+from portal.web import actor, page_number, redirect_to, render
 
 PER_PAGE = 200
 
