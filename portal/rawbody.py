@@ -6,18 +6,13 @@ byte of it (raw_body_refusal).
 
 The body's reader: ExactBody (exactly Content-Length bytes, or ClientDisconnected), and
 under gunicorn on a plain socket SplicedBody, whose copy_into(fd) moves the body from the
-socket to a file inside the kernel (splice(2)) in two threads: this one takes the bytes off
-the socket into a few pipes while another empties them into the file, so that taking the
-network's packets and writing the file's pages overlap. bench/volume_io.py measures it
-against cp."""
+socket to a file inside the kernel (splice(2)). bench/volume_io.py measures it against cp."""
 from __future__ import annotations
 
 import fcntl
 import os
-import queue
 import select
 import socket
-import threading
 
 from flask import current_app, jsonify, request
 from flask_babel import gettext as _
@@ -97,17 +92,17 @@ class ExactBody:
 
 class SplicedBody(ExactBody):
     """ExactBody under gunicorn on a plain socket, with a fast way into a file: copy_into(fd)
-    moves the body from the client's socket to the file through pipes inside the kernel
-    (splice(2)), never through Python's buffers. The calling thread splices the socket into
-    one of PIPES pipes of CHUNK bytes at a time and hands it to a writer thread, which splices
-    the pipes into the file in the same order; each side waits only when all pipes are full
-    or all empty. gunicorn's reader is kept told how much of the body is left, so the
-    connection stays usable after it. A client that sends nothing for STALL_SECONDS, goes
-    away or breaks the connection raises ClientDisconnected; the file's own errors (a full
-    disk) are raised as they are, after the writer stopped."""
+    moves the body from the client's socket to the file through a pipe inside the kernel
+    (splice(2)), never through Python's buffers. gunicorn's reader is kept told how much of
+    the body is left, so the connection stays usable after it. A client that sends nothing
+    for STALL_SECONDS, goes away or breaks the connection raises ClientDisconnected; the
+    file's own errors (a full disk) are raised as they are.
+
+    One thread, one pipe of CHUNK bytes: a second thread emptying a ring of pipes into the
+    file while this one fills them was tried and was no faster through gunicorn (README,
+    "Benchmarks", volume_io's uploads)."""
 
     CHUNK = 1 << 20
-    PIPES = 4
     STALL_SECONDS = 60
 
     def __init__(self, body, sock: socket.socket, length: int):
@@ -139,86 +134,35 @@ class SplicedBody(ExactBody):
         return len(head)
 
     def _splice_into(self, fd: int) -> int:
-        pipes = []
-        try:
-            for _n in range(self.PIPES):
-                pipes.append(os.pipe())
-                try:
-                    fcntl.fcntl(pipes[-1][1], fcntl.F_SETPIPE_SZ, self.CHUNK)
-                except OSError:
-                    pass  # the default pipe size works, in smaller steps
-            writer = _PipeWriter(fd, pipes)
-            try:
-                self._fill(writer)
-            finally:
-                writer.finish()
-            return writer.written
-        finally:
-            for pipe_r, pipe_w in pipes:
-                os.close(pipe_r)
-                os.close(pipe_w)
-
-    def _fill(self, writer: _PipeWriter) -> None:
         reader, sock = self.body.reader, self.sock.fileno()
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
-        while self.left > 0:
-            pipe_w = writer.empty_pipe()  # raises the writer's error, if it failed
-            try:
-                if not poller.poll(self.STALL_SECONDS * 1000):
-                    raise ClientDisconnected()
-                moved = os.splice(sock, pipe_w, min(self.left, self.CHUNK))
-            except OSError as error:  # the connection broke (reset, timed out)
-                raise ClientDisconnected() from error
-            if moved == 0:
-                raise ClientDisconnected()
-            reader.length -= moved
-            self.left -= moved
-            writer.hand(pipe_w, moved)
-
-
-class _PipeWriter:
-    """The thread that splices the filled pipes into the file, in the order they were handed
-    over; the pipes go back to the filler empty. Its error stops it and is raised to the
-    filler at its next empty_pipe() or at finish()."""
-
-    def __init__(self, fd: int, pipes: list[tuple[int, int]]):
-        self.fd, self.written, self.error = fd, 0, None
-        self.reader_of = {pipe_w: pipe_r for pipe_r, pipe_w in pipes}
-        self.empty, self.full = queue.SimpleQueue(), queue.SimpleQueue()
-        for _pipe_r, pipe_w in pipes:
-            self.empty.put(pipe_w)
-        self.thread = threading.Thread(target=self._run, name="hummer-upload-writer", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
+        written = 0
+        pipe_r, pipe_w = os.pipe()
         try:
-            while (item := self.full.get()) is not None:
-                pipe_w, moved = item
+            try:
+                fcntl.fcntl(pipe_w, fcntl.F_SETPIPE_SZ, self.CHUNK)
+            except OSError:
+                pass  # the default pipe size works, in smaller steps
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            while self.left > 0:
+                try:
+                    if not poller.poll(self.STALL_SECONDS * 1000):
+                        raise ClientDisconnected()
+                    moved = os.splice(sock, pipe_w, min(self.left, self.CHUNK))
+                except OSError as error:  # the connection broke (reset, timed out)
+                    raise ClientDisconnected() from error
+                if moved == 0:
+                    raise ClientDisconnected()
+                reader.length -= moved
+                self.left -= moved
                 while moved:
-                    step = os.splice(self.reader_of[pipe_w], self.fd, moved)
+                    step = os.splice(pipe_r, fd, moved)
                     moved -= step
-                    self.written += step
-                self.empty.put(pipe_w)
-        except BaseException as error:  # the file's error (ENOSPC, EDQUOT, EIO): the filler raises it
-            self.error = error
-            self.empty.put(None)
-
-    def empty_pipe(self) -> int:
-        pipe_w = self.empty.get()
-        if pipe_w is None:
-            raise self.error
-        return pipe_w
-
-    def hand(self, pipe_w: int, moved: int) -> None:
-        self.full.put((pipe_w, moved))
-
-    def finish(self) -> None:
-        """Wait until the writer has written all it was handed (or failed); its error, if any, is raised."""
-        self.full.put(None)
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
+                    written += step
+        finally:
+            os.close(pipe_r)
+            os.close(pipe_w)
+        return written
 
 
 def upload_body(length: int) -> ExactBody:
