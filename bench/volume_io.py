@@ -27,7 +27,7 @@ and would count against whichever side goes first). The first timed run compares
 that arrived with the source. Each run also downloads the file to /dev/null: the portal's
 side without the client's writing. cp copies within the kernel (copy_file_range); the portal,
 under gunicorn, moves an upload from the socket to the file within the kernel too (splice(2),
-portal/web.py SplicedBody) and sends a download with sendfile(2). After each size the
+portal/rawbody.py SplicedBody) and sends a download with sendfile(2). After each size the
 gunicorn worker's peak RSS (VmHWM, which only rises) is printed: the portal streams, so it
 should not grow with the file's size.
 

@@ -1,20 +1,14 @@
 """Request-side helpers shared by every blueprint: full page or fragment, errors, the actor."""
 from __future__ import annotations
 
-import fcntl
-import os
-import select
-import socket
-
-from flask import Flask, current_app, jsonify, make_response, redirect, render_template, request
+from flask import Flask, current_app, make_response, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf.csrf import CSRFError, validate_csrf
-from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
-from wtforms import ValidationError
 
 from portal.extensions import client_address, db, login_manager
 from portal.models import User
@@ -271,127 +265,3 @@ def init_app(app: Flask) -> None:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
-
-
-# Uploads sent as a raw request body (an image archive, a file into a volume): the page's
-# script sends the file itself, so these views answer in JSON and check the CSRF header.
-
-DRAIN_CHUNK = 1 << 20
-
-
-def csrf_header_refusal():
-    """None when the X-CSRFToken header is valid, else the JSON refusal (400). Such a view is
-    exempt from CSRFProtect, whose hook would read the body as a form first."""
-    if not current_app.config.get("WTF_CSRF_ENABLED", True):
-        return None
-    try:
-        validate_csrf(request.headers.get("X-CSRFToken", ""))
-    except ValidationError as error:
-        reason = _(str(error.args[0] if error.args else "The CSRF token is missing."))
-        return json_refusal(400, None, _("%(reason)s Reload the page and try again.", reason=reason))
-    return None
-
-
-class ExactBody:
-    """The request body, which must be exactly `length` bytes long. gunicorn reports a client
-    that went away half-way as the end of the body (it sets wsgi.input_terminated, so werkzeug
-    does not check the length itself); here a body that ends early raises ClientDisconnected,
-    so a cut-off upload is never taken for a whole, shorter file."""
-
-    def __init__(self, stream, length: int):
-        self.stream, self.left = stream, length
-
-    def read(self, size: int = -1) -> bytes:
-        if self.left <= 0:
-            return b""
-        data = self.stream.read(self.left if size is None or size < 0 else min(size, self.left))
-        if not data and size != 0:
-            raise ClientDisconnected()
-        self.left -= len(data)
-        return data
-
-
-class SplicedBody(ExactBody):
-    """ExactBody under gunicorn on a plain socket, with a fast way into a file: copy_into(fd)
-    moves the body from the client's socket to the file through a pipe inside the kernel
-    (splice(2)), never through Python's buffers. gunicorn's reader is kept told how much of
-    the body is left, so the connection stays usable after it; a client that sends nothing
-    for STALL_SECONDS, or goes away, raises ClientDisconnected."""
-
-    CHUNK = 1 << 20
-    STALL_SECONDS = 60
-
-    def __init__(self, body, sock: socket.socket, length: int):
-        super().__init__(body, length)
-        self.body, self.sock = body, sock
-
-    def copy_into(self, fd: int) -> int:
-        reader = self.body.reader
-        written = 0
-        try:
-            head = reader.unreader.take_buffered()  # what gunicorn read ahead of the body
-            if len(head) > self.left:  # a pipelined next request behind the body: give it back
-                reader.unreader.unread(head[self.left:])
-                head = head[:self.left]
-            view = memoryview(head)
-            while view:
-                view = view[os.write(fd, view):]
-            written, reader.length, self.left = len(head), reader.length - len(head), self.left - len(head)
-            pipe_r, pipe_w = os.pipe()
-            try:
-                try:
-                    fcntl.fcntl(pipe_w, fcntl.F_SETPIPE_SZ, self.CHUNK)
-                except OSError:
-                    pass  # the default pipe size works, in smaller steps
-                poller = select.poll()
-                poller.register(self.sock.fileno(), select.POLLIN)
-                while self.left > 0:
-                    if not poller.poll(self.STALL_SECONDS * 1000):
-                        raise ClientDisconnected()
-                    moved = os.splice(self.sock.fileno(), pipe_w, min(self.left, self.CHUNK))
-                    if moved == 0:
-                        raise ClientDisconnected()
-                    reader.length -= moved
-                    self.left -= moved
-                    while moved:
-                        step = os.splice(pipe_r, fd, moved)
-                        moved -= step
-                        written += step
-            finally:
-                os.close(pipe_r)
-                os.close(pipe_w)
-        except BaseException:
-            self.body.failed = True  # gunicorn closes the connection instead of reusing it
-            raise
-        return written
-
-
-def upload_body(length: int) -> ExactBody:
-    """The request body of `length` bytes as an upload's source: SplicedBody when gunicorn
-    serves the request on a plain socket and nothing of the body was read yet, else ExactBody
-    (any other server, TLS in gunicorn, the test client)."""
-    environ = request.environ
-    sock, body = environ.get("gunicorn.socket"), environ.get("wsgi.input")
-    reader = getattr(body, "reader", None)
-    unreader = getattr(reader, "unreader", None)
-    if (type(sock) is socket.socket and hasattr(os, "splice") and hasattr(unreader, "take_buffered")
-            and hasattr(unreader, "unread") and getattr(reader, "length", None) == length
-            and not body.buf.getbuffer().nbytes):
-        return SplicedBody(body, sock, length)
-    return ExactBody(request.stream, length)
-
-
-def json_refusal(status: int, field: str | None, message: str):
-    return jsonify(field=field, message=str(message)), status
-
-
-def drain_body() -> None:
-    """Read what is left of the body (at most its Content-Length, itself under the limit): a
-    browser still sending a refused upload when the answer comes would see a broken
-    connection instead of the reason, and a kept-alive connection would read the rest as
-    its next request."""
-    try:
-        while request.stream.read(DRAIN_CHUNK):
-            pass
-    except (ClientDisconnected, RequestEntityTooLarge, OSError):
-        pass

@@ -5,7 +5,7 @@ archive's bytes straight into the registry.
     POST /projects/<name>/images/upload?name=web&tag=1.0[&image=]  body: the archive's raw bytes
          201 {"repository", "tag", "digest", "size", "image"}; 4xx/503 {"field", "message"}
 
-The body (web.ExactBody: as long as its Content-Length says, so a client gone half-way is
+The body (rawbody.ExactBody: as long as its Content-Length says, so a client gone half-way is
 not taken for a shorter archive) is handed to services/images/uploads.py as it arrives: no
 multipart parsing, no temporary file, never whole in memory. HUMMER_UPLOAD_MAX_BYTES bounds this route
 alone (every other body stays under MAX_CONTENT_LENGTH); a body without Content-Length is
@@ -27,13 +27,11 @@ from wtforms import FileField, Form, StringField
 from portal.extensions import csrf
 from portal.images import bp
 from portal.models import Role
+from portal.rawbody import ExactBody, csrf_header_refusal, drain_body, json_refusal, raw_body_refusal
 from portal.services import authz
 from portal.services.errors import Invalid, ServiceError
 from portal.services.images import access, uploads
-from portal.templating import size
-from portal.web import ExactBody, actor, csrf_header_refusal, drain_body, json_refusal, render
-
-OCTET_STREAM = "application/octet-stream"
+from portal.web import actor, render
 
 
 class UploadForm(Form):
@@ -74,24 +72,22 @@ def push(name):
         project, _role = authz.get_project(current_user, name, Role.DEVELOPER)
     except ServiceError as error:
         return json_refusal(error.status, None, error.message)
-    limit = uploads.limit()
-    length = request.content_length  # werkzeug: None for a chunked body, 0 for a missing header
-    if length is None or not request.headers.get("Content-Length", "").strip():
-        return json_refusal(411, "archive", _("The upload has no Content-Length: send the archive as one "
-                                         "body of known size."))
-    if length > limit:
-        return json_refusal(413, "archive", _("The archive is %(size)s, more than the limit of %(limit)s "
-                                         "(HUMMER_UPLOAD_MAX_BYTES).", size=size(length), limit=size(limit)))
-    if request.mimetype != OCTET_STREAM:
-        return json_refusal(415, "archive", _("Send the archive itself as the body (application/octet-stream); "
-                                         "uploading from the page needs JavaScript."))
+    refused = raw_body_refusal(
+        "archive", uploads.limit(),
+        no_length=_("The upload has no Content-Length: send the archive as one body of known size."),
+        too_large=lambda length, limit: _("The archive is %(size)s, more than the limit of %(limit)s "
+                                          "(HUMMER_UPLOAD_MAX_BYTES).", size=length, limit=limit),
+        not_raw=_("Send the archive itself as the body (application/octet-stream); uploading from the page "
+                  "needs JavaScript."))
+    if refused:
+        return refused
+    length = request.content_length
     image_name = request.args.get("name", "").strip()
     tag = request.args.get("tag", "").strip()
     if not image_name:
         return json_refusal(422, "name", _("Name the image."))
     if not tag:
         return json_refusal(422, "tag", _("Give the image a tag."))
-    request.max_content_length = limit  # this route only: the archive may be this large
     try:
         uploaded = uploads.upload(actor(), project, ExactBody(request.stream, length), image_name, tag,
                                   request.args.get("image", "").strip() or None)

@@ -111,12 +111,50 @@
     input.setAttribute("aria-describedby", small.id);
     input.focus();
   }
+  /* What both uploads share: the form busy while files go (submit disabled, Cancel and the
+     <progress> shown), and one file sent as the raw body of an XHR POST (the CSRF token in
+     X-CSRFToken), its answer read as JSON: on.progress(loaded, total) as the bytes go,
+     on.sent() once the last one left, on.done(answer) for a 201, on.refused(answer) for a
+     refusal with a message ({field, message}). Any other end (another answer, a broken
+     connection, Cancel) is said in the form's errors. The form is no longer busy after any
+     end but on.done, which decides. */
+  function busy(form, on) {
+    var cancel = form.querySelector("#upload-cancel");
+    form.querySelector("#upload-submit").disabled = on;
+    form.querySelector("#upload-progress").hidden = !on;
+    cancel.hidden = !on;
+    if (on) { form.setAttribute("data-busy", "true"); return; }
+    form.removeAttribute("data-busy");
+    cancel.onclick = null;
+  }
+  function sendFile(form, url, file, on) {
+    var xhr = new XMLHttpRequest();
+    var cancelled = false;
+    function failed(key, values) { busy(form, false); showError(form, null, words(form, key, values)); }
+    xhr.open("POST", url);
+    xhr.setRequestHeader("Content-Type", "application/octet-stream");
+    xhr.setRequestHeader("X-CSRFToken", form.querySelector("[name=csrf_token]").value);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.onprogress = function (event) {
+      if (event.lengthComputable) { on.progress(event.loaded, event.total); }
+    };
+    if (on.sent) { xhr.upload.onload = on.sent; }
+    xhr.onload = function () {
+      var answer = null;
+      try { answer = JSON.parse(xhr.responseText); } catch (e) { answer = null; }
+      if (xhr.status === 201 && answer) { on.done(answer); return; }
+      if (answer && answer.message) { busy(form, false); on.refused(answer); return; }
+      failed("unexpected", {status: String(xhr.status)});
+    };
+    xhr.onerror = function () { failed(cancelled ? "cancelled" : "broken"); };
+    xhr.onabort = function () { failed("cancelled"); };
+    form.querySelector("#upload-cancel").onclick = function () { cancelled = true; xhr.abort(); };
+    xhr.send(file);
+  }
   function uploadArchive(form) {
     var file = form.querySelector("input[type=file]").files[0];
     var bar = form.querySelector("#upload-bar");
     var status = form.querySelector("#upload-status");
-    var submit = form.querySelector("#upload-submit");
-    var cancel = form.querySelector("#upload-cancel");
     var done = form.querySelector("#upload-done");
     clearErrors(form);
     done.hidden = true;
@@ -130,63 +168,28 @@
       var value = form.querySelector("[name='" + field + "']").value.trim();
       if (value || field !== "image") { query.set(field, value); }
     });
-    var xhr = new XMLHttpRequest();
-    function finish() {
-      form.removeAttribute("data-busy");
-      submit.disabled = false;
-      cancel.hidden = true;
-      cancel.onclick = null;
-    }
-    xhr.open("POST", form.action + "?" + query.toString());
-    xhr.setRequestHeader("Content-Type", "application/octet-stream");
-    xhr.setRequestHeader("X-CSRFToken", form.querySelector("[name=csrf_token]").value);
-    xhr.setRequestHeader("Accept", "application/json");
-    xhr.upload.onprogress = function (event) {
-      if (!event.lengthComputable) { return; }
-      bar.max = event.total;
-      bar.value = event.loaded;
-      status.textContent = words(form, "progress", {sent: bytes(event.loaded), total: bytes(event.total)});
-    };
-    xhr.upload.onload = function () {
-      bar.removeAttribute("value");  /* indeterminate: the registry takes the last blobs and the tag */
-      status.textContent = words(form, "pushing");
-    };
-    xhr.onload = function () {
-      finish();
-      var answer = null;
-      try { answer = JSON.parse(xhr.responseText); } catch (e) { answer = null; }
-      if (xhr.status === 201 && answer) {
-        bar.max = 1;
-        bar.value = 1;
-        status.textContent = "";
-        form.querySelector("#upload-progress").hidden = true;
-        form.querySelector("#upload-done-text").textContent = words(form, "done", {image: answer.image});
-        done.hidden = false;
-        return;
-      }
-      form.querySelector("#upload-progress").hidden = true;
-      if (answer && answer.message) { showError(form, answer.field, answer.message); return; }
-      showError(form, null, words(form, "unexpected", {status: String(xhr.status)}));
-    };
-    xhr.onerror = function () {
-      finish();
-      form.querySelector("#upload-progress").hidden = true;
-      showError(form, null, words(form, "broken"));
-    };
-    xhr.onabort = function () {
-      finish();
-      form.querySelector("#upload-progress").hidden = true;
-      showError(form, null, words(form, "cancelled"));
-    };
-    cancel.onclick = function () { xhr.abort(); };
     bar.max = file.size || 1;
     bar.value = 0;
     status.textContent = words(form, "progress", {sent: bytes(0), total: bytes(file.size)});
-    form.querySelector("#upload-progress").hidden = false;
-    form.setAttribute("data-busy", "true");
-    submit.disabled = true;
-    cancel.hidden = false;
-    xhr.send(file);
+    busy(form, true);
+    sendFile(form, form.action + "?" + query.toString(), file, {
+      progress: function (loaded, total) {
+        bar.max = total;
+        bar.value = loaded;
+        status.textContent = words(form, "progress", {sent: bytes(loaded), total: bytes(total)});
+      },
+      sent: function () {
+        bar.removeAttribute("value");  /* indeterminate: the registry takes the last blobs and the tag */
+        status.textContent = words(form, "pushing");
+      },
+      done: function (answer) {
+        busy(form, false);
+        status.textContent = "";
+        form.querySelector("#upload-done-text").textContent = words(form, "done", {image: answer.image});
+        done.hidden = false;
+      },
+      refused: function (answer) { showError(form, answer.field, answer.message); }
+    });
   }
   document.addEventListener("submit", function (event) {
     var form = event.target;
@@ -215,8 +218,6 @@
     var files = Array.prototype.slice.call(form.querySelector("input[type=file]").files);
     var bar = form.querySelector("#upload-bar");
     var status = form.querySelector("#upload-status");
-    var submit = form.querySelector("#upload-submit");
-    var cancel = form.querySelector("#upload-cancel");
     var done = form.querySelector("#upload-done");
     var overwrite = form.querySelector("[name=overwrite]");
     var limit = Number(form.getAttribute("data-max-bytes"));
@@ -227,19 +228,9 @@
     if (big) { showError(form, "files", words(form, "too-big", {name: big.name})); return; }
     var total = files.reduce(function (sum, f) { return sum + f.size; }, 0) || 1;
     var before = 0;
-    var stopped = false;
-    var current = null;
-    function finish() {
-      form.removeAttribute("data-busy");
-      submit.disabled = false;
-      cancel.hidden = true;
-      cancel.onclick = null;
-      form.querySelector("#upload-progress").hidden = true;
-    }
-    function fail(field, message) { finish(); showError(form, field, message); }
     function send(index) {
       if (index >= files.length) {
-        finish();
+        busy(form, false);
         done.textContent = words(form, "done", {count: String(files.length)});
         done.hidden = false;
         var list = document.getElementById("file-list");
@@ -253,35 +244,21 @@
       query.set("path", form.getAttribute("data-path") || "");
       query.set("name", file.name);
       if (overwrite && overwrite.checked) { query.set("overwrite", "1"); }
-      var xhr = current = new XMLHttpRequest();
-      xhr.open("POST", form.action + "?" + query.toString());
-      xhr.setRequestHeader("Content-Type", "application/octet-stream");
-      xhr.setRequestHeader("X-CSRFToken", form.querySelector("[name=csrf_token]").value);
-      xhr.setRequestHeader("Accept", "application/json");
-      xhr.upload.onprogress = function (event) {
-        if (!event.lengthComputable) { return; }
-        bar.value = before + event.loaded;
-        status.textContent = words(form, "progress", {name: file.name, sent: bytes(event.loaded),
-          total: bytes(event.total), num: String(index + 1), count: String(files.length)});
-      };
-      xhr.onload = function () {
-        var answer = null;
-        try { answer = JSON.parse(xhr.responseText); } catch (e) { answer = null; }
-        if (xhr.status === 201) { before += file.size; send(index + 1); return; }
-        if (answer && answer.message) { fail(answer.field === "file" ? "files" : answer.field, file.name + ": " + answer.message); return; }
-        fail(null, words(form, "unexpected", {status: String(xhr.status)}));
-      };
-      xhr.onerror = function () { fail(null, words(form, stopped ? "cancelled" : "broken")); };
-      xhr.onabort = function () { fail(null, words(form, "cancelled")); };
-      xhr.send(file);
+      sendFile(form, form.action + "?" + query.toString(), file, {
+        progress: function (loaded, size) {
+          bar.value = before + loaded;
+          status.textContent = words(form, "progress", {name: file.name, sent: bytes(loaded),
+            total: bytes(size), num: String(index + 1), count: String(files.length)});
+        },
+        done: function () { before += file.size; send(index + 1); },
+        refused: function (answer) {
+          showError(form, answer.field === "file" ? "files" : answer.field, file.name + ": " + answer.message);
+        }
+      });
     }
-    cancel.onclick = function () { stopped = true; if (current) { current.abort(); } };
     bar.max = total;
     bar.value = 0;
-    form.querySelector("#upload-progress").hidden = false;
-    form.setAttribute("data-busy", "true");
-    submit.disabled = true;
-    cancel.hidden = false;
+    busy(form, true);
     send(0);
   }
   document.addEventListener("submit", function (event) {

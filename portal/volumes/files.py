@@ -27,26 +27,23 @@ from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from portal.extensions import csrf, db
 from portal.forms import attach
 from portal.models import Role
-from portal.services import volumes
-from portal.services.errors import Invalid, ServiceError
-from portal.services.paging import page_of
-from portal.templating import size
-from portal.volumes import bp
-from portal.volumes.forms import FolderForm, RenameForm, UploadForm
-from portal.volumes.routes import project_of
-from portal.web import (
-    actor,
+from portal.rawbody import (
+    OCTET_STREAM,
     csrf_header_refusal,
     drain_body,
     json_refusal,
-    page_number,
-    redirect_to,
-    render,
+    raw_body_refusal,
     upload_body,
 )
+from portal.services import volumes
+from portal.services.errors import Invalid, ServiceError
+from portal.services.paging import page_of
+from portal.volumes import bp
+from portal.volumes.forms import FolderForm, RenameForm, UploadForm
+from portal.volumes.routes import project_of
+from portal.web import actor, page_number, redirect_to, render
 
 PER_PAGE = 200
-OCTET_STREAM = "application/octet-stream"
 
 
 def _browse_url(project, volume, path: str, **args) -> str:
@@ -115,18 +112,16 @@ def upload(name, volume):
         row = volumes.get(project, volume)
     except ServiceError as error:
         return json_refusal(error.status, None, error.message)
-    limit = int(current_app.config["VOLUME_UPLOAD_MAX_BYTES"])
+    refused = raw_body_refusal(
+        "file", int(current_app.config["VOLUME_UPLOAD_MAX_BYTES"]),
+        no_length=_("The upload has no Content-Length: send the file as one body of known size."),
+        too_large=lambda length, limit: _("The file is %(size)s, more than the limit of %(limit)s "
+                                          "(HUMMER_VOLUME_UPLOAD_MAX_BYTES).", size=length, limit=limit),
+        not_raw=_("Send the file itself as the body (application/octet-stream); uploading from the page "
+                  "needs JavaScript."))
+    if refused:
+        return refused
     length = request.content_length
-    if length is None or not request.headers.get("Content-Length", "").strip():
-        return json_refusal(411, "file", _("The upload has no Content-Length: send the file as one body of "
-                                           "known size."))
-    if length > limit:
-        return json_refusal(413, "file", _("The file is %(size)s, more than the limit of %(limit)s "
-                                      "(HUMMER_VOLUME_UPLOAD_MAX_BYTES).", size=size(length), limit=size(limit)))
-    if request.mimetype != OCTET_STREAM:
-        return json_refusal(415, "file", _("Send the file itself as the body (application/octet-stream); uploading "
-                                      "from the page needs JavaScript."))
-    request.max_content_length = limit
     try:
         written = volumes.files.upload(actor(), project, row, request.args.get("path", ""),
                                        request.args.get("name", ""), upload_body(length), length,
