@@ -23,6 +23,7 @@ from portal.models.images import (
     PublicImage,
     RegistryGcRun,
 )
+from portal.models.tokens import ApiToken, api_token_project
 from portal.models.volumes import TrashedVolume, Volume
 
 __all__ = [
@@ -51,4 +52,6 @@ __all__ = [
     "BuildLogChunk",
     "Volume",
     "TrashedVolume",
+    "ApiToken",
+    "api_token_project",
 ]
