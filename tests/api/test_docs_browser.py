@@ -1,8 +1,11 @@
 """The API reference page in Chromium: Swagger UI (vendored, no CDN) renders the portal's own
 OpenAPI document under the portal's Content-Security-Policy (browsing() fails on a violation)."""
+import pytest
 from selenium.webdriver.common.by import By
 
 from tests.support.browser import browsing, find, wait_for
+
+pytestmark = pytest.mark.browser
 
 
 def test_the_reference_page_shows_every_operation_under_the_csp(app):
