@@ -78,6 +78,13 @@ def test_ci_deploys_with_a_token_then_the_revoked_token_is_refused(
         assert image == "hummer/web:2.0"
         ready(apps_api, ns, "web", 2)
 
+        # A change based on an old read of the app is a 409 that says where the app is now.
+        now = api.get(f"{base}/web", timeout=60).json()
+        stale = api.put(f"{base}/web/image", json={"image": "hummer/web", "tag": "3.0", "version": "old-read"},
+                        timeout=60)
+        assert stale.status_code == 409 and stale.headers["Content-Type"] == "application/problem+json"
+        assert (stale.json()["generation"], stale.json()["version"]) == (now["generation"], now["version"])
+
         listed = core_api.list_namespaced_pod(ns, label_selector="hummer.io/app=web").items
         pods = sorted(p.metadata.name for p in listed if p.metadata.deletion_timestamp is None)
         kubelet.write_log(ns, pods[0], "web", "deployed by CI")
