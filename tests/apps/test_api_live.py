@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -90,6 +91,16 @@ def test_ci_deploys_with_a_token_then_the_revoked_token_is_refused(
         kubelet.write_log(ns, pods[0], "web", "deployed by CI")
         lines = api.get(f"{base}/web/logs?tail=50", timeout=60).json()["lines"]
         assert any(line["line"] == "deployed by CI" and line["pod"] == pods[0] for line in lines), lines
+        # follow: NDJSON as the pods print (read until the line comes; closing ends the stream)
+        with api.get(f"{base}/web/logs/follow?pod={pods[1]}", stream=True, timeout=30) as followed:
+            assert followed.status_code == 200 and followed.headers["Content-Type"] == "application/x-ndjson"
+            kubelet.write_log(ns, pods[1], "web", "followed by CI")
+            got = []
+            for line in followed.iter_lines():  # the simulated pod prints lines of its own too
+                got.append(json.loads(line))
+                if got[-1].get("line") == "followed by CI" or len(got) > 200:
+                    break
+        assert got[-1] == {"pod": pods[1], "line": "followed by CI"}, got[-5:]
 
         db.session.rollback()  # see what gunicorn committed
         event = db.session.scalar(db.select(AuditEvent).filter_by(action="app.image"))
