@@ -91,6 +91,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from portal.admin import bp as admin_bp
     from portal.alerts import bp as alerts_bp
+    from portal.api import bp as api_bp
     from portal.apps import bp as apps_bp
     from portal.auth import bp as auth_bp
     from portal.builds import bp as builds_bp
@@ -101,8 +102,9 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.volumes import bp as volumes_bp
 
     for bp in (auth_bp, dashboard_bp, projects_bp, apps_bp, images_bp, builds_bp, volumes_bp, admin_bp,
-               cluster_bp, alerts_bp):
+               cluster_bp, alerts_bp, api_bp):
         app.register_blueprint(bp)
+    csrf.exempt(api_bp)  # only bearer tokens authenticate there: no session, so nothing to forge
 
     _database_errors(app)
 

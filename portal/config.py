@@ -207,6 +207,11 @@ def load() -> dict:
         "RATELIMIT_STORAGE_URI": os.environ.get("HUMMER_RATELIMIT_STORAGE_URI") or "memory://",
         "LOGIN_RATE_LIMIT": _rate("HUMMER_LOGIN_RATE_LIMIT", "10 per minute"),
         "ANONYMOUS_RATE_LIMIT": _rate("HUMMER_ANONYMOUS_RATE_LIMIT", "60 per minute"),
+        # The automation API (/api/v1): per token, and per client address whatever the token.
+        "API_RATE_LIMIT": _rate("HUMMER_API_RATE_LIMIT", "300 per minute"),
+        "API_ADDRESS_RATE_LIMIT": _rate("HUMMER_API_ADDRESS_RATE_LIMIT", "1200 per minute"),
+        # The longest an app's status call waits for a rollout (?wait=, at most 120 s).
+        "API_WAIT_MAX": _int("HUMMER_API_WAIT_MAX", 60),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _bool(os.environ.get("HUMMER_COOKIE_SECURE"), False),

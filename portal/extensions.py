@@ -39,7 +39,10 @@ htmx = Htmx()
 def _anonymous_exempt() -> bool:
     """The anonymous limit leaves logged-in users and the health probe alone (static files
     are never limited)."""
-    return request.endpoint in ANONYMOUS_EXEMPT or current_user.is_authenticated
+    # The API has its own limits, per token and per address (portal.api.core), and never
+    # looks at a session: current_user is not loaded for it.
+    return (request.endpoint in ANONYMOUS_EXEMPT or request.blueprint == "api"
+            or current_user.is_authenticated)
 
 
 def breach_message(what: str = "requests") -> str:

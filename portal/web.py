@@ -135,6 +135,9 @@ def _default_description(code: int | None) -> str:
 
 
 def _error_page(status: int, title: str, message: str):
+    if request.path == "/api/v1" or request.path.startswith("/api/v1/"):
+        from portal.api.problems import problem  # the API answers every error as problem+json
+        return problem(status, title, message), status
     if wants_fragment():
         # base.html's htmx-config (responseHandling) swaps 4xx and 5xx answers too: the
         # message takes the place of the element that made the request.

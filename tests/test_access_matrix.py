@@ -11,6 +11,7 @@ for them. Anonymous users are sent to the login page (302 to /login).
 A test below fails when a route is added without a row here.
 """
 import shutil
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from flask import current_app
 from portal.extensions import db
 from portal.models import (
     AlertRule,
+    ApiToken,
     Build,
     ClusterSettings,
     Membership,
@@ -171,6 +173,12 @@ MATRIX = {
     "admin.volume_trash": ("GET", "/admin/volumes/trash", None, "admin", 200),
     "admin.volume_restore": ("POST", "/admin/volumes/trash/{trash_id}/restore", {}, "admin", 503),
     "admin.volume_purge": ("POST", "/admin/volumes/trash/{trash_id}/purge", {}, "admin", 302),
+    # API tokens: each person revokes their own ({own_token}); an admin anyone's. The API's
+    # own routes (/api/v1) have their matrix in tests/api/test_api_matrix.py.
+    "auth.token_create": ("POST", "/profile/tokens", {"name": "ci", "expires": (date.today() + timedelta(days=30)).isoformat(), "ceiling": "viewer", "scope": "all"}, "login", 200),
+    "auth.token_revoke": ("POST", "/profile/tokens/{own_token}/revoke", {}, "login", 302),
+    "admin.token_list": ("GET", "/admin/tokens", None, "admin", 200),
+    "admin.token_revoke": ("POST", "/admin/tokens/{stranger_token}/revoke", {}, "admin", 302),
 }
 
 ALLOWED = {
@@ -229,6 +237,9 @@ EFFECTS = {
     "alerts.node_new": lambda: db.session.scalar(db.select(AlertRule).filter_by(node="hm-node1", threshold_text="85")) is not None,
     "alerts.node_edit": lambda: db.session.scalar(db.select(AlertRule.threshold_text).filter_by(node="hm-node1")) == "95",
     "alerts.node_delete": lambda: db.session.scalar(db.select(AlertRule).filter_by(node="hm-node1")) is None,
+    "auth.token_create": lambda: db.session.scalar(db.select(ApiToken).filter_by(name="ci")) is not None,
+    "admin.token_revoke": lambda: db.session.scalar(
+        db.select(ApiToken).join(User).filter(User.username == "stranger")) is None,
 }
 
 
@@ -253,11 +264,12 @@ def _volume(project) -> TrashedVolume:
 
 
 def test_matrix_covers_every_route(app):
-    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()} - {"static"}
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()
+                 if not rule.endpoint.startswith("api.")} - {"static"}
     assert endpoints == set(MATRIX), "add the new route to MATRIX with its level"
 
 
-def _request(team, make_user, endpoint):
+def _request(team, make_user, endpoint, role="root"):
     """The rows a route works on, and the route's method, URL, data, level and answer."""
     project, people = team
     sleeper = make_user("sleeper", disabled=True)
@@ -268,11 +280,14 @@ def _request(team, make_user, endpoint):
     gc_run = RegistryGcRun(dry_run=True, status="succeeded", blobs=2, bytes_freed=2048, started_by="root")
     build = Build(project_id=project.id, repository="alpha/web", tag="1", source="upload", status="failed",
                   message="RUN false: exit status 1")
+    tokens = {name: ApiToken(user=user, name="matrix", secret_hash=f"{name:0<64}", ceiling="viewer",
+                             expires_at=datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(days=1))
+              for name, user in people.items()}
     app_rule = AlertRule(project_id=project.id, app="web", kind="metric", metric="cpu", comparison=">",
                          threshold=0.25, threshold_text="0.25", for_seconds=300)
     node_rule = AlertRule(node="hm-node1", kind="metric", metric="disk", comparison=">", threshold=80,
                           threshold_text="80", for_seconds=300)
-    db.session.add_all([plan, run, gc_run, build, app_rule, node_rule])
+    db.session.add_all([plan, run, gc_run, build, app_rule, node_rule, *tokens.values()])
     trashed = _volume(project)
     db.session.commit()
     ids = {m.user.username: m.id for m in project.memberships}
@@ -280,7 +295,9 @@ def _request(team, make_user, endpoint):
     url = url.format(vic_member=ids["vic"], dev_member=ids["dev"],
                      stranger_id=people["stranger"].id, sleeper_id=sleeper.id, plan_id=plan.id,
                      run_id=run.id, gc_run_id=gc_run.id, build_id=build.id, trash_id=trashed.id,
-                     app_rule_id=app_rule.id, node_rule_id=node_rule.id)
+                     app_rule_id=app_rule.id, node_rule_id=node_rule.id,
+                     own_token=tokens[role if role in tokens else "root"].id,
+                     stranger_token=tokens["stranger"].id)
     return method, url, data, level, ok
 
 
@@ -296,7 +313,7 @@ def _post(web, url, data, csrf=True, headers=None):
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("endpoint", sorted(MATRIX))
 def test_route_by_role(web, login, team, make_user, endpoint, role):
-    method, url, data, level, ok = _request(team, make_user, endpoint)
+    method, url, data, level, ok = _request(team, make_user, endpoint, role)
     if role != "anonymous":
         login(role)
     response = web.get(url) if method == "GET" else _post(web, url, data)

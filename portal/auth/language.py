@@ -18,9 +18,8 @@ from wtforms.fields.choices import SelectChoice
 
 from portal import i18n
 from portal.auth import bp
-from portal.auth.forms import ChangePasswordForm
 from portal.services import preferences
-from portal.web import redirect_to, render
+from portal.web import redirect_to
 
 AUTOMATIC = ""
 
@@ -63,7 +62,8 @@ def change_language():
         refresh()  # the flash below speaks the new language
         flash(_("Language saved."), "success")
         return _reload(url_for("auth.profile"))
-    return render("auth/profile.html", form=ChangePasswordForm(formdata=None), language_form=form, status=422)
+    from portal.auth.tokens import profile_page
+    return profile_page(status=422, language_form=form)
 
 
 @bp.route("/language", methods=["POST"])

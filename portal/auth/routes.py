@@ -6,7 +6,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 
-from portal.auth import bp, language
+from portal.auth import bp
+from portal.auth import tokens as tokens_page
 from portal.auth.forms import ChangePasswordForm, LoginForm
 from portal.extensions import breach_message, client_address, db, limiter
 from portal.forms import attach
@@ -89,8 +90,7 @@ def logout():
 @bp.route("/profile")
 @login_required
 def profile():
-    return render("auth/profile.html", form=ChangePasswordForm(formdata=None),
-                  language_form=language.form_for(current_user))
+    return tokens_page.profile_page()
 
 
 @bp.route("/profile/password", methods=["POST"])
@@ -109,8 +109,7 @@ def change_password():
             login_user(current_user._get_current_object(), remember=remember in request.cookies)
             flash(_("Your password is changed. Your other sessions are logged out."), "success")
             return redirect_to(url_for("auth.profile"))
-    return render("auth/profile.html", form=form, language_form=language.form_for(current_user),
-                  status=422)
+    return tokens_page.profile_page(status=422, password_form=form)
 
 
 @bp.route("/profile/logout-everywhere", methods=["POST"])

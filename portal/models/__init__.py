@@ -24,6 +24,7 @@ from portal.models.images import (
     PublicImage,
     RegistryGcRun,
 )
+from portal.models.tokens import ApiToken, api_token_project
 from portal.models.volumes import TrashedVolume, Volume
 
 __all__ = [
@@ -58,4 +59,6 @@ __all__ = [
     "AlertState",
     "AlertEvent",
     "AlertLease",
+    "ApiToken",
+    "api_token_project",
 ]

@@ -158,4 +158,6 @@ class AuditEvent(db.Model):
     )
     project: Mapped[Project | None] = relationship()
     detail: Mapped[str] = mapped_column(Text, default="")
+    # The name of the API token the actor acted through ("alice via token ci-deploy"), else None.
+    via_token: Mapped[str | None] = mapped_column(String(64), default=None)
     remote_addr: Mapped[str] = mapped_column(String(64), default="")

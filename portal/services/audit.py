@@ -33,6 +33,7 @@ def record(actor: Actor | None, action: str, object_type: str, object_name: str,
         project_name=name,
         project=_project(project),
         detail=detail[:2000],
+        via_token=actor.token.name if actor and actor.token is not None else None,
         remote_addr=(actor.addr if actor else "")[:64],
     )
     db.session.add(event)
@@ -68,6 +69,7 @@ def query(project: Project | str | None = None, q: str = ""):
             AuditEvent.action.contains(q, autoescape=True)
             | AuditEvent.actor_name.contains(q, autoescape=True)
             | AuditEvent.object_name.contains(q, autoescape=True)
+            | AuditEvent.via_token.contains(q, autoescape=True)
         )
     return stmt
 
@@ -87,6 +89,9 @@ ACTION_WORDS = {
     "user.reset_password": _l("reset the password of"),
     "user.change_password": _l("changed their password"),
     "user.logout_everywhere": _l("logged out everywhere"),
+    "token.create": _l("created the API token"),
+    "token.revoke": _l("revoked the API token"),
+    "token.revoke_all": _l("lost every API token with the change to the account"),
     "project.create": _l("created the project"),
     "project.rename": _l("renamed the project"),
     "project.quota": _l("changed the quota"),

@@ -7,22 +7,34 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.labels import label
 from portal.models import Membership, Project, Role, User
+from portal.services.context import Actor
 from portal.services.errors import Forbidden, NotFound
 
 
-def role_in(user: User, project: Project) -> Role | None:
-    """The user's role in the project; admins count as owners everywhere."""
+def role_in(who: User | Actor, project: Project) -> Role | None:
+    """The user's role in the project; admins count as owners everywhere.
+
+    `who` may be an Actor: one acting through an API token gets at most the token's role
+    ceiling, and no role at all (the project does not exist for them) outside its scope."""
+    user, token = (who.user, who.token) if isinstance(who, Actor) else (who, None)
     if user.is_admin:
-        return Role.OWNER
-    role = db.session.scalar(
-        select(Membership.role).where(
-            Membership.project_id == project.id, Membership.user_id == user.id
+        role = Role.OWNER
+    else:
+        found = db.session.scalar(
+            select(Membership.role).where(
+                Membership.project_id == project.id, Membership.user_id == user.id
+            )
         )
-    )
-    return Role(role) if role else None
+        role = Role(found) if found else None
+    if token is None or role is None:
+        return role
+    if not token.all_projects and project.id not in {p.id for p in token.projects}:
+        return None
+    ceiling = Role(token.ceiling)
+    return role if ceiling.at_least(role) else ceiling
 
 
-def require(user: User, project: Project, need: Role) -> Role:
+def require(user: User | Actor, project: Project, need: Role) -> Role:
     """The user's role, or NotFound for strangers and Forbidden for too weak a role.
 
     A non-member learns nothing about the project: it does not exist for them.
@@ -36,12 +48,16 @@ def require(user: User, project: Project, need: Role) -> Role:
     return role
 
 
-def require_admin(user: User) -> None:
+def require_admin(user: User | Actor) -> None:
+    if isinstance(user, Actor):
+        if user.token is not None:  # a token never carries the administrator's powers
+            raise Forbidden(_("Only an administrator may do this."))
+        user = user.user
     if not user.is_admin:
         raise Forbidden(_("Only an administrator may do this."))
 
 
-def get_project(user: User, name: str, need: Role = Role.VIEWER) -> tuple[Project, Role]:
+def get_project(user: User | Actor, name: str, need: Role = Role.VIEWER) -> tuple[Project, Role]:
     project = db.session.scalar(select(Project).where(Project.name == name))
     if project is None:
         raise NotFound(_("No such project."))

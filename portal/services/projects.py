@@ -13,16 +13,21 @@ from portal.adapters import kube as kube_adapter
 from portal.adapters.kube import objects
 from portal.extensions import db
 from portal.labels import label
-from portal.models import Membership, Project, ResourcePlan, Role, User
+from portal.models import Membership, Project, ResourcePlan, Role, User, api_token_project
 from portal.services import audit, authz, kube_access
 from portal.services.context import Actor
 from portal.services.errors import Invalid, NotFound, ServiceError
 from portal.services.images import pullsecrets
 
 
-def visible_to(user: User, q: str = ""):
-    """A select of the projects the user may see, filtered by name, in name order."""
+def visible_to(who: User | Actor, q: str = ""):
+    """A select of the projects the user may see, filtered by name, in name order; through
+    an API token (an Actor with one), only those in the token's scope."""
+    user, token = (who.user, who.token) if isinstance(who, Actor) else (who, None)
     stmt = select(Project).order_by(Project.name)
+    if token is not None and not token.all_projects:
+        stmt = stmt.where(Project.id.in_(select(api_token_project.c.project_id)
+                                         .where(api_token_project.c.token_id == token.id)))
     if not user.is_admin:
         stmt = stmt.join(Membership).where(Membership.user_id == user.id)
     if q:

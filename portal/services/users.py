@@ -13,7 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from portal import validation
 from portal.extensions import db
 from portal.models import Membership, Project, User, utcnow
-from portal.services import audit
+from portal.services import audit, tokens
 from portal.services.authz import require_admin
 from portal.services.context import Actor
 from portal.services.errors import Invalid, NotFound
@@ -204,6 +204,7 @@ def change_own_password(current: str, password: str, by: Actor) -> None:
         raise Invalid("password", message)
     user.set_password(password)
     _end_sessions(user)
+    tokens.revoke_all(user, by, "password changed")
     audit.record(by, "user.change_password", "user", user.username)
     db.session.commit()
 
@@ -215,6 +216,7 @@ def set_disabled(user: User, disabled: bool, by: Actor) -> None:
     user.disabled = disabled
     if disabled:
         _end_sessions(user)
+        tokens.revoke_all(user, by, "account disabled")
     audit.record(by, "user.disable" if disabled else "user.enable", "user", user.username)
     db.session.commit()
 
@@ -227,6 +229,7 @@ def reset_password(user: User, password: str, by: Actor) -> None:
     user.set_password(password)
     user.failed_logins, user.locked_until = 0, None
     _end_sessions(user)
+    tokens.revoke_all(user, by, "password reset")
     audit.record(by, "user.reset_password", "user", user.username)
     db.session.commit()
 

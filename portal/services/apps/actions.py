@@ -28,7 +28,7 @@ def _deadline() -> int:
 
 
 def _require(project: Project, by: Actor, need: Role = Role.DEVELOPER) -> None:
-    authz.require(by.user, project, need)
+    authz.require(by, project, need)
 
 
 

@@ -1,0 +1,19 @@
+"""The automation API, /api/v1: JSON for CI pipelines and scripts, onto the same services
+as the pages (one rule, one validation, one audit, whichever door a request comes through).
+
+  core.py      the blueprint, bearer-token authentication, rate limits, problem responses
+  problems.py  RFC 9457 problem details
+  schemas.py   request and response bodies (pydantic): the OpenAPI document's schemas
+  projects.py  projects: list, get
+  apps.py      apps: list, get, create, replace, delete, status (?wait=)
+  actions.py   image, scale, rollback, restart, stop, start
+  logs.py      recent lines and the followed stream
+  docs.py      /api/v1/openapi.json (SpecTree) and the reference page
+
+Browser sessions do not authenticate here (only `Authorization: Bearer hmr_...`), so the
+blueprint is exempt from CSRF.
+"""
+from portal.api import actions, apps, docs, logs, projects  # noqa: F401  (their routes)
+from portal.api.core import bp, spec
+
+__all__ = ["bp", "spec"]

@@ -1,0 +1,155 @@
+"""Endpoint-by-token matrix for /api/v1, in the style of tests/test_access_matrix.py: every
+endpoint, every kind of token, exactly the expected answer. On the test client: no cluster is
+configured, so an allowed request that needs the cluster answers 503 once the token's role
+and scope were checked (tests/api/test_ci_deploy.py drives the same endpoints for real).
+
+Levels: public (no token needed), token (any valid token), viewer (the project in the token's
+scope, any role), developer (and the token's ceiling developer too).
+A test below fails when an API endpoint is added without a row here.
+"""
+import pytest
+
+from portal.extensions import db
+from portal.models import Project
+from tests.api.conftest import bearer
+
+pytestmark = pytest.mark.reuse_app
+
+APP = "/api/v1/projects/alpha/apps/web"
+SPEC = {"name": "web", "image": "nginx", "tag": "1.27"}
+
+# endpoint -> (method, url, JSON body, level, status when allowed)
+MATRIX = {
+    "api.openapi": ("GET", "/api/v1/openapi.json", None, "public", 200),
+    "api.docs": ("GET", "/api/v1/docs", None, "public", 200),
+    "api.project_list": ("GET", "/api/v1/projects", None, "token", 200),
+    "api.project_get": ("GET", "/api/v1/projects/alpha", None, "viewer", 200),
+    "api.app_list": ("GET", "/api/v1/projects/alpha/apps", None, "viewer", 503),
+    "api.app_get": ("GET", APP, None, "viewer", 503),
+    "api.app_status": ("GET", APP + "/status?wait=0", None, "viewer", 503),
+    "api.app_logs": ("GET", APP + "/logs?tail=10", None, "viewer", 503),
+    "api.app_logs_follow": ("GET", APP + "/logs/follow", None, "viewer", 503),
+    "api.app_create": ("POST", "/api/v1/projects/alpha/apps", SPEC, "developer", 503),
+    "api.app_replace": ("PUT", APP, {"env": [{"name": "A", "value": "1"}]}, "developer", 503),
+    "api.app_set_image": ("PUT", APP + "/image", {"image": "nginx", "tag": "1.28"}, "developer", 503),
+    "api.app_scale": ("PUT", APP + "/replicas", {"replicas": 2}, "developer", 503),
+    "api.app_rollback": ("POST", APP + "/rollback", {"revision": 1}, "developer", 503),
+    "api.app_restart": ("POST", APP + "/restart", None, "developer", 503),
+    "api.app_stop": ("POST", APP + "/stop", None, "developer", 503),
+    "api.app_start": ("POST", APP + "/start", None, "developer", 503),
+    "api.app_delete": ("DELETE", APP, None, "developer", 503),
+}
+
+# Who calls: (user, the token's ceiling, its scope: None for all projects, else project names)
+TOKENS = {
+    "none": None,                                 # no Authorization header
+    "forged": "forged",                           # a well-formed secret that is no token
+    "stranger": ("stranger", "viewer", None),     # a user in no project
+    "vic": ("vic", "viewer", None),               # viewer of alpha
+    "dev": ("dev", "developer", None),            # developer of alpha
+    "dev-viewer": ("dev", "viewer", None),        # a developer's read-only token
+    "dev-beta": ("dev", "developer", ["beta"]),   # a developer's token for another project only
+    "olivia": ("olivia", "developer", None),      # owner of alpha: the ceiling is developer
+    "root": ("root", "developer", None),          # an admin's token: no admin powers, developer
+}
+ALLOWED = {
+    "public": set(TOKENS),
+    "token": set(TOKENS) - {"none", "forged"},
+    "viewer": {"vic", "dev", "dev-viewer", "olivia", "root"},
+    "developer": {"dev", "olivia", "root"},
+}
+
+
+def expected(level: str, who: str, ok: int) -> int:
+    if who in ALLOWED[level]:
+        return ok
+    if who in ("none", "forged"):
+        return 401
+    if who in ("stranger", "dev-beta"):
+        return 404  # the project does not exist for this token
+    return 403
+
+
+def test_matrix_covers_every_api_route(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.")}
+    assert endpoints == set(MATRIX), "add the new API endpoint to MATRIX with its level"
+
+
+@pytest.fixture
+def callers(team, make_user, make_project, make_token):
+    project, people = team
+    make_project("beta", {people["dev"]: "developer"})
+    secrets = {"forged": "hmr_" + "A" * 43}
+    for who, row in TOKENS.items():
+        if isinstance(row, tuple):
+            user, ceiling, scope = row
+            secrets[who] = make_token(people[user], ceiling, scope)
+    return secrets
+
+
+@pytest.mark.parametrize("who", sorted(TOKENS))
+@pytest.mark.parametrize("endpoint", sorted(MATRIX))
+def test_endpoint_by_token(client, callers, endpoint, who):
+    method, url, body, level, ok = MATRIX[endpoint]
+    headers = bearer(callers[who]) if who in callers else {}
+    response = client.open(url, method=method, json=body, headers=headers)
+    response.close()
+    want = expected(level, who, ok)
+    assert response.status_code == want, response.get_data(as_text=True)[:300]
+    if want >= 400:
+        assert response.mimetype == "application/problem+json"
+        assert response.get_json()["status"] == want
+
+
+def test_the_project_list_is_the_tokens_scope(client, callers):
+    def names(who):
+        return [p["name"] for p in client.get("/api/v1/projects", headers=bearer(callers[who])).get_json()["items"]]
+    assert names("dev") == ["alpha", "beta"]
+    assert names("dev-beta") == ["beta"]
+    assert names("stranger") == []
+    roles = {p["name"]: p["role"] for p in
+             client.get("/api/v1/projects", headers=bearer(callers["dev-viewer"])).get_json()["items"]}
+    assert roles == {"alpha": "viewer", "beta": "viewer"}
+
+
+def test_lists_are_paginated_with_links(client, make_user, make_project, make_token):
+    user = make_user("paula")
+    for i in range(5):
+        make_project(f"p{i}", {user: "viewer"})
+    secret = make_token(user, "viewer")
+    first = client.get("/api/v1/projects?per_page=2", headers=bearer(secret)).get_json()
+    assert [p["name"] for p in first["items"]] == ["p0", "p1"] and first["total"] == 5
+    assert first["links"]["prev"] is None
+    second = client.get(first["links"]["next"], headers=bearer(secret)).get_json()
+    assert [p["name"] for p in second["items"]] == ["p2", "p3"]
+    assert client.get("/api/v1/projects?per_page=1000", headers=bearer(secret)).status_code == 422
+
+
+def test_a_deleted_projects_id_is_not_inherited(client, team, make_project, make_token):
+    """A token scoped to a project keeps no claim on a later project that gets its id."""
+    project, people = team
+    gone = make_project("gone", {people["dev"]: "developer"})
+    secret = make_token(people["dev"], "developer", ["gone"])
+    db.session.delete(gone)
+    db.session.commit()
+    make_project("later", {people["dev"]: "developer"})
+    assert client.get("/api/v1/projects", headers=bearer(secret)).get_json()["items"] == []
+    assert client.get("/api/v1/projects/later", headers=bearer(secret)).status_code == 404
+    assert db.session.scalar(db.select(Project).filter_by(name="later")) is not None
+
+
+def test_the_token_is_rate_limited_with_retry_after(app, client, team, make_token):
+    project, people = team
+    app.config["API_RATE_LIMIT"] = "3 per minute"
+    try:
+        secret = make_token(people["dev"])
+        answers = [client.get("/api/v1/projects", headers=bearer(secret)) for _ in range(4)]
+        assert [r.status_code for r in answers] == [200, 200, 200, 429]
+        assert int(answers[-1].headers["Retry-After"]) > 0
+        assert answers[-1].mimetype == "application/problem+json"
+        # another token of the same user has its own allowance
+        assert client.get("/api/v1/projects", headers=bearer(make_token(people["dev"]))).status_code == 200
+    finally:
+        app.config["API_RATE_LIMIT"] = "300 per minute"
+        from portal.extensions import limiter
+        limiter.reset()
