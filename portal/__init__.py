@@ -111,6 +111,8 @@ def create_app(config: dict | None = None) -> Flask:
     builds.init_app(app)  # the same supervisor looks after the builds' queue
     from portal.services import volumes
     volumes.init_app(app)  # ... and starts the volumes' usage scans
+    from portal.services import metrics
+    metrics.init_app(app)  # ... and records the autoscalers' history
 
     from portal import cli
     cli.init_app(app)

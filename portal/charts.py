@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from markupsafe import Markup, escape
 
 from portal.templating import size
@@ -45,6 +46,9 @@ def value_text(value: float | None, unit: str) -> str:
         return _("%(num)s cores", num=number)
     if unit == "%":
         return f"{value:.1f} %"
+    if unit == "replicas":
+        number = f"{value:.2f}".rstrip("0").rstrip(".") or "0"
+        return ngettext("%(num)s replica", "%(num)s replicas", 1 if number == "1" else 2, num=number)
     return f"{value:.3g}"
 
 
@@ -69,8 +73,10 @@ def _time_label(t: float, span: float) -> str:
     return moment.strftime("%H:%M") if span <= 2 * 86400 else moment.strftime("%m-%d")
 
 
-def chart(series: list[Series], unit: str, start: datetime, end: datetime, step: int, title: str) -> Markup:
-    """The SVG (and its legend), or a "no data" box when no series has a point."""
+def chart(series: list[Series], unit: str, start: datetime, end: datetime, step: int, title: str,
+          steps: bool = False) -> Markup:
+    """The SVG (and its legend), or a "no data" box when no series has a point. `steps`: each
+    value holds until the next one (a count such as replicas), drawn as a staircase."""
     if not any(s.points for s in series):
         return Markup('<div class="chart-empty" role="img" aria-label="{t}"><p>{m}</p></div>').format(
             t=title, m=_("No data in this range."))
@@ -101,12 +107,15 @@ def chart(series: list[Series], unit: str, start: datetime, end: datetime, step:
     for n, s in enumerate(series):  # the lines, broken where points are missing
         run: list[str] = []
         last_t = None
+        last_v = 0.0
         for t, v in s.points:
             if last_t is not None and t - last_t > 2.5 * step and run:
                 parts.append(_line(run, n))
                 run = []
+            if steps and run and v != last_v:
+                run.append(f"{x(t):.1f},{y(last_v):.1f}")
             run.append(f"{x(t):.1f},{y(v):.1f}")
-            last_t = t
+            last_t, last_v = t, v
         if run:
             parts.append(_line(run, n))
     # hover bands: one per time step, its title lists every series' value then
@@ -135,4 +144,5 @@ def _line(points: list[str], n: int) -> str:
 
 def draw(panel, tr) -> list[tuple[object, Markup]]:
     """Each chart of a metrics Panel with its SVG, over the TimeRange `tr`."""
-    return [(c, chart(c.series, c.unit, tr.start, tr.end, tr.step, c.title)) for c in panel.charts]
+    return [(c, chart(c.series, c.unit, tr.start, tr.end, getattr(c, "step", 0) or tr.step, c.title,
+                      getattr(c, "steps", False))) for c in panel.charts]

@@ -17,10 +17,12 @@ from portal.services.metrics.ranges import TimeRange
 
 @dataclass
 class Chart:
-    key: str              # cpu, memory, network
+    key: str              # cpu, memory, network, autoscaler
     title: str
-    unit: str             # cores, bytes, bytes/s
+    unit: str             # cores, bytes, bytes/s, replicas
     series: list[Series] = field(default_factory=list)
+    step: int = 0         # seconds per point when not the range's (the autoscaler's: at least a minute)
+    steps: bool = False   # drawn as steps (a count that changes at a moment), not slopes
 
 
 @dataclass
@@ -33,7 +35,7 @@ def configured() -> bool:
     return bool(current_app.config.get("INFLUXDB_URL"))
 
 
-def _client() -> influx.Influx:
+def client() -> influx.Influx:
     c = current_app.config
     return influx.Influx(c["INFLUXDB_URL"], c.get("INFLUXDB_DATABASE") or schema.DATABASE,
                          c.get("INFLUXDB_USERNAME", ""), c.get("INFLUXDB_PASSWORD", ""),
@@ -99,8 +101,10 @@ def _total(series: list[Series], label: str) -> Series:
     return Series(label, sorted(sums.items()))
 
 
-def app_charts(project_name: str, app: str, created: str, tr: TimeRange) -> Panel:
-    """CPU (cores), memory (bytes) and network (bytes/s) of the app's pods, each pod and summed."""
+def app_charts(project_name: str, app: str, created: str, tr: TimeRange, hpa: str = "") -> Panel:
+    """CPU (cores), memory (bytes) and network (bytes/s) of the app's pods, each pod and summed;
+    and, when the app has the HPA `hpa`, its current and desired replicas as the portal
+    recorded them (autoscalers.py)."""
     since = _since(tr, created)
     params = {"ns": project_name, "start": since}
     where = (f"{influx.quote_ident(schema.TAG_NAMESPACE)} = $ns AND {influx.quote_ident(schema.TAG_POD)} =~ "
@@ -116,17 +120,30 @@ def app_charts(project_name: str, app: str, created: str, tr: TimeRange) -> Pane
         "tx": f"SELECT non_negative_derivative(mean({influx.quote_ident(schema.PodNetwork.TX_BYTES)}), 1s) FROM "
               f"{_source(schema.PodNetwork.NAME)} WHERE {where} {group}",
     }
+    hpa_step = max(tr.step, 60)  # a point a minute: a finer step would break the line at every point
+    if hpa:
+        q, scaler = influx.quote_ident, schema.Autoscaler
+        params["hpa"] = hpa
+        hpa_where = (f"{q(scaler.TAG_NAMESPACE)} = $ns AND {q(scaler.TAG_HPA)} = $hpa AND time >= {LO} "
+                     f"AND time < {HI} GROUP BY time({hpa_step}s) fill(none)")
+        for key, field_name in (("current", scaler.CURRENT), ("desired", scaler.DESIRED)):
+            queries[key] = f"SELECT max({q(field_name)}) FROM {_source(scaler.NAME)} WHERE {hpa_where}"
     found, problem = _read(queries, params, tr)
     if problem:
         return Panel(problem=problem)
     cpu = _per(found["cpu"], schema.TAG_POD, 1e-9)
     memory = _per(found["memory"], schema.TAG_POD)
     rx, tx = _per(found["rx"], schema.TAG_POD), _per(found["tx"], schema.TAG_POD)
-    return Panel([
+    charts = [
         Chart("cpu", _("CPU"), "cores", ([_total(cpu, _("all pods"))] if len(cpu) > 1 else []) + cpu),
         Chart("memory", _("Memory"), "bytes", ([_total(memory, _("all pods"))] if len(memory) > 1 else []) + memory),
         Chart("network", _("Network"), "bytes/s", [_total(rx, _("received")), _total(tx, _("sent"))]),
-    ])
+    ]
+    if hpa:
+        charts.append(Chart("autoscaler", _("Autoscaler replicas: current and desired"), "replicas",
+                            [_total(_per(found["current"], ""), _("current")),
+                             _total(_per(found["desired"], ""), _("desired"))], step=hpa_step, steps=True))
+    return Panel(charts)
 
 
 def node_charts(node: str, tr: TimeRange) -> Panel:
@@ -177,7 +194,7 @@ def _read(queries: dict[str, str], params: dict, tr: TimeRange) -> tuple[dict[st
         params = {**params, "start": _rfc3339(params.get("start") or tr.start), "end": _rfc3339(tr.end),
                   "split": _rfc3339(_split(tr))}
         found: dict[str, list] = {key: [] for key in queries}
-        for series in _client().query("; ".join(statements), params):  # one request, every chart
+        for series in client().query("; ".join(statements), params):  # one request, every chart
             found[keys[series.statement]].append(series)
         return found, ""
     except influx.Unavailable as error:
