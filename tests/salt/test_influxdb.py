@@ -6,7 +6,6 @@ retention policies and the rollup's continuous queries, checked against the sche
 from __future__ import annotations
 
 import json
-import re
 import time
 import tomllib
 from dataclasses import replace
@@ -18,30 +17,13 @@ from portal.adapters.kube.views import HpaView
 from portal.domain import metrics
 from portal.services.metrics import autoscalers
 from tests.support import telegraf
-from tests.support.influx import MINION, apply
+from tests.support.influx import MINION, apply, continuous_queries
 from tests.support.pillar import deep_merge
 
 HOURS = {"30d": "720h0m0s", "365d": "8760h0m0s"}
-CQ = re.compile(r"CREATE CONTINUOUS QUERY (?P<name>\w+) ON (?P<db>\w+) RESAMPLE EVERY (?P<every>\w+) FOR (?P<for>\w+) "
-                r"BEGIN (?P<select>SELECT (?P<fields>.+) INTO (?P<into>[\w.]+) FROM (?P<source>[\w.]+)) "
-                r"(?P<group>GROUP BY time\((?P<interval>\w+)\), \*) END")
-
-
 def policies(influx, database: str) -> dict[str, tuple[str, bool]]:
     return {p["name"]: (p["duration"], p["default"])
             for p in influx.query(f'SHOW RETENTION POLICIES ON "{database}"')}
-
-
-def continuous_queries(influx, database: str) -> dict[str, re.Match]:
-    with influx.client() as client:
-        raw = client.query("SHOW CONTINUOUS QUERIES").raw
-    (series,) = [s for s in raw["series"] if s["name"] == database]
-    found = {}
-    for name, text in series.get("values", []):
-        match = CQ.fullmatch(text)
-        assert match, text
-        found[name] = match
-    return found
 
 
 def test_influxd_runs_on_the_file_the_config_state_wrote(influx_empty):
