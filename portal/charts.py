@@ -9,14 +9,17 @@ the legend below names each series with its latest value. Colours come from humm
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from babel.numbers import get_decimal_symbol, get_group_symbol
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from markupsafe import Markup, escape
 
-from portal.templating import size
+from portal import i18n
+from portal.templating import SIZE_UNITS
 
 WIDTH, HEIGHT = 640, 200
 LEFT, RIGHT, TOP, BOTTOM = 64, 8, 10, 24
@@ -33,23 +36,50 @@ class Series:
         return self.points[-1][1] if self.points else None
 
 
+def formatter(unit: str) -> Callable[[float | None], str]:
+    """value_text for one unit, with its translated words and the locale's separators looked up
+    once: a chart formats tens of thousands of values (each series' value at each time)."""
+    if unit in ("bytes", "bytes/s"):
+        locale = i18n.current()
+        symbols = str.maketrans({",": get_group_symbol(locale), ".": get_decimal_symbol(locale)})
+        per_second = _("%(size)s/s", size="%(size)s")
+
+        def size_text(value: float) -> str:
+            # as templating.size: binary units, one decimal at most, the locale's separators
+            if abs(value) < 1024:
+                return f"{int(value):,}".translate(symbols) + " B"
+            power = 0
+            while abs(value) >= 1024 and power < len(SIZE_UNITS):
+                value /= 1024
+                power += 1
+            number = f"{round(value, 1):,.1f}"
+            number = number[:-2] if number.endswith(".0") else number
+            return f"{number.translate(symbols)} {SIZE_UNITS[power - 1]}"
+        if unit == "bytes":
+            return lambda value: "–" if value is None else size_text(value)
+        return lambda value: "–" if value is None else per_second % {"size": size_text(value)}
+    if unit == "cores":
+        cores = _("%(num)s cores", num="%(num)s")
+        return lambda value: "–" if value is None else cores % {
+            "num": f"{value:.3f}".rstrip("0").rstrip(".") or "0"}
+    if unit == "%":
+        return lambda value: "–" if value is None else f"{value:.1f} %"
+    if unit == "replicas":
+        one = ngettext("%(count)s replica", "%(count)s replicas", 1, count="%(count)s")
+        many = ngettext("%(count)s replica", "%(count)s replicas", 2, count="%(count)s")
+
+        def replicas(value: float | None) -> str:
+            if value is None:
+                return "–"
+            number = f"{value:.2f}".rstrip("0").rstrip(".") or "0"
+            return (one if number == "1" else many) % {"count": number}
+        return replicas
+    return lambda value: "–" if value is None else f"{value:.3g}"
+
+
 def value_text(value: float | None, unit: str) -> str:
     """A value in its unit: cores with up to 3 decimals, bytes in binary units, rates per second."""
-    if value is None:
-        return "–"
-    if unit == "bytes":
-        return size(value)
-    if unit == "bytes/s":
-        return _("%(size)s/s", size=size(value))
-    if unit == "cores":
-        number = f"{value:.3f}".rstrip("0").rstrip(".") or "0"
-        return _("%(num)s cores", num=number)
-    if unit == "%":
-        return f"{value:.1f} %"
-    if unit == "replicas":
-        number = f"{value:.2f}".rstrip("0").rstrip(".") or "0"
-        return ngettext("%(num)s replica", "%(num)s replicas", 1 if number == "1" else 2, num=number)
-    return f"{value:.3g}"
+    return formatter(unit)(value)
 
 
 def _nice_max(top: float) -> float:
@@ -85,6 +115,7 @@ def chart(series: list[Series], unit: str, start: datetime, end: datetime, step:
     top = max((v for s in series for _t, v in s.points), default=0.0)
     top = _nice_bytes(top) if unit in ("bytes", "bytes/s") else _nice_max(top)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    text_of = formatter(unit)
 
     def x(t: float) -> float:
         return LEFT + (t - t0) / span * plot_w
@@ -98,7 +129,7 @@ def chart(series: list[Series], unit: str, start: datetime, end: datetime, step:
         v = top * i / 4
         parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(v):.1f}" y2="{y(v):.1f}"/>')
         parts.append(f'<text class="axis" x="{LEFT - 4}" y="{y(v) + 4:.1f}" text-anchor="end">'
-                     f"{escape(value_text(v, unit))}</text>")
+                     f"{escape(text_of(v))}</text>")
     for i in range(5):  # time labels
         t = t0 + span * i / 4
         anchor = "start" if i == 0 else "end" if i == 4 else "middle"
@@ -122,7 +153,7 @@ def chart(series: list[Series], unit: str, start: datetime, end: datetime, step:
     by_time: dict[float, list[str]] = {}
     for s in series:
         for t, v in s.points:
-            by_time.setdefault(t, []).append(f"{s.label}: {value_text(v, unit)}")
+            by_time.setdefault(t, []).append(f"{s.label}: {text_of(v)}")
     band = max(plot_w * step / span, 1.0)
     for t in sorted(by_time):
         when = datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -131,7 +162,7 @@ def chart(series: list[Series], unit: str, start: datetime, end: datetime, step:
                      f'height="{plot_h}"><title>{escape(text)}</title></rect>')
     parts.append("</svg>")
     legend = "".join(f'<li><span class="swatch s{n % COLOURS}" aria-hidden="true"></span>{escape(s.label)} '
-                     f"<strong>{escape(value_text(s.last, unit))}</strong></li>" for n, s in enumerate(series))
+                     f"<strong>{escape(text_of(s.last))}</strong></li>" for n, s in enumerate(series))
     return Markup("".join(parts) + f'<ul class="legend">{legend}</ul>')
 
 
