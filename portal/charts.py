@@ -37,8 +37,9 @@ class Series:
 
 
 def formatter(unit: str) -> Callable[[float | None], str]:
-    """value_text for one unit, with its translated words and the locale's separators looked up
-    once: a chart formats tens of thousands of values (each series' value at each time)."""
+    """The text of a value in `unit` (cores with up to 3 decimals, bytes in binary units, rates
+    per second, replicas), its translated words and the locale's separators looked up once: a
+    chart formats every series' value at every time."""
     if unit in ("bytes", "bytes/s"):
         locale = i18n.current()
         symbols = str.maketrans({",": get_group_symbol(locale), ".": get_decimal_symbol(locale)})
@@ -75,11 +76,6 @@ def formatter(unit: str) -> Callable[[float | None], str]:
             return (one if number == "1" else many) % {"count": number}
         return replicas
     return lambda value: "–" if value is None else f"{value:.3g}"
-
-
-def value_text(value: float | None, unit: str) -> str:
-    """A value in its unit: cores with up to 3 decimals, bytes in binary units, rates per second."""
-    return formatter(unit)(value)
 
 
 def _nice_max(top: float) -> float:
