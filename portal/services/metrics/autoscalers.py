@@ -70,8 +70,7 @@ def record(now: datetime | None = None) -> int:
         return 0
     found = points(hpas, now or datetime.now(timezone.utc))
     if found:
-        with reading.client() as client:
-            client.write(found, time_precision="s")
+        reading.client().write(found, time_precision="s")
     return len(found)
 
 

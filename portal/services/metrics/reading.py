@@ -1,7 +1,9 @@
 """The charts' data: InfluxQL with bind parameters, grouped by time, per pod or per node."""
 from __future__ import annotations
 
+import os
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -36,11 +38,23 @@ def configured() -> bool:
     return bool(current_app.config.get("INFLUXDB_URL"))
 
 
+_clients: dict[tuple, influx.Influx] = {}
+_clients_lock = threading.Lock()
+
+
 def client() -> influx.Influx:
+    """This process's client of the configured InfluxDB (thread-safe, its connections kept
+    alive between requests; not to be closed)."""
     c = current_app.config
-    return influx.Influx(c["INFLUXDB_URL"], c.get("INFLUXDB_DATABASE") or schema.DATABASE,
-                         c.get("INFLUXDB_USERNAME", ""), c.get("INFLUXDB_PASSWORD", ""),
-                         timeout=float(c.get("INFLUXDB_TIMEOUT", 5)))
+    key = (os.getpid(), c["INFLUXDB_URL"], c.get("INFLUXDB_DATABASE") or schema.DATABASE,
+           c.get("INFLUXDB_USERNAME", ""), c.get("INFLUXDB_PASSWORD", ""), float(c.get("INFLUXDB_TIMEOUT", 5)))
+    found = _clients.get(key)
+    if found is None:
+        with _clients_lock:
+            found = _clients.get(key)
+            if found is None:
+                found = _clients[key] = influx.Influx(*key[1:5], timeout=key[5])
+    return found
 
 
 RP, LO, HI = "@rp@", "$lo", "$hi"   # filled in by _statements: the source and the time bounds
@@ -90,7 +104,12 @@ def _per(series: list[influx.Series], tag: str, scale: float = 1.0) -> list[Seri
     found: dict[str, list] = {}
     for s in series:
         label = (s.tags or {}).get(tag, s.name)
-        found.setdefault(label, []).extend((float(t), float(v) * scale) for t, v in s.values if v is not None)
+        # times are whole seconds and values numbers (the JSON's): no conversion, but the scale
+        if scale == 1.0:
+            found.setdefault(label, []).extend((t, v) for t, v in s.values if v is not None)
+        else:
+            found.setdefault(label, []).extend((t, v * scale) for t, v in s.values if v is not None)
+    # the parts come in time order (the rollup's, then the raw data's): the sort only checks
     return [Series(label, sorted(points)) for label, points in sorted(found.items())]
 
 
