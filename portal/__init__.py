@@ -116,6 +116,8 @@ def create_app(config: dict | None = None) -> Flask:
     volumes.init_app(app)  # ... and starts the volumes' usage scans
     from portal.services import alerts
     alerts.init_app(app)  # ... and the alerts' evaluator, in one process of the cluster at a time
+    from portal.services import metrics
+    metrics.init_app(app)  # ... and records the autoscalers' history
 
     from portal import cli
     cli.init_app(app)

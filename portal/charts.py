@@ -9,13 +9,17 @@ the legend below names each series with its latest value. Colours come from humm
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from babel.numbers import get_decimal_symbol, get_group_symbol
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from markupsafe import Markup, escape
 
-from portal.templating import size
+from portal import i18n
+from portal.templating import SIZE_UNITS
 
 WIDTH, HEIGHT = 640, 200
 LEFT, RIGHT, TOP, BOTTOM = 64, 8, 10, 24
@@ -32,20 +36,46 @@ class Series:
         return self.points[-1][1] if self.points else None
 
 
-def value_text(value: float | None, unit: str) -> str:
-    """A value in its unit: cores with up to 3 decimals, bytes in binary units, rates per second."""
-    if value is None:
-        return "–"
-    if unit == "bytes":
-        return size(value)
-    if unit == "bytes/s":
-        return _("%(size)s/s", size=size(value))
+def formatter(unit: str) -> Callable[[float | None], str]:
+    """The text of a value in `unit` (cores with up to 3 decimals, bytes in binary units, rates
+    per second, replicas), its translated words and the locale's separators looked up once: a
+    chart formats every series' value at every time."""
+    if unit in ("bytes", "bytes/s"):
+        locale = i18n.current()
+        symbols = str.maketrans({",": get_group_symbol(locale), ".": get_decimal_symbol(locale)})
+        per_second = _("%(size)s/s", size="%(size)s")
+
+        def size_text(value: float) -> str:
+            # as templating.size: binary units, one decimal at most, the locale's separators
+            if abs(value) < 1024:
+                return f"{int(value):,}".translate(symbols) + " B"
+            power = 0
+            while abs(value) >= 1024 and power < len(SIZE_UNITS):
+                value /= 1024
+                power += 1
+            number = f"{round(value, 1):,.1f}"
+            number = number[:-2] if number.endswith(".0") else number
+            return f"{number.translate(symbols)} {SIZE_UNITS[power - 1]}"
+        if unit == "bytes":
+            return lambda value: "–" if value is None else size_text(value)
+        return lambda value: "–" if value is None else per_second % {"size": size_text(value)}
     if unit == "cores":
-        number = f"{value:.3f}".rstrip("0").rstrip(".") or "0"
-        return _("%(num)s cores", num=number)
+        cores = _("%(num)s cores", num="%(num)s")
+        return lambda value: "–" if value is None else cores % {
+            "num": f"{value:.3f}".rstrip("0").rstrip(".") or "0"}
     if unit == "%":
-        return f"{value:.1f} %"
-    return f"{value:.3g}"
+        return lambda value: "–" if value is None else f"{value:.1f} %"
+    if unit == "replicas":
+        one = ngettext("%(count)s replica", "%(count)s replicas", 1, count="%(count)s")
+        many = ngettext("%(count)s replica", "%(count)s replicas", 2, count="%(count)s")
+
+        def replicas(value: float | None) -> str:
+            if value is None:
+                return "–"
+            number = f"{value:.2f}".rstrip("0").rstrip(".") or "0"
+            return (one if number == "1" else many) % {"count": number}
+        return replicas
+    return lambda value: "–" if value is None else f"{value:.3g}"
 
 
 def _nice_max(top: float) -> float:
@@ -69,8 +99,10 @@ def _time_label(t: float, span: float) -> str:
     return moment.strftime("%H:%M") if span <= 2 * 86400 else moment.strftime("%m-%d")
 
 
-def chart(series: list[Series], unit: str, start: datetime, end: datetime, step: int, title: str) -> Markup:
-    """The SVG (and its legend), or a "no data" box when no series has a point."""
+def chart(series: list[Series], unit: str, start: datetime, end: datetime, step: int, title: str,
+          steps: bool = False) -> Markup:
+    """The SVG (and its legend), or a "no data" box when no series has a point. `steps`: each
+    value holds until the next one (a count such as replicas), drawn as a staircase."""
     if not any(s.points for s in series):
         return Markup('<div class="chart-empty" role="img" aria-label="{t}"><p>{m}</p></div>').format(
             t=title, m=_("No data in this range."))
@@ -79,6 +111,7 @@ def chart(series: list[Series], unit: str, start: datetime, end: datetime, step:
     top = max((v for s in series for _t, v in s.points), default=0.0)
     top = _nice_bytes(top) if unit in ("bytes", "bytes/s") else _nice_max(top)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    text_of = formatter(unit)
 
     def x(t: float) -> float:
         return LEFT + (t - t0) / span * plot_w
@@ -92,7 +125,7 @@ def chart(series: list[Series], unit: str, start: datetime, end: datetime, step:
         v = top * i / 4
         parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(v):.1f}" y2="{y(v):.1f}"/>')
         parts.append(f'<text class="axis" x="{LEFT - 4}" y="{y(v) + 4:.1f}" text-anchor="end">'
-                     f"{escape(value_text(v, unit))}</text>")
+                     f"{escape(text_of(v))}</text>")
     for i in range(5):  # time labels
         t = t0 + span * i / 4
         anchor = "start" if i == 0 else "end" if i == 4 else "middle"
@@ -101,19 +134,22 @@ def chart(series: list[Series], unit: str, start: datetime, end: datetime, step:
     for n, s in enumerate(series):  # the lines, broken where points are missing
         run: list[str] = []
         last_t = None
+        last_v = 0.0
         for t, v in s.points:
             if last_t is not None and t - last_t > 2.5 * step and run:
                 parts.append(_line(run, n))
                 run = []
+            if steps and run and v != last_v:
+                run.append(f"{x(t):.1f},{y(last_v):.1f}")
             run.append(f"{x(t):.1f},{y(v):.1f}")
-            last_t = t
+            last_t, last_v = t, v
         if run:
             parts.append(_line(run, n))
     # hover bands: one per time step, its title lists every series' value then
     by_time: dict[float, list[str]] = {}
     for s in series:
         for t, v in s.points:
-            by_time.setdefault(t, []).append(f"{s.label}: {value_text(v, unit)}")
+            by_time.setdefault(t, []).append(f"{s.label}: {text_of(v)}")
     band = max(plot_w * step / span, 1.0)
     for t in sorted(by_time):
         when = datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -122,7 +158,7 @@ def chart(series: list[Series], unit: str, start: datetime, end: datetime, step:
                      f'height="{plot_h}"><title>{escape(text)}</title></rect>')
     parts.append("</svg>")
     legend = "".join(f'<li><span class="swatch s{n % COLOURS}" aria-hidden="true"></span>{escape(s.label)} '
-                     f"<strong>{escape(value_text(s.last, unit))}</strong></li>" for n, s in enumerate(series))
+                     f"<strong>{escape(text_of(s.last))}</strong></li>" for n, s in enumerate(series))
     return Markup("".join(parts) + f'<ul class="legend">{legend}</ul>')
 
 
@@ -135,4 +171,5 @@ def _line(points: list[str], n: int) -> str:
 
 def draw(panel, tr) -> list[tuple[object, Markup]]:
     """Each chart of a metrics Panel with its SVG, over the TimeRange `tr`."""
-    return [(c, chart(c.series, c.unit, tr.start, tr.end, tr.step, c.title)) for c in panel.charts]
+    return [(c, chart(c.series, c.unit, tr.start, tr.end, getattr(c, "step", 0) or tr.step, c.title,
+                      getattr(c, "steps", False))) for c in panel.charts]

@@ -198,7 +198,7 @@ class Influx:
             for s in raw.get("series", []):
                 series.append(Series(name=s.get("name", ""), tags=dict(s.get("tags") or {}),
                                      columns=list(s.get("columns", [])),
-                                     values=[list(row) for row in s.get("values", [])],
+                                     values=s.get("values") or [],  # the decoded JSON's own lists
                                      statement=raw.get("statement_id", index)))
         return series
 

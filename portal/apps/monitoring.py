@@ -1,5 +1,6 @@
 """An app's Monitoring tab: CPU, memory and network of its pods from InfluxDB, restarts and
-the autoscaler from the API, over a chosen time range.
+the autoscaler now from the API and its replicas over time (as the portal recorded them), over
+a chosen time range.
 
     GET /projects/<name>/apps/<app>/monitoring?range=6h                 the tab (viewer and up)
     GET /projects/<name>/apps/<app>/monitoring?range=custom&start=…&end=…
@@ -21,7 +22,7 @@ def monitoring(name, app):
     project, role = authz.get_project(current_user, name)
     d = apps.detail(project, app)
     tr, error = metrics.ranges.from_args(request.args)
-    panel = metrics.app_charts(project.name, d.app.name, d.app.metrics_since, tr)
+    panel = metrics.app_charts(project.name, d.app.name, d.app.metrics_since, tr, d.hpa.name if d.hpa else "")
     return render("apps/monitoring.html", "apps/_monitoring.html", status=422 if error else 200, project=project,
                   role=role, d=d, tr=tr, panel=panel, drawn=draw(panel, tr), error=error,
                   presets=metrics.ranges.PRESETS, restarts=sum(p.restarts for p in d.pods), args=request.args)

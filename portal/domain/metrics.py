@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 __all__ = ["DATABASE", "RP_RAW", "RP_ROLLUP", "RAW_DURATION", "ROLLUP_DURATION", "ROLLUP_INTERVAL",
            "ROLLUP_FUNCTION", "TAG_HOST", "TAG_CLUSTER", "Measurement", "Cpu", "Mem", "Disk", "Net", "System",
-           "PodContainer", "PodNetwork", "Node", "HOST_MEASUREMENTS", "KUBERNETES_MEASUREMENTS", "MEASUREMENTS",
-           "ROLLUP", "TELEGRAF_INPUTS"]
+           "PodContainer", "PodNetwork", "Node", "Autoscaler", "HOST_MEASUREMENTS", "KUBERNETES_MEASUREMENTS",
+           "MEASUREMENTS", "PORTAL_MEASUREMENTS", "ROLLUP", "TELEGRAF_INPUTS"]
 
 # ---------------------------------------------------------------------------- database
 
@@ -195,11 +195,33 @@ class Node:
                               counters=frozenset({NETWORK_RX_BYTES, NETWORK_TX_BYTES}))
 
 
+# ---------------------------------------------------------------------------- written by the portal
+
+class Autoscaler:
+    """hummer_hpa: each HorizontalPodAutoscaler Hummer manages, once a minute, as its status
+    said then. Telegraf cannot read an HPA's status, so the portal writes these points itself
+    (portal/services/metrics/autoscalers.py), into the default (raw) policy like Telegraf's,
+    rolled up the same way. Each point's time is truncated to the minute: InfluxDB keeps one
+    point per measurement, tag set and time, so the same minute written by several portal
+    processes is one point. No `host` or `cluster` tag: the portal knows one cluster.
+    The HPA's name is its app's (Hummer names it so); the fields are integers."""
+    NAME = "hummer_hpa"
+    TAG_NAMESPACE = TAG_NAMESPACE
+    TAG_HPA = "hpa"
+    CURRENT = "current_replicas"
+    DESIRED = "desired_replicas"
+    MIN = "min_replicas"
+    MAX = "max_replicas"
+    MEASUREMENT = Measurement(NAME, "portal", (TAG_NAMESPACE, TAG_HPA), (CURRENT, DESIRED, MIN, MAX))
+
+
 HOST_MEASUREMENTS = (Cpu.MEASUREMENT, Mem.MEASUREMENT, Disk.MEASUREMENT, Net.MEASUREMENT, System.MEASUREMENT)
 KUBERNETES_MEASUREMENTS = (PodContainer.MEASUREMENT, PodNetwork.MEASUREMENT, Node.MEASUREMENT)
-#: Every measurement the portal reads, by name.
+#: Every measurement Telegraf writes and the portal reads, by name.
 MEASUREMENTS: dict[str, Measurement] = {m.name: m for m in HOST_MEASUREMENTS + KUBERNETES_MEASUREMENTS}
+#: The measurements the portal writes itself (no Telegraf input).
+PORTAL_MEASUREMENTS = (Autoscaler.MEASUREMENT,)
 #: What the rollup keeps: {measurement: its fields}, each as ROLLUP_FUNCTION per ROLLUP_INTERVAL.
-ROLLUP: dict[str, tuple[str, ...]] = {m.name: m.fields for m in MEASUREMENTS.values()}
+ROLLUP: dict[str, tuple[str, ...]] = {m.name: m.fields for m in (*MEASUREMENTS.values(), *PORTAL_MEASUREMENTS)}
 #: The Telegraf inputs telegraf.conf must have ([[inputs.<name>]]) for these measurements.
 TELEGRAF_INPUTS = tuple(dict.fromkeys(m.input for m in MEASUREMENTS.values()))

@@ -4,6 +4,7 @@ their steps, series identity across an app deleted and deployed again, no data, 
 "metrics unavailable" while InfluxDB is down, recovering by itself."""
 from __future__ import annotations
 
+import html
 import re
 import time
 
@@ -155,3 +156,21 @@ def test_node_pages_and_the_dashboard_card(web_app, web, login, metrics_app):
     assert web.get("/cluster/nodes/hm-node1/metrics").status_code == 403
     dev_card = text(web.get("/dashboard/usage", htmx="usage"))
     assert f"{ns}/web" in dev_card and "node-usage" not in dev_card
+
+
+def test_many_pods_draw_the_busiest_ten_and_count_the_rest_in_all_pods(web_app, web, metrics_app):
+    ns, pods = web_app
+    now = int(time.time())
+    # twelve more pods of the same Deployment (a rollout's worth), each busier than the last
+    extra = [f"web-7f8e9d0c1b-x{n:04d}" for n in range(12)]
+    points = []
+    for n, pod in enumerate(extra):
+        points += pod_points(PodUsage(ns, pod, cpu_cores=1.0 + 0.1 * n, memory_bytes=(200 + n) * MIB,
+                                      since=now - 3600), every(now - 1800, now, 10))
+    write(metrics_app.client(), points)
+    cpu = charts(text(web.get(f"/projects/{ns}/apps/web/monitoring?range=1h")))["cpu"]
+    legend = re.search(r'<ul class="legend">(.*?)</ul>', cpu, re.S).group(1)
+    assert cpu.count("<polyline") == 11  # all pods, and the ten busiest
+    assert all(pod in legend for pod in extra[2:]) and not any(pod in legend for pod in [*extra[:2], *pods])
+    assert "all pods <strong>19.35 cores</strong>" in legend  # 0.25 + 0.5 + (1.0 + ... + 2.1): every pod
+    assert "The 10 pods with the highest mean are drawn; 4 more pods count in “all pods”." in html.unescape(cpu)

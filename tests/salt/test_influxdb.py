@@ -6,38 +6,24 @@ retention policies and the rollup's continuous queries, checked against the sche
 from __future__ import annotations
 
 import json
-import re
 import time
 import tomllib
+from dataclasses import replace
+from datetime import datetime, timezone
 
 import pytest
 
+from portal.adapters.kube.views import HpaView
 from portal.domain import metrics
+from portal.services.metrics import autoscalers
 from tests.support import telegraf
-from tests.support.influx import MINION, apply
+from tests.support.influx import MINION, apply, continuous_queries
 from tests.support.pillar import deep_merge
 
 HOURS = {"30d": "720h0m0s", "365d": "8760h0m0s"}
-CQ = re.compile(r"CREATE CONTINUOUS QUERY (?P<name>\w+) ON (?P<db>\w+) RESAMPLE EVERY (?P<every>\w+) FOR (?P<for>\w+) "
-                r"BEGIN (?P<select>SELECT (?P<fields>.+) INTO (?P<into>[\w.]+) FROM (?P<source>[\w.]+)) "
-                r"(?P<group>GROUP BY time\((?P<interval>\w+)\), \*) END")
-
-
 def policies(influx, database: str) -> dict[str, tuple[str, bool]]:
     return {p["name"]: (p["duration"], p["default"])
             for p in influx.query(f'SHOW RETENTION POLICIES ON "{database}"')}
-
-
-def continuous_queries(influx, database: str) -> dict[str, re.Match]:
-    with influx.client() as client:
-        raw = client.query("SHOW CONTINUOUS QUERIES").raw
-    (series,) = [s for s in raw["series"] if s["name"] == database]
-    found = {}
-    for name, text in series.get("values", []):
-        match = CQ.fullmatch(text)
-        assert match, text
-        found[name] = match
-    return found
 
 
 def test_influxd_runs_on_the_file_the_config_state_wrote(influx_empty):
@@ -88,8 +74,13 @@ def test_the_rollup_queries_average_each_hour_keeping_tags_and_field_names(influ
     pod = telegraf.PodUsage("shop", "web-1", cpu_cores=lambda t: 0.2 if t < start + 3600 else 0.6,
                             memory_bytes=lambda t: 100 * telegraf.MIB if t < start + 3600 else 300 * telegraf.MIB)
     host = telegraf.HostUsage("hm-node1", cpu_busy=lambda t: 10.0 if t < start + 3600 else 30.0)
+    # the autoscalers' history, which the portal writes: 2 replicas the first hour, 4 the second
+    hpa = HpaView("shop", "web", "web", 1, 2, 5, 70, 0, None)
+    hpas = [p for t in at for p in autoscalers.points(
+        [replace(hpa, current_replicas=2 if t < start + 3600 else 4, desired_replicas=4)],
+        datetime.fromtimestamp(t, timezone.utc))]
     with influx_empty.client() as client:
-        telegraf.write(client, telegraf.pod_points(pod, at) + telegraf.host_points(host, at))
+        telegraf.write(client, telegraf.pod_points(pod, at) + telegraf.host_points(host, at) + hpas)
         bounds = f"WHERE time >= {start}s AND time < {start + 2 * 3600}s "
         for cq in continuous_queries(influx_empty, metrics.DATABASE).values():
             client.query(f"{cq['select']} {bounds}{cq['group']}", method="POST")
@@ -102,6 +93,10 @@ def test_the_rollup_queries_average_each_hour_keeping_tags_and_field_names(influ
     cpu = influx_empty.query(f'SELECT "{metrics.Cpu.USAGE_IDLE}" FROM "{metrics.RP_ROLLUP}"."{metrics.Cpu.NAME}" '
                              f'WHERE "{metrics.Cpu.TAG_CPU}" = \'{metrics.Cpu.TOTAL}\'', epoch="s")
     assert [r[metrics.Cpu.USAGE_IDLE] for r in cpu] == [90.0, 70.0]
+    scaler = metrics.Autoscaler
+    replicas = influx_empty.query(f'SELECT * FROM "{metrics.RP_ROLLUP}"."{scaler.NAME}"', epoch="s")
+    assert [(r["time"], r[scaler.CURRENT], r[scaler.DESIRED], r[scaler.TAG_HPA]) for r in replicas] == [
+        (start, 2.0, 4.0, "web"), (start + 3600, 4.0, 4.0, "web")]
     for measurement, fields in metrics.ROLLUP.items():
         rows = influx_empty.query(f'SELECT * FROM "{metrics.RP_ROLLUP}"."{measurement}"')
         assert len(rows) == 2 and set(fields) <= set(rows[0]), measurement

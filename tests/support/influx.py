@@ -22,6 +22,7 @@ field with the type Telegraf (raw) or the continuous queries (rollup: floats) gi
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -37,6 +38,11 @@ from tests.support.processes import free_port
 
 MINION = "hm-master"
 HOST = "127.0.0.1"
+
+# A continuous query as SHOW CONTINUOUS QUERIES spells it.
+CQ = re.compile(r"CREATE CONTINUOUS QUERY (?P<name>\w+) ON (?P<db>\w+) RESAMPLE EVERY (?P<every>\w+) FOR (?P<for>\w+) "
+                r"BEGIN (?P<select>SELECT (?P<fields>.+) INTO (?P<into>[\w.]+) FROM (?P<source>[\w.]+)) "
+                r"(?P<group>GROUP BY time\((?P<interval>\w+)\), \*) END")
 
 
 @dataclass
@@ -155,3 +161,17 @@ def influx_empty(influx):
     influx.start()
     influx.empty()
     return influx
+
+
+def continuous_queries(influx, database: str) -> dict[str, re.Match]:
+    """Each continuous query of `database` by name, parsed with CQ: its SELECT ... INTO and
+    GROUP BY, which a test or a bench runs itself over past hours."""
+    with influx.client() as client:
+        raw = client.query("SHOW CONTINUOUS QUERIES").raw
+    (series,) = [s for s in raw["series"] if s["name"] == database]
+    found = {}
+    for name, text in series.get("values", []):
+        match = CQ.fullmatch(text)
+        assert match, text
+        found[name] = match
+    return found

@@ -269,6 +269,16 @@ class Kube:
     def hpas(self, namespace: str, app: str) -> list[HpaView]:
         return self.informers["horizontalpodautoscalers"].group(namespace, app)
 
+    def all_hpas(self) -> list[HpaView] | None:
+        """Every HPA of Hummer's apps, in every namespace, from the watch cache (no API call);
+        None while the cache's first list is not in yet (its watch is started)."""
+        informer = self.informers["horizontalpodautoscalers"]
+        informer.start()
+        if not informer.synced.is_set():
+            return None
+        with informer.lock:
+            return list(informer.objects.values())
+
     def events(self, namespace: str, names: list[str]) -> list[EventView]:
         """The Events about the named objects of a namespace (an app's Deployment,
         ReplicaSets, pods...), newest first: from the cache, with no API call once it holds

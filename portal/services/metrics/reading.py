@@ -1,7 +1,9 @@
 """The charts' data: InfluxQL with bind parameters, grouped by time, per pod or per node."""
 from __future__ import annotations
 
+import os
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -17,10 +19,13 @@ from portal.services.metrics.ranges import TimeRange
 
 @dataclass
 class Chart:
-    key: str              # cpu, memory, network
+    key: str              # cpu, memory, network, autoscaler
     title: str
-    unit: str             # cores, bytes, bytes/s
+    unit: str             # cores, bytes, bytes/s, replicas
     series: list[Series] = field(default_factory=list)
+    step: int = 0         # seconds per point when not the range's (the autoscaler's: at least a minute)
+    steps: bool = False   # drawn as steps (a count that changes at a moment), not slopes
+    more: int = 0         # series left out (the pods past MAX_PODS; their sum is in the total's line)
 
 
 @dataclass
@@ -33,14 +38,23 @@ def configured() -> bool:
     return bool(current_app.config.get("INFLUXDB_URL"))
 
 
-def _client() -> influx.Influx:
+_clients: dict[tuple, influx.Influx] = {}
+_clients_lock = threading.Lock()
+
+
+def client() -> influx.Influx:
+    """This process's client of the configured InfluxDB (thread-safe, its connections kept
+    alive between requests; not to be closed)."""
     c = current_app.config
-    return influx.Influx(c["INFLUXDB_URL"], c.get("INFLUXDB_DATABASE") or schema.DATABASE,
-                         c.get("INFLUXDB_USERNAME", ""), c.get("INFLUXDB_PASSWORD", ""),
-                         timeout=float(c.get("INFLUXDB_TIMEOUT", 5)))
-
-
-client = _client  # the configured adapter, for the other readers of InfluxDB (services/alerts)
+    key = (os.getpid(), c["INFLUXDB_URL"], c.get("INFLUXDB_DATABASE") or schema.DATABASE,
+           c.get("INFLUXDB_USERNAME", ""), c.get("INFLUXDB_PASSWORD", ""), float(c.get("INFLUXDB_TIMEOUT", 5)))
+    found = _clients.get(key)
+    if found is None:
+        with _clients_lock:
+            found = _clients.get(key)
+            if found is None:
+                found = _clients[key] = influx.Influx(*key[1:5], timeout=key[5])
+    return found
 
 
 RP, LO, HI = "@rp@", "$lo", "$hi"   # filled in by _statements: the source and the time bounds
@@ -90,8 +104,27 @@ def _per(series: list[influx.Series], tag: str, scale: float = 1.0) -> list[Seri
     found: dict[str, list] = {}
     for s in series:
         label = (s.tags or {}).get(tag, s.name)
-        found.setdefault(label, []).extend((float(t), float(v) * scale) for t, v in s.values if v is not None)
+        # times are whole seconds and values numbers (the JSON's): no conversion, but the scale
+        if scale == 1.0:
+            found.setdefault(label, []).extend((t, v) for t, v in s.values if v is not None)
+        else:
+            found.setdefault(label, []).extend((t, v * scale) for t, v in s.values if v is not None)
+    # the parts come in time order (the rollup's, then the raw data's): the sort only checks
     return [Series(label, sorted(points)) for label, points in sorted(found.items())]
+
+
+MAX_PODS = 10   # pods drawn one by one in a chart; the others count in its "all pods" line
+
+
+def _pods_chart(key: str, title: str, unit: str, pods: list[Series]) -> Chart:
+    """The pods' sum ("all pods", when there are several) and the MAX_PODS pods with the
+    highest mean over the range, by name: a chart of a hundred lines, each with its value in
+    every hover band, reads as nothing and weighs megabytes."""
+    if len(pods) <= 1:
+        return Chart(key, title, unit, pods)
+    shown = sorted(pods, key=lambda s: -sum(v for _t, v in s.points) / max(len(s.points), 1))[:MAX_PODS]
+    shown.sort(key=lambda s: s.label)
+    return Chart(key, title, unit, [_total(pods, _("all pods")), *shown], more=len(pods) - len(shown))
 
 
 def _total(series: list[Series], label: str) -> Series:
@@ -102,8 +135,10 @@ def _total(series: list[Series], label: str) -> Series:
     return Series(label, sorted(sums.items()))
 
 
-def app_charts(project_name: str, app: str, created: str, tr: TimeRange) -> Panel:
-    """CPU (cores), memory (bytes) and network (bytes/s) of the app's pods, each pod and summed."""
+def app_charts(project_name: str, app: str, created: str, tr: TimeRange, hpa: str = "") -> Panel:
+    """CPU (cores), memory (bytes) and network (bytes/s) of the app's pods, each pod and summed;
+    and, when the app has the HPA `hpa`, its current and desired replicas as the portal
+    recorded them (autoscalers.py)."""
     since = _since(tr, created)
     params = {"ns": project_name, "start": since}
     where = (f"{influx.quote_ident(schema.TAG_NAMESPACE)} = $ns AND {influx.quote_ident(schema.TAG_POD)} =~ "
@@ -119,17 +154,30 @@ def app_charts(project_name: str, app: str, created: str, tr: TimeRange) -> Pane
         "tx": f"SELECT non_negative_derivative(mean({influx.quote_ident(schema.PodNetwork.TX_BYTES)}), 1s) FROM "
               f"{_source(schema.PodNetwork.NAME)} WHERE {where} {group}",
     }
+    hpa_step = max(tr.step, 60)  # a point a minute: a finer step would break the line at every point
+    if hpa:
+        q, scaler = influx.quote_ident, schema.Autoscaler
+        params["hpa"] = hpa
+        hpa_where = (f"{q(scaler.TAG_NAMESPACE)} = $ns AND {q(scaler.TAG_HPA)} = $hpa AND time >= {LO} "
+                     f"AND time < {HI} GROUP BY time({hpa_step}s) fill(none)")
+        for key, field_name in (("current", scaler.CURRENT), ("desired", scaler.DESIRED)):
+            queries[key] = f"SELECT max({q(field_name)}) FROM {_source(scaler.NAME)} WHERE {hpa_where}"
     found, problem = _read(queries, params, tr)
     if problem:
         return Panel(problem=problem)
     cpu = _per(found["cpu"], schema.TAG_POD, 1e-9)
     memory = _per(found["memory"], schema.TAG_POD)
     rx, tx = _per(found["rx"], schema.TAG_POD), _per(found["tx"], schema.TAG_POD)
-    return Panel([
-        Chart("cpu", _("CPU"), "cores", ([_total(cpu, _("all pods"))] if len(cpu) > 1 else []) + cpu),
-        Chart("memory", _("Memory"), "bytes", ([_total(memory, _("all pods"))] if len(memory) > 1 else []) + memory),
+    charts = [
+        _pods_chart("cpu", _("CPU"), "cores", cpu),
+        _pods_chart("memory", _("Memory"), "bytes", memory),
         Chart("network", _("Network"), "bytes/s", [_total(rx, _("received")), _total(tx, _("sent"))]),
-    ])
+    ]
+    if hpa:
+        charts.append(Chart("autoscaler", _("Autoscaler replicas: current and desired"), "replicas",
+                            [_total(_per(found["current"], ""), _("current")),
+                             _total(_per(found["desired"], ""), _("desired"))], step=hpa_step, steps=True))
+    return Panel(charts)
 
 
 def node_charts(node: str, tr: TimeRange) -> Panel:
@@ -180,7 +228,7 @@ def _read(queries: dict[str, str], params: dict, tr: TimeRange) -> tuple[dict[st
         params = {**params, "start": _rfc3339(params.get("start") or tr.start), "end": _rfc3339(tr.end),
                   "split": _rfc3339(_split(tr))}
         found: dict[str, list] = {key: [] for key in queries}
-        for series in _client().query("; ".join(statements), params):  # one request, every chart
+        for series in client().query("; ".join(statements), params):  # one request, every chart
             found[keys[series.statement]].append(series)
         return found, ""
     except influx.Unavailable as error:
