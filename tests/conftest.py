@@ -83,7 +83,7 @@ def pytest_generate_tests(metafunc):
 HEAVY_FIRST = (
     "cluster/test_wizard.py", "cluster/test_run_resume.py", "cluster/test_multinode.py",
     "cluster/test_ssh_hosts.py", "cluster/test_wizard_browser.py", "test_bad_input.py",
-    "cluster/test_ssh_injection.py", "test_auth_live.py", "test_access_matrix.py",
+    "cluster/test_ssh_injection.py", "test_auth_live.py", "test_access_matrix.py", "api/test_api_matrix.py",
     "salt/test_orchestrate.py", "test_first_run.py", "salt/test_registry_gc.py",
     "cluster/test_wizard_input.py", "cluster/test_register.py", "test_console_browser.py",
     "kube/test_cluster.py", "test_auth.py", "salt/test_render.py", "salt/test_events.py",
