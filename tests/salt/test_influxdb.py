@@ -147,3 +147,28 @@ def test_a_bad_pillar_value_stops_before_anything_runs(salt_env, influx, overrid
     out = salt_env.salt(MINION, "state.apply", "monitoring.influxdb.database", f"pillar={json.dumps(pillar)}",
                         timeout=120, check=False)[MINION]
     assert isinstance(out, list) and says in "\n".join(out), out
+
+
+def test_the_grafana_dashboards_queries_run_and_the_apps_one_keeps_to_its_app(influx_empty):
+    """Each dashboard query, its variables filled in as Grafana fills them, against Telegraf's
+    points: every panel has data, and the apps dashboard with app=web shows web's pods only,
+    not those of webx in the same namespace."""
+    from tests.salt.test_grafana_dashboards import DASHBOARDS, queries
+    now = int(time.time())
+    times = telegraf.every(now - 1800, now, 10)
+    pods = ["web-5d8f7c9b6-abcde", "web-5d8f7c9b6-fghij", "webx-7f6d5c4b3-klmno"]
+    points = [p for pod in pods for p in telegraf.pod_points(telegraf.PodUsage("shop", pod), times)]
+    points += telegraf.host_points(telegraf.HostUsage("hm-node1"), times)
+    telegraf.write(influx_empty.client(), points)
+    filled = {"$namespace": "shop", "$app": "web", "$host": "hm-node1",
+              "$timeFilter": "time > now() - 1h", "$__interval": "1m"}
+    for path in sorted(DASHBOARDS.glob("*.json")):
+        for title, query in queries(path):
+            for variable, value in filled.items():
+                query = query.replace(variable, value)
+            with influx_empty.client() as client:
+                series = list(client.query(query).raw.get("series", []))
+            assert series, f"{path.name} / {title}: no data for {query}"
+            shown = {s.get("tags", {}).get("pod_name") for s in series} - {None}
+            if shown:
+                assert shown == set(pods[:2]), (path.name, title, shown)
