@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from portal.adapters.influx import Influx, QueryError, Series, Unavailable, quot
 from portal.domain.metrics import RP_RAW, RP_ROLLUP, PodContainer, PodNetwork
 from tests.support import telegraf
 from tests.support.processes import free_port
+from tests.support.waiting import wait_for
 
 
 def recent_hour() -> int:
@@ -180,11 +182,25 @@ def test_a_stopped_server_is_unavailable_at_once_and_back_with_its_data(influx_e
     assert series.values == [[start, 100_000_000]]  # the point written before the stop
 
 
+def _all_stopped(pid: int) -> bool:
+    """Every thread of `pid` is in the stopped state (T in /proc/<pid>/task/*/stat)."""
+    states = []
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            states.append(stat.read_text().rsplit(") ", 1)[1][0])
+        except (OSError, IndexError):
+            continue  # a thread that has just gone
+    return bool(states) and all(state == "T" for state in states)
+
+
 def test_a_hung_server_is_unavailable_after_the_timeout_without_a_retry(influx_empty):
     influx = Influx(influx_empty.url, influx_empty.database, timeout=1)
     influx.ping()  # a connection in the pool
     influx_empty.daemon.signal(signal.SIGSTOP)
     try:
+        # kill() returns before the stop: wait until every thread of influxd is stopped (T), as
+        # a loaded machine may let a thread answer in between
+        wait_for(lambda: _all_stopped(influx_empty.daemon.pid), timeout=10, what="influxd stopped")
         for call in (influx.ping, lambda: influx.query('SELECT * FROM "cpu"')):
             began = time.monotonic()
             with pytest.raises(Unavailable) as caught:
