@@ -140,6 +140,23 @@ def check_page(d, name, tmp_path, width, problems):
         problems.append(f"{name} at {width}px: contrast below AA: {bad[:5]}")
 
 
+def check_pages(app, username: str, pages: dict[str, tuple[str, str]], tmp_path, widths=(360, 1400)):
+    """Log in as `username` at each width and check each page (name -> (url, the id of an
+    element it must show)): nothing scrolls sideways and the contrast meets AA."""
+    problems: list[str] = []
+    with browsing(app) as d:
+        for width in widths:
+            set_width(d, width)
+            d.delete_all_cookies()
+            visit(d, "/login")
+            log_in(d, username)
+            for name, (url, element_id) in pages.items():
+                visit(d, url)
+                assert d.find_elements(By.ID, element_id), f"{name}: no #{element_id} on {url}"
+                check_page(d, name, tmp_path, width, problems)
+    assert not problems, "\n".join(problems)
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_main_pages_hold_and_meet_contrast(app, seeded, tmp_path, language):
     accept_language, widths = LANGUAGES[language]

@@ -22,19 +22,9 @@ def test_the_reference_page_shows_every_operation_under_the_csp(app):
 
 
 def test_the_token_pages_hold_at_360_px_and_meet_contrast(app, make_user, make_project, make_token, tmp_path):
-    from tests.test_console_browser import LONG_USER, check_page, log_in, set_width, visit
+    from tests.test_console_browser import LONG_USER, check_pages
     admin = make_user(LONG_USER, admin=True)
     make_project("p" * 63, {admin: "owner"})
     make_token(admin, "developer", ["p" * 63], name="t" * 64)
-    problems: list[str] = []
-    with browsing(app) as d:
-        for width in (360, 1400):
-            set_width(d, width)
-            d.delete_all_cookies()
-            visit(d, "/login")
-            log_in(d, LONG_USER)
-            for name, url in (("profile", "/profile"), ("admin-tokens", "/admin/tokens")):
-                visit(d, url)
-                assert d.find_elements(By.ID, "token-list" if name == "profile" else "all-tokens"), name
-                check_page(d, name, tmp_path, width, problems)
-    assert not problems, "\n".join(problems)
+    check_pages(app, LONG_USER, {"profile": ("/profile", "token-list"),
+                                 "admin-tokens": ("/admin/tokens", "all-tokens")}, tmp_path)

@@ -3,12 +3,10 @@ firing, they hold at 360 px (nothing scrolls sideways) and meet WCAG AA contrast
 from __future__ import annotations
 
 import pytest
-from selenium.webdriver.common.by import By
 
 from portal.extensions import db
 from portal.models import AlertEvent, AlertRule, AlertState, AlertStatus, utcnow
-from tests.support.browser import browsing
-from tests.test_console_browser import LONG_USER, check_page, log_in, set_width, visit
+from tests.test_console_browser import LONG_USER, check_pages
 
 pytestmark = pytest.mark.browser
 
@@ -49,15 +47,4 @@ def test_the_alert_pages_hold_at_360_px_and_meet_contrast(app, make_user, make_p
         "node-alerts": (f"/cluster/nodes/{NODE}/alerts", "alert-rules"),
         "dashboard-alerts": ("/", "alerts-firing-now"),
     }
-    problems: list[str] = []
-    with browsing(app) as d:
-        for width in (360, 1400):
-            set_width(d, width)
-            d.delete_all_cookies()
-            visit(d, "/login")
-            log_in(d, LONG_USER)
-            for name, (url, element_id) in pages.items():
-                visit(d, url)
-                assert d.find_elements(By.ID, element_id), f"{name}: no #{element_id} on {url}"
-                check_page(d, name, tmp_path, width, problems)
-    assert not problems, "\n".join(problems)
+    check_pages(app, LONG_USER, pages, tmp_path)
