@@ -102,6 +102,16 @@ def create_project(client: Client, name: str) -> None:
     post_form(client, "/projects/new", {"name": name, "display_name": name.capitalize(), "description": ""})
 
 
+def admin_with_project(base: str, cluster, namespace: str) -> Client:
+    """The admin logged in, with the default plan made and a project whose namespace is ready
+    for pods (its ServiceAccount exists)."""
+    admin = login(base)
+    create_plan(admin)
+    create_project(admin, namespace)
+    wait_for(lambda: cluster.service_account_ready(namespace), 60, what=f"{namespace}'s ServiceAccount")
+    return admin
+
+
 def new_connection_session(client: Client) -> requests.Session:
     """A session with the client's cookies that opens a new TCP connection for every request
     (Connection: close), so that the kernel hands each request to any gunicorn worker

@@ -51,8 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._portal import (  # noqa: E402
     access_log,
-    create_plan,
-    create_project,
+    admin_with_project,
     login,
     new_connection_session,
     pct,
@@ -249,10 +248,7 @@ def main() -> int:
             settings = {"KUBECONFIG": str(cluster.kubeconfig), "PAGE_SIZE": "20",
                         "LOGIN_RATE_LIMIT": "", "ANONYMOUS_RATE_LIMIT": ""}
             with portal(url, tmp, args.workers, args.threads, **settings) as p:
-                admin = login(p.base)
-                create_plan(admin)
-                create_project(admin, NS)
-                wait_for(lambda: cluster.service_account_ready(NS), 60, what="the namespace's ServiceAccount")
+                admin = admin_with_project(p.base, cluster, NS)
                 print(f"cluster and portal up in {time.monotonic() - t0:.1f} s; deploying {args.deployments} "
                       f"apps x {args.pods} pods through the deploy form ...", flush=True)
                 t1 = time.monotonic()

@@ -55,9 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._portal import (  # noqa: E402
     SECRET_KEY,
-    create_plan,
-    create_project,
-    login,
+    admin_with_project,
     new_connection_session,
     pct,
     portal,
@@ -200,10 +198,7 @@ def main() -> int:
         p = stack.enter_context(portal(url, tmp, args.workers, args.threads, KUBECONFIG=str(cluster.kubeconfig),
                                        INFLUXDB_URL=influx.url, INFLUXDB_DATABASE=influx.database,
                                        LOGIN_RATE_LIMIT="", ANONYMOUS_RATE_LIMIT=""))
-        admin = login(p.base)
-        create_plan(admin)
-        create_project(admin, NS)
-        wait_for(lambda: cluster.service_account_ready(NS), 60, what="the namespace's ServiceAccount")
+        admin = admin_with_project(p.base, cluster, NS)
         form = {"name": APP, "image": "hummer/web", "tag": "1.0", "replicas": "1", "plan": "tiny",
                 "liveness-kind": "none", "readiness-kind": "none", "op": "deploy"}
         post_form(admin, f"/projects/{NS}/apps/new", form)

@@ -3,10 +3,12 @@ HUMMER_LOG_STREAMS_PER_PROCESS). The limit is checked before the cluster is touc
 these run without one: a stream that gets past it meets "no cluster" (503) instead.
 tests/apps/test_log_stream_limits.py opens real streams against the test cluster."""
 import threading
+import time
 
 import pytest
 
 from portal.services import streams
+from tests.support.waiting import wait_for
 from tests.support.web import text
 
 STREAM = "/projects/alpha/apps/web/logs/stream"
@@ -90,3 +92,46 @@ def test_limits_are_configurable(app, web, login, team):
     login("vic")
     assert "You are already following 1 live log," in text(web.get(STREAM))
 
+
+
+class _Chatty:
+    """A kube stand-in whose streams print without end, as fast as they are read."""
+
+    printed = 0
+
+    def lines(self, resp):
+        while not resp.closed:
+            self.printed += 1
+            yield "line"
+
+
+class _Resp:
+    closed = False
+
+    def shutdown(self):
+        pass
+
+    def close(self):
+        self.closed = True
+
+
+def _pumps() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("hummer-log-chatty")]
+
+
+def test_a_merged_follow_ends_at_its_time_limit_and_stops_its_pumps():
+    from portal.services.apps.logs import _merge
+    started = time.monotonic()
+    got = sum(1 for _ in _merge(_Chatty(), [("chatty-1", _Resp()), ("chatty-2", _Resp())], max_seconds=0.5))
+    assert got > 0 and 0.45 <= time.monotonic() - started < 3
+    wait_for(lambda: not _pumps(), timeout=5, what="the pump threads to end")
+
+
+def test_a_reader_that_stops_reading_does_not_leave_a_pump_blocked_on_a_full_queue():
+    from portal.services.apps.logs import _merge
+    chatty = _Chatty()
+    merged = _merge(chatty, [("chatty-3", _Resp())], max_seconds=60)
+    next(merged)
+    wait_for(lambda: chatty.printed > 10_001, what="the queue (10,000 lines) full while nobody reads")
+    merged.close()  # the reader goes away
+    wait_for(lambda: not _pumps(), timeout=5, what="the pump thread to end")

@@ -2,6 +2,8 @@
 the reason instead of a stream; closing one (the client going away) frees its slot."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from portal.services import streams
@@ -114,3 +116,17 @@ def test_through_gunicorn_a_client_that_goes_away_frees_its_slot(web_app, databa
         for sock in opened:
             sock.close()
         portal.stop(15)
+
+
+def test_a_stream_ends_at_its_time_limit_though_the_pod_keeps_printing(app, web_app, web, team_ids):
+    """The pod prints a line a second, so the read timeout (the limit) never runs out: the
+    stream must still end at LOG_FOLLOW_SECONDS and free its slot."""
+    app.config["LOG_FOLLOW_SECONDS"] = 3
+    start = time.monotonic()
+    response = web.get(f"/projects/{web_app}/apps/web/logs/stream", headers=SSE, buffered=False)
+    chunks = [c.decode() if isinstance(c, bytes) else c for c in response.response]  # until it ends
+    elapsed = time.monotonic() - start
+    response.close()
+    assert sum("event: line" in c for c in chunks) >= 1, chunks
+    assert 2.5 <= elapsed < 10, f"the stream lasted {elapsed:.1f} s for a limit of 3 s"
+    assert streams.slots().in_use(team_ids["vic"]) == 0

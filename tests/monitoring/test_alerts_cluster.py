@@ -40,13 +40,20 @@ def cached_pods(ns: str, app: str):
     return kube_access.kube().pods(ns, app)
 
 
-def test_a_restarting_pod_fires_and_new_pods_resolve_it(kproject, login, web, apps_api, core_api, kubelet):
+def deployed_with_rule(kproject, login, web, apps_api, replicas: int, kind: str, for_: str,
+                       threshold: str = "0", wait: bool = True):
+    """`web` deployed by dev with `replicas` (Ready when `wait`) and a rule of `kind` on it."""
     ns = kproject.name
     login("dev")
-    assert web.post(f"/projects/{ns}/apps/new", deploy_form("web", replicas=1)).status_code == 302
-    ready(apps_api, ns, "web", 1)
-    rule = alerts.create(actor("dev"), alerts.RuleTarget.of_app(kproject, "web"), kind="restarts", metric="",
-                         comparison=">", threshold="0", for_="0", webhook_url="", enabled=True)
+    assert web.post(f"/projects/{ns}/apps/new", deploy_form("web", replicas=replicas)).status_code == 302
+    if wait:
+        ready(apps_api, ns, "web", replicas)
+    return ns, alerts.create(actor("dev"), alerts.RuleTarget.of_app(kproject, "web"), kind=kind, metric="",
+                             comparison=">", threshold=threshold, for_=for_, webhook_url="", enabled=True)
+
+
+def test_a_restarting_pod_fires_and_new_pods_resolve_it(kproject, login, web, apps_api, core_api, kubelet):
+    ns, rule = deployed_with_rule(kproject, login, web, apps_api, 1, "restarts", "0")
     t = time.time()
     assert evaluation.tick(at(t)).problems == []
     assert status(rule.id) == ("ok", 0)
@@ -70,12 +77,7 @@ def test_a_restarting_pod_fires_and_new_pods_resolve_it(kproject, login, web, ap
 
 
 def test_replicas_unavailable_for_their_duration_fire_and_resolve(kproject, login, web, apps_api, kubelet):
-    ns = kproject.name
-    login("dev")
-    assert web.post(f"/projects/{ns}/apps/new", deploy_form("web", replicas=2)).status_code == 302
-    ready(apps_api, ns, "web", 2)
-    rule = alerts.create(actor("dev"), alerts.RuleTarget.of_app(kproject, "web"), kind="unavailable", metric="",
-                         comparison=">", threshold="0", for_="1m", webhook_url="", enabled=True)
+    ns, rule = deployed_with_rule(kproject, login, web, apps_api, 2, "unavailable", "1m")
     t = time.time()
     evaluation.tick(at(t))
     assert status(rule.id) == ("ok", 0)
@@ -100,10 +102,6 @@ def test_replicas_unavailable_for_their_duration_fire_and_resolve(kproject, logi
 
 
 def test_an_app_deleted_takes_its_rules_and_history(kproject, login, web, apps_api):
-    ns = kproject.name
-    login("dev")
-    assert web.post(f"/projects/{ns}/apps/new", deploy_form("web", replicas=1)).status_code == 302
-    alerts.create(actor("dev"), alerts.RuleTarget.of_app(kproject, "web"), kind="unavailable", metric="",
-                  comparison=">", threshold="5", for_="0", webhook_url="", enabled=True)
+    ns, _rule = deployed_with_rule(kproject, login, web, apps_api, 1, "unavailable", "0", threshold="5", wait=False)
     assert web.post(f"/projects/{ns}/apps/web/delete", {"confirm": "web"}).status_code == 302
     assert alerts.rules_of(alerts.RuleTarget.of_app(kproject, "web")) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from typing import Iterator
 
 from flask_babel import gettext as _
@@ -61,33 +62,51 @@ def follow(project: Project, name: str, pod: str | None = None, max_seconds: int
                                                       max_seconds=max_seconds)))
         except kube_adapter.KubeError:
             continue
-    return _merge(kube, streams)
+    return _merge(kube, streams, max_seconds)
 
 
-def _merge(kube, streams) -> Iterator[tuple[str, str]]:
+def _merge(kube, streams, max_seconds: float, keepalive: float = 15) -> Iterator[tuple[str, str]]:
+    """The streams' lines in one iterator, which ends when every stream has ended or after
+    max_seconds, whichever is first (the read timeout alone never ends a pod that keeps
+    printing)."""
     lines: queue.Queue = queue.Queue(maxsize=10000)
     stop = threading.Event()
+
+    def put(item) -> bool:
+        """Queue one item; False once the reader has gone (a full queue would block forever)."""
+        while not stop.is_set():
+            try:
+                lines.put(item, timeout=1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def pump(pod_name: str, resp) -> None:
         try:
             for line in kube.lines(resp):
-                if stop.is_set():
+                if not put((pod_name, line)):
                     break
-                lines.put((pod_name, line))
         except Exception:
             pass
         finally:
-            lines.put((pod_name, None))
+            put((pod_name, None))
 
     for pod_name, resp in streams:
         threading.Thread(target=pump, args=(pod_name, resp), daemon=True,
                          name=f"hummer-log-{pod_name}").start()
+    deadline = time.monotonic() + max_seconds
     try:
         open_streams = len(streams)
         while open_streams:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
             try:
-                pod_name, line = lines.get(timeout=15)
+                pod_name, line = lines.get(timeout=min(keepalive, left))
             except queue.Empty:
+                if time.monotonic() >= deadline:
+                    return
                 yield ("", "")
                 continue
             if line is None:
