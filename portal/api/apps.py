@@ -69,15 +69,18 @@ def app_create(name: str, json: schemas.NewApp):
 
 
 @bp.put("/projects/<name>/apps/<app>")
-@spec.validate(json=schemas.Settings, resp=Response(HTTP_200=schemas.App, **CHANGE_ERRORS),
+@spec.validate(json=schemas.Replacement, resp=Response(HTTP_200=schemas.App, **CHANGE_ERRORS),
                tags=[TAG], operation_id="replaceApp")
-def app_replace(name: str, app: str, json: schemas.Settings):
+def app_replace(name: str, app: str, json: schemas.Replacement):
     """Replace the app's settings, as the edit page does: everything but the name, the
-    image and the replicas (those have their own calls). Fields left out are emptied."""
+    image and the replicas (those have their own calls). Fields left out are emptied.
+    With `version` (as read from the app), a change of its pod template by someone else
+    meanwhile is a 409 that says the current version."""
     project, _role = project_for(name, Role.DEVELOPER)
     apps.get(project, app)
+    settings = json.model_dump(exclude_none=True, exclude={"version"})
     try:
-        apps.edit(project, app, json.model_dump(exclude_none=True), None, by=actor())
+        apps.edit(project, app, settings, None, by=actor(), template_version=json.version)
     except Conflict as error:
         return conflict(error, project, app)
     return app_body(apps.get(project, app))

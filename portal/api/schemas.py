@@ -145,6 +145,13 @@ class NewApp(Settings):
     replicas: Number | None = None
 
 
+class Replacement(Settings):
+    """The app's new settings, and optionally its version as read."""
+
+    version: Text | None = Field(None, description="The app's version as read (GET): when the pod template "
+                                 "changed meanwhile (an edit, a new image, a rollback), the change is a 409.")
+
+
 class ImageChange(Loose):
     image: Text
     tag: Text | None = None

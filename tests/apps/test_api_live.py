@@ -107,6 +107,17 @@ def test_ci_deploys_with_a_token_then_the_revoked_token_is_refused(
         assert (event.actor_name, event.via_token, event.detail) == ("dev", "ci-deploy",
                                                                      "hummer/web:1.0 -> hummer/web:2.0")
 
+        # Replacing the settings: refused on an old read, done on the current one.
+        settings = {k: v for k, v in SPEC.items() if k not in ("name", "image", "tag", "replicas")}
+        settings["env"] = [{"name": "GREETING", "value": "from CI"}]
+        stale = api.put(f"{base}/web", json={**settings, "version": "old-read"}, timeout=60)
+        assert stale.status_code == 409 and stale.json()["version"] == now["version"], stale.text
+        assert apps_api.read_namespaced_deployment("web", ns).spec.template.spec.containers[0].env[0].value == "hello"
+        replaced = api.put(f"{base}/web", json={**settings, "version": now["version"]}, timeout=60)
+        assert replaced.status_code == 200 and replaced.json()["version"] != now["version"], replaced.text
+        container = apps_api.read_namespaced_deployment("web", ns).spec.template.spec.containers[0]
+        assert [(e.name, e.value) for e in container.env] == [("GREETING", "from CI")]
+
         token_id = db.session.scalar(db.select(ApiToken.id).filter_by(name="ci-deploy"))
         revoked = browser.post(f"/profile/tokens/{token_id}/revoke", {"csrf_token": browser.token("/profile")})
         assert revoked.status_code == 302

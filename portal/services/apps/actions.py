@@ -355,7 +355,8 @@ def _apply_edit(kube, ns: str, name: str, deploy: dict, body: dict) -> dict:
     return result
 
 
-def edit(project: Project, name: str, data: dict, token, by: Actor) -> tuple[AppSpec, str]:
+def edit(project: Project, name: str, data: dict, token, by: Actor,
+         template_version: str | None = None) -> tuple[AppSpec, str]:
     """Change env, ports, plan, probes, command, affinity and autoscaling of a running app;
     returns the spec and a note for the user ("" or what happened to the replicas).
 
@@ -363,7 +364,8 @@ def edit(project: Project, name: str, data: dict, token, by: Actor) -> tuple[App
     a check that what the form owns did not change since the form was shown (a concurrent
     edit is a Conflict, and the form keeps what the user typed; a scale or a status update
     meanwhile is not: the apply carries no resourceVersion, which every status update
-    changes). Services and the HPA follow."""
+    changes). Services and the HPA follow. `template_version` (the API's `version`) is the
+    pod template's fingerprint as the caller read it: Conflict when it changed since."""
     _require(project, by)
     spec = parse(data, name_fixed=name, volumes=volumes.names(project))
     kube = kube_access.kube()
@@ -373,6 +375,7 @@ def edit(project: Project, name: str, data: dict, token, by: Actor) -> tuple[App
     for _attempt in range(4):
         deploy, svcs, scaler = _read_app(kube, ns, name)
         _check(token, objects.form_fingerprint(deploy, svcs, scaler))
+        _check(template_version, objects.template_fingerprint(deploy["spec"].get("template") or {}))
         old = objects.app_container(deploy["spec"]["template"], name)
         spec.image, spec.tag = split_image(old.get("image", ""))
         current = deploy["spec"].get("replicas")
