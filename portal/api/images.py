@@ -10,7 +10,7 @@ nothing is deleted, as on the confirm page.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 from spectree import Response
@@ -100,9 +100,12 @@ def _register_converter(state):
 
 
 def _when(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z, as the other bodies write times (the database's are naive UTC)."""
     if value is None:
         return None
-    return value.isoformat() + ("Z" if value.tzinfo is None else "")
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat() + "Z"
 
 
 def tag_body(found: catalog.Tag) -> ImageTag:
