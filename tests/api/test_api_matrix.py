@@ -1,7 +1,8 @@
 """Endpoint-by-token matrix for /api/v1, in the style of tests/test_access_matrix.py: every
-endpoint, every kind of token, exactly the expected answer. On the test client: no cluster is
-configured, so an allowed request that needs the cluster answers 503 once the token's role
-and scope were checked (tests/api/test_ci_deploy.py drives the same endpoints for real).
+endpoint, every kind of token, exactly the expected answer. On the test client: no cluster and
+no registry are configured, so an allowed request that needs either answers 503 once the
+token's role and scope were checked (tests/apps/test_api_live.py, tests/api/test_api_images.py
+and test_api_builds.py drive the same endpoints for real).
 
 Levels: public (no token needed), token (any valid token), viewer (the project in the token's
 scope, any role), developer (and the token's ceiling developer too).
