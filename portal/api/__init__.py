@@ -8,12 +8,14 @@ as the pages (one rule, one validation, one audit, whichever door a request come
   apps.py      apps: list, get, create, replace, delete, status (?wait=)
   actions.py   image, scale, rollback, restart, stop, start
   logs.py      recent lines and the followed stream
+  images.py    image repositories, their tags, a tag, its deletion plan, deleting it
+  builds.py    builds: list, get (?wait=), the log's last lines, a Git build, cancel
   docs.py      /api/v1/openapi.json (SpecTree) and the reference page
 
 Browser sessions do not authenticate here (only `Authorization: Bearer hmr_...`), so the
 blueprint is exempt from CSRF.
 """
-from portal.api import actions, apps, docs, logs, projects  # noqa: F401  (their routes)
+from portal.api import actions, apps, builds, docs, images, logs, projects  # noqa: F401  (their routes)
 from portal.api.core import bp, spec
 
 __all__ = ["bp", "spec"]

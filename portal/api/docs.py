@@ -7,6 +7,7 @@ from flask import current_app, render_template
 from portal.api.core import PREFIX, bp, spec
 from portal.api.logs import NDJSON
 from portal.api.problems import MEDIA_TYPE
+from portal.images.routes import RepositoryName
 
 _DOCUMENT: dict | None = None
 
@@ -26,12 +27,26 @@ def _problems_as_problem_json(node) -> None:
             _problems_as_problem_json(value)
 
 
+def _repository_parameters(paths: dict) -> None:
+    """SpecTree knows Werkzeug's own converters only: the images' <repository:...> parameter
+    gets its schema here, the registry's grammar as a pattern."""
+    for operations in paths.values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "path" and parameter.get("schema") is None:
+                    parameter["schema"] = {"type": "string", "pattern": f"^(?:{RepositoryName.regex})$",
+                                           "maxLength": 255}
+                    parameter["description"] = ("The full repository name, such as shop/web; its '/' "
+                                                "stay as they are in the path.")
+
+
 def document() -> dict:
     global _DOCUMENT
     if _DOCUMENT is None:
         doc = dict(spec.spec)
         doc["servers"] = [{"url": "/"}]
         _problems_as_problem_json(doc["paths"])
+        _repository_parameters(doc["paths"])
         follow = doc["paths"][PREFIX + "/projects/{name}/apps/{app}/logs/follow"]["get"]
         follow["responses"]["200"] = {
             "description": "One JSON object per line (NDJSON): {\"pod\": ..., \"line\": ...}, or {} to keep "

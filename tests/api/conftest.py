@@ -5,6 +5,7 @@ import pytest
 
 from portal.services import tokens
 from portal.services.context import Actor
+from tests.images.conftest import images, open_site, people  # noqa: F401 (fixtures: test_api_images.py)
 
 
 @pytest.fixture

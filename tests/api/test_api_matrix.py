@@ -1,7 +1,8 @@
 """Endpoint-by-token matrix for /api/v1, in the style of tests/test_access_matrix.py: every
-endpoint, every kind of token, exactly the expected answer. On the test client: no cluster is
-configured, so an allowed request that needs the cluster answers 503 once the token's role
-and scope were checked (tests/api/test_ci_deploy.py drives the same endpoints for real).
+endpoint, every kind of token, exactly the expected answer. On the test client: no cluster and
+no registry are configured, so an allowed request that needs either answers 503 once the
+token's role and scope were checked (tests/apps/test_api_live.py, tests/api/test_api_images.py
+and test_api_builds.py drive the same endpoints for real).
 
 Levels: public (no token needed), token (any valid token), viewer (the project in the token's
 scope, any role), developer (and the token's ceiling developer too).
@@ -10,13 +11,17 @@ A test below fails when an API endpoint is added without a row here.
 import pytest
 
 from portal.extensions import db
-from portal.models import Project
+from portal.models import Build, Project
 from tests.api.conftest import bearer
 
 pytestmark = pytest.mark.reuse_app
 
 APP = "/api/v1/projects/alpha/apps/web"
 SPEC = {"name": "web", "image": "nginx", "tag": "1.27"}
+IMAGE = "/api/v1/projects/alpha/images/alpha/web"
+TAG = IMAGE + "/-/tags/1.0"
+BUILD = "/api/v1/projects/alpha/builds/{build_id}"
+GIT_BUILD = {"git_url": "https://git.invalid/shop.git", "git_ref": "main", "name": "web", "tag": "1.0"}
 
 # endpoint -> (method, url, JSON body, level, status when allowed)
 MATRIX = {
@@ -38,6 +43,18 @@ MATRIX = {
     "api.app_stop": ("POST", APP + "/stop", None, "developer", 503),
     "api.app_start": ("POST", APP + "/start", None, "developer", 503),
     "api.app_delete": ("DELETE", APP, None, "developer", 503),
+    # No registry is configured: an allowed request that reads it answers 503.
+    "api.image_list": ("GET", "/api/v1/projects/alpha/images", None, "viewer", 503),
+    "api.image_tags": ("GET", IMAGE + "/-/tags", None, "viewer", 503),
+    "api.image_tag": ("GET", TAG, None, "viewer", 503),
+    "api.image_tag_plan": ("GET", TAG + "/deletion", None, "developer", 503),
+    "api.image_tag_delete": ("DELETE", TAG + "?digest=sha256:" + "0" * 64, None, "developer", 503),
+    # Builds are rows of the portal's database: one that failed (so cancel is refused).
+    "api.build_list": ("GET", "/api/v1/projects/alpha/builds", None, "viewer", 200),
+    "api.build_get": ("GET", BUILD + "?wait=0", None, "viewer", 200),
+    "api.build_log": ("GET", BUILD + "/log?tail=5", None, "viewer", 200),
+    "api.build_create": ("POST", "/api/v1/projects/alpha/builds", GIT_BUILD, "developer", 503),
+    "api.build_cancel": ("POST", BUILD + "/cancel", None, "developer", 422),
 }
 
 # Who calls: (user, the token's ceiling, its scope: None for all projects, else project names)
@@ -79,7 +96,11 @@ def test_matrix_covers_every_api_route(app):
 def callers(team, make_user, make_project, make_token):
     project, people = team
     make_project("beta", {people["dev"]: "developer"})
-    secrets = {"forged": "hmr_" + "A" * 43}
+    build = Build(project_id=project.id, repository="alpha/web", tag="1", source="git", status="failed",
+                  started_by="dev", build_args="{}")
+    db.session.add(build)
+    db.session.commit()
+    secrets = {"forged": "hmr_" + "A" * 43, "build_id": build.id}
     for who, row in TOKENS.items():
         if isinstance(row, tuple):
             user, ceiling, scope = row
@@ -91,6 +112,7 @@ def callers(team, make_user, make_project, make_token):
 @pytest.mark.parametrize("endpoint", sorted(MATRIX))
 def test_endpoint_by_token(client, callers, endpoint, who):
     method, url, body, level, ok = MATRIX[endpoint]
+    url = url.replace("{build_id}", str(callers["build_id"]))
     headers = bearer(callers[who]) if who in callers else {}
     response = client.open(url, method=method, json=body, headers=headers)
     response.close()

@@ -26,6 +26,7 @@ from tests.apps.conftest import ready
 from tests.conftest import PASSWORD
 from tests.support import html
 from tests.support.live_portal import live_portal
+from tests.support.registry import oci_layout
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 SPEC = {"name": "web", "image": "hummer/web", "tag": "1.0", "replicas": 2, "plan": "small",
@@ -126,7 +127,7 @@ def test_ci_deploys_with_a_token_then_the_revoked_token_is_refused(
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_disagreement(
-        kproject, kube_cluster, apps_api, database_url, tmp_path, app):
+        kproject, kube_cluster, apps_api, database_url, tmp_path, app, registries):
     import schemathesis
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import strategies as st
@@ -145,14 +146,17 @@ def test_schemathesis_finds_no_server_error_and_no_schema_disagreement(
                            by=Actor(people["dev"])).secret
     headers = {"Authorization": f"Bearer {secret}"}
     checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+    # The images and builds endpoints on a real registry, with one image to read.
+    registries["open"].push(oci_layout(tmp_path / "image", [{"hello": b"fuzz\n"}]), f"{ns}/web:1.0")
     with _portal(database_url, tmp_path, kube_cluster, API_RATE_LIMIT="100000 per minute",
-                 API_ADDRESS_RATE_LIMIT="100000 per minute", API_WAIT_MAX="1") as portal:
+                 API_ADDRESS_RATE_LIMIT="100000 per minute", API_WAIT_MAX="1",
+                 REGISTRY_URL=registries["open"].url, BUILD_GIT_TIMEOUT="5") as portal:
         created = requests.post(f"{portal.base}/api/v1/projects/{ns}/apps", json={**SPEC, "replicas": 1},
                                 headers=headers, timeout=60)
         assert created.status_code == 201, created.text
         schema = schemathesis.openapi.from_url(f"{portal.base}/api/v1/openapi.json")
         operations = [result.ok() for result in schema.get_all_operations()]
-        assert len(operations) == 16  # every decorated endpoint of tests/api/test_api_matrix.py
+        assert len(operations) == 26  # every decorated endpoint of tests/api/test_api_matrix.py
         session = requests.Session()
         seen = set()
         for operation in operations:
@@ -166,6 +170,10 @@ def test_schemathesis_finds_no_server_error_and_no_schema_disagreement(
                         params["name"] = ns
                     if "app" in params and case.method != "DELETE":  # the app stays for the others
                         params["app"] = "web"
+                    if "repository" in params:
+                        params["repository"] = f"{ns}/web"
+                    if "tag" in params and case.method != "DELETE":  # the tag stays too
+                        params["tag"] = "1.0"
                 if case.path.endswith("/follow"):
                     case.query = {**(case.query or {}), "seconds": 1}
                 response = case.call(base_url=portal.base, session=session, headers=headers, timeout=60)
@@ -177,3 +185,4 @@ def test_schemathesis_finds_no_server_error_and_no_schema_disagreement(
     statuses = {status for _label, status in seen}
     assert {200, 404, 422} <= statuses, sorted(seen)
     assert ("GET /api/v1/projects/{name}/apps/{app}", 200) in seen
+    assert ("GET /api/v1/projects/{name}/images/{repository}/-/tags/{tag}", 200) in seen

@@ -3,6 +3,7 @@ what each image is (digest, size, platforms, creation, who pushed it), the proje
 
     catalog.overview(project)                  # .repositories [Repository(name, public, tags)],
                                                # .storage Storage(bytes, blobs, partial)
+    catalog.repositories(project)              # the same repositories, without the storage
     catalog.tag_page(project, "shop/web", 1, 20)   # one page of Tag rows (a bounded number of reads)
     catalog.tag(project, "shop/web", "1.0")    # one Tag, with its pull command
     catalog.readable(project, "shop/web")      # NotFound unless the project may read it
@@ -163,13 +164,23 @@ def overview(project: Project) -> Overview:
     registry keeps in its catalog, are left out); and the storage of the project's own."""
     registry = access.registry()
     mine = {name: _tags(registry, name) for name in own_names(project, registry)}
+    return Overview(_listed(registry, mine), _storage(registry, mine))
+
+
+def repositories(project: Project) -> list[Repository]:
+    """The Images tab's repositories without the storage total (the API's list)."""
+    registry = access.registry()
+    return _listed(registry, {name: _tags(registry, name) for name in own_names(project, registry)})
+
+
+def _listed(registry, mine: dict[str, list[str]]) -> list[Repository]:
     public_names = set(public.public_repositories())
     found = [Repository(name, name in public_names, len(tags)) for name, tags in mine.items() if tags]
     for name in sorted(n for n in public_names - set(mine) if _valid(n)):
         count = len(_tags(registry, name))
         if count:
             found.append(Repository(name, True, count))
-    return Overview(found, _storage(registry, mine))
+    return found
 
 
 def _storage(registry, tags_of: dict[str, list[str]]) -> Storage:
