@@ -8,12 +8,14 @@ as the pages (one rule, one validation, one audit, whichever door a request come
   apps.py      apps: list, get, create, replace, delete, status (?wait=)
   actions.py   image, scale, rollback, restart, stop, start
   logs.py      recent lines and the followed stream
+  volumes.py   volumes: list, get, create, resize, delete (schemas_volumes.py: their bodies)
+  volume_files.py  a volume's files: list a folder, download, upload (raw body), delete
   docs.py      /api/v1/openapi.json (SpecTree) and the reference page
 
 Browser sessions do not authenticate here (only `Authorization: Bearer hmr_...`), so the
 blueprint is exempt from CSRF.
 """
-from portal.api import actions, apps, docs, logs, projects  # noqa: F401  (their routes)
+from portal.api import actions, apps, docs, logs, projects, volume_files, volumes  # noqa: F401  (their routes)
 from portal.api.core import bp, spec
 
 __all__ = ["bp", "spec"]
