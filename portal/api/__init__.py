@@ -10,12 +10,14 @@ as the pages (one rule, one validation, one audit, whichever door a request come
   logs.py      recent lines and the followed stream
   images.py    image repositories, their tags, a tag, its deletion plan, deleting it
   builds.py    builds: list, get (?wait=), the log's last lines, a Git build, cancel
+  volumes.py   volumes: list, get, create, resize, delete (schemas_volumes.py: their bodies)
+  volume_files.py  a volume's files: list a folder, download, upload (raw body), delete
   docs.py      /api/v1/openapi.json (SpecTree) and the reference page
 
 Browser sessions do not authenticate here (only `Authorization: Bearer hmr_...`), so the
 blueprint is exempt from CSRF.
 """
-from portal.api import actions, apps, builds, docs, images, logs, projects  # noqa: F401  (their routes)
+from portal.api import actions, apps, builds, docs, images, logs, projects, volume_files, volumes  # noqa: F401,E501
 from portal.api.core import bp, spec
 
 __all__ = ["bp", "spec"]

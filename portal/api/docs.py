@@ -7,6 +7,7 @@ from flask import current_app, render_template
 from portal.api.core import PREFIX, bp, spec
 from portal.api.logs import NDJSON
 from portal.api.problems import MEDIA_TYPE
+from portal.api.volume_files import document_raw_bodies
 from portal.images.routes import RepositoryName
 
 _DOCUMENT: dict | None = None
@@ -52,6 +53,7 @@ def document() -> dict:
             "description": "One JSON object per line (NDJSON): {\"pod\": ..., \"line\": ...}, or {} to keep "
                            "the connection alive.",
             "content": {NDJSON: {"schema": {"type": "string"}}}}
+        document_raw_bodies(doc["paths"], PREFIX)
         _DOCUMENT = doc
     return _DOCUMENT
 

@@ -41,13 +41,18 @@ def problem(status: int, title: str, detail: str = "", errors: dict[str, str] | 
     return response
 
 
+def title(status: int) -> str:
+    titles = {400: _("Bad Request"), 404: _("Not found"), 403: _("Not allowed"), 409: _("Conflict"),
+              411: _("Length Required"), 413: _("Content Too Large"), 415: _("Unsupported Media Type"),
+              422: _("Unprocessable Entity"), 429: _("Too Many Requests"), 503: _("Service Unavailable")}
+    return titles.get(status) or _("Cannot do that")
+
+
 def from_service_error(error: ServiceError, **extra) -> Response:
-    titles = {404: _("Not found"), 403: _("Not allowed"), 409: _("Conflict"), 422: _("Unprocessable Entity"),
-              429: _("Too Many Requests"), 503: _("Service Unavailable")}
     errors = None
     if isinstance(error, Invalid):
         errors = dict(getattr(error, "errors", None) or ({error.field: error.message} if error.field else {}))
     headers = {"Retry-After": str(error.retry_after)} if hasattr(error, "retry_after") else None
     status = error.status
-    return problem(status, titles.get(status) or _("Cannot do that"), error.message, errors,
+    return problem(status, title(status), error.message, errors,
                    headers, **extra)

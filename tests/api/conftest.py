@@ -1,11 +1,14 @@
-"""Tokens for the API tests, made through the service as the profile page makes them."""
+"""Tokens for the API tests, made through the service as the profile page makes them; and
+the volume tests' fixtures (a volume as a row and a directory, a project on the cluster)."""
 from datetime import date, timedelta
 
 import pytest
 
 from portal.services import tokens
 from portal.services.context import Actor
+from tests.apps.conftest import apps_api, core_api, kproject, kube_app, plan  # noqa: F401
 from tests.images.conftest import images, open_site, people  # noqa: F401 (fixtures: test_api_images.py)
+from tests.volumes.conftest import export_root, fproject, outside, volume_dir  # noqa: F401
 
 
 @pytest.fixture

@@ -8,10 +8,14 @@ Levels: public (no token needed), token (any valid token), viewer (the project i
 scope, any role), developer (and the token's ceiling developer too).
 A test below fails when an API endpoint is added without a row here.
 """
+import shutil
+from pathlib import Path
+
 import pytest
+from flask import current_app
 
 from portal.extensions import db
-from portal.models import Build, Project
+from portal.models import Build, Project, Volume
 from tests.api.conftest import bearer
 
 pytestmark = pytest.mark.reuse_app
@@ -22,8 +26,11 @@ IMAGE = "/api/v1/projects/alpha/images/alpha/web"
 TAG = IMAGE + "/-/tags/1.0"
 BUILD = "/api/v1/projects/alpha/builds/{build_id}"
 GIT_BUILD = {"git_url": "https://git.invalid/shop.git", "git_ref": "main", "name": "web", "tag": "1.0"}
+VOL = "/api/v1/projects/alpha/volumes/data"
 
-# endpoint -> (method, url, JSON body, level, status when allowed)
+# endpoint -> (method, url, JSON body (bytes: a raw upload), level, status when allowed)
+# The volume 'data' is a row and a directory holding f.txt (no cluster): what needs the
+# cluster answers 503, its files answer for real (tests/api/test_api_volumes.py goes further).
 MATRIX = {
     "api.openapi": ("GET", "/api/v1/openapi.json", None, "public", 200),
     "api.docs": ("GET", "/api/v1/docs", None, "public", 200),
@@ -55,7 +62,33 @@ MATRIX = {
     "api.build_log": ("GET", BUILD + "/log?tail=5", None, "viewer", 200),
     "api.build_create": ("POST", "/api/v1/projects/alpha/builds", GIT_BUILD, "developer", 503),
     "api.build_cancel": ("POST", BUILD + "/cancel", None, "developer", 422),
+    "api.volume_list": ("GET", "/api/v1/projects/alpha/volumes", None, "viewer", 200),
+    "api.volume_get": ("GET", VOL, None, "viewer", 200),
+    "api.volume_create": ("POST", VOL.rpartition("/")[0], {"name": "v2", "capacity": "1Gi"}, "developer", 503),
+    "api.volume_resize": ("PUT", VOL + "/capacity", {"capacity": "2Gi"}, "developer", 503),
+    "api.volume_delete": ("DELETE", VOL + "?confirm=data", None, "developer", 503),
+    "api.volume_files": ("GET", VOL + "/files?path=", None, "viewer", 200),
+    "api.volume_file_download": ("GET", VOL + "/files/content?path=f.txt", None, "viewer", 200),
+    "api.volume_file_upload": ("PUT", VOL + "/files/content?path=up.txt", b"hello", "developer", 201),
+    "api.volume_file_delete": ("DELETE", VOL + "/files?path=f.txt", None, "developer", 200),
 }
+
+# The operations of the OpenAPI document: every endpoint but the document and its page.
+OPERATIONS = sum(1 for row in MATRIX.values() if row[3] != "public")
+
+# What an allowed request changes, and a refused one must not.
+EFFECTS = {
+    "api.volume_file_upload": lambda: _read(_volume_dir() / "up.txt") == b"hello",
+    "api.volume_file_delete": lambda: not (_volume_dir() / "f.txt").exists(),
+}
+
+
+def _read(path: Path) -> bytes | None:
+    return path.read_bytes() if path.exists() else None
+
+
+def _volume_dir() -> Path:
+    return Path(current_app.config["NFS_ROOT"]) / "alpha.data"
 
 # Who calls: (user, the token's ceiling, its scope: None for all projects, else project names)
 TOKENS = {
@@ -95,6 +128,12 @@ def test_matrix_covers_every_api_route(app):
 @pytest.fixture
 def callers(team, make_user, make_project, make_token):
     project, people = team
+    shutil.rmtree(current_app.config["NFS_ROOT"], ignore_errors=True)
+    _volume_dir().mkdir(parents=True)
+    (_volume_dir() / "f.txt").write_bytes(b"file")
+    db.session.add(Volume(project_id=project.id, name="data", capacity="1Gi", capacity_bytes=1024 ** 3,
+                          directory="alpha.data", usage_bytes=0))
+    db.session.commit()
     make_project("beta", {people["dev"]: "developer"})
     build = Build(project_id=project.id, repository="alpha/web", tag="1", source="git", status="failed",
                   started_by="dev", build_args="{}")
@@ -114,13 +153,19 @@ def test_endpoint_by_token(client, callers, endpoint, who):
     method, url, body, level, ok = MATRIX[endpoint]
     url = url.replace("{build_id}", str(callers["build_id"]))
     headers = bearer(callers[who]) if who in callers else {}
-    response = client.open(url, method=method, json=body, headers=headers)
+    if isinstance(body, bytes):
+        response = client.open(url, method=method, data=body, content_type="application/octet-stream",
+                               headers=headers)
+    else:
+        response = client.open(url, method=method, json=body, headers=headers)
     response.close()
     want = expected(level, who, ok)
     assert response.status_code == want, response.get_data(as_text=True)[:300]
     if want >= 400:
         assert response.mimetype == "application/problem+json"
         assert response.get_json()["status"] == want
+    if endpoint in EFFECTS:
+        assert EFFECTS[endpoint]() is (who in ALLOWED[level])
 
 
 def test_the_project_list_is_the_tokens_scope(client, callers):

@@ -3,6 +3,7 @@ OpenAPI document under the portal's Content-Security-Policy (browsing() fails on
 import pytest
 from selenium.webdriver.common.by import By
 
+from tests.api.test_api_matrix import OPERATIONS
 from tests.support.browser import browsing, find, wait_for
 
 pytestmark = pytest.mark.browser
@@ -12,10 +13,11 @@ def test_the_reference_page_shows_every_operation_under_the_csp(app):
     with browsing(app) as driver:
         driver.get(driver.base + "/api/v1/docs")
         find(driver, By.CSS_SELECTOR, ".swagger-ui .opblock", timeout=30)
-        wait_for(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".opblock")) == 26,
-                 timeout=30, message="26 operations listed")
+        wait_for(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".opblock")) == OPERATIONS,
+                 timeout=30, message=f"{OPERATIONS} operations listed")
         paths = {e.text for e in driver.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
         assert "/api/v1/projects/{name}/apps/{app}/image" in paths
+        assert "/api/v1/projects/{name}/volumes/{volume}/files/content" in paths
         assert "/api/v1/projects/{name}/images/{repository}/-/tags/{tag}" in paths
         assert "/api/v1/projects/{name}/builds/{build_id}" in paths
         assert "Hummer API" in driver.find_element(By.CSS_SELECTOR, ".swagger-ui .title").text

@@ -22,6 +22,7 @@ from portal.extensions import db
 from portal.models import ApiToken, AuditEvent
 from portal.services import projects, tokens
 from portal.services.context import Actor
+from tests.api.test_api_matrix import OPERATIONS
 from tests.apps.conftest import ready
 from tests.conftest import PASSWORD
 from tests.support import html
@@ -148,15 +149,24 @@ def test_schemathesis_finds_no_server_error_and_no_schema_disagreement(
     checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
     # The images and builds endpoints on a real registry, with one image to read.
     registries["open"].push(oci_layout(tmp_path / "image", [{"hello": b"fuzz\n"}]), f"{ns}/web:1.0")
+    export = tmp_path / "export"
+    export.mkdir()
     with _portal(database_url, tmp_path, kube_cluster, API_RATE_LIMIT="100000 per minute",
-                 API_ADDRESS_RATE_LIMIT="100000 per minute", API_WAIT_MAX="1",
-                 REGISTRY_URL=registries["open"].url, BUILD_GIT_TIMEOUT="5") as portal:
+                 API_ADDRESS_RATE_LIMIT="100000 per minute", API_WAIT_MAX="1", NFS_ROOT=str(export),
+                 NFS_SERVER="10.0.1.250:/hummer", REGISTRY_URL=registries["open"].url,
+                 BUILD_GIT_TIMEOUT="5") as portal:
         created = requests.post(f"{portal.base}/api/v1/projects/{ns}/apps", json={**SPEC, "replicas": 1},
                                 headers=headers, timeout=60)
         assert created.status_code == 201, created.text
+        volume = f"{portal.base}/api/v1/projects/{ns}/volumes"
+        made = requests.post(volume, json={"name": "data", "capacity": "1Gi"}, headers=headers, timeout=60)
+        assert made.status_code == 201, made.text
+        put = requests.put(f"{volume}/data/files/content?path=hello.txt", data=b"hello\n", headers={
+            **headers, "Content-Type": "application/octet-stream"}, timeout=60)
+        assert put.status_code == 201, put.text
         schema = schemathesis.openapi.from_url(f"{portal.base}/api/v1/openapi.json")
         operations = [result.ok() for result in schema.get_all_operations()]
-        assert len(operations) == 26  # every decorated endpoint of tests/api/test_api_matrix.py
+        assert len(operations) == OPERATIONS  # every decorated endpoint of tests/api/test_api_matrix.py
         session = requests.Session()
         seen = set()
         for operation in operations:
@@ -174,6 +184,10 @@ def test_schemathesis_finds_no_server_error_and_no_schema_disagreement(
                         params["repository"] = f"{ns}/web"
                     if "tag" in params and case.method != "DELETE":  # the tag stays too
                         params["tag"] = "1.0"
+                    if "volume" in params:  # its confirmation is not generated: the volume stays
+                        params["volume"] = "data"
+                    if case.method == "GET" and case.path.endswith("/files/content"):
+                        case.query = {**(case.query or {}), "path": "hello.txt"}
                 if case.path.endswith("/follow"):
                     case.query = {**(case.query or {}), "seconds": 1}
                 response = case.call(base_url=portal.base, session=session, headers=headers, timeout=60)
@@ -186,3 +200,4 @@ def test_schemathesis_finds_no_server_error_and_no_schema_disagreement(
     assert {200, 404, 422} <= statuses, sorted(seen)
     assert ("GET /api/v1/projects/{name}/apps/{app}", 200) in seen
     assert ("GET /api/v1/projects/{name}/images/{repository}/-/tags/{tag}", 200) in seen
+    assert ("GET /api/v1/projects/{name}/volumes/{volume}/files/content", 200) in seen
