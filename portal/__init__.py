@@ -96,11 +96,12 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.auth import bp as auth_bp
     from portal.builds import bp as builds_bp
     from portal.cluster import bp as cluster_bp
+    from portal.converters import CONVERTERS
     from portal.dashboard import bp as dashboard_bp
     from portal.images import bp as images_bp
     from portal.projects import bp as projects_bp
     from portal.volumes import bp as volumes_bp
-
+    app.url_map.converters.update(CONVERTERS)
     for bp in (auth_bp, dashboard_bp, projects_bp, apps_bp, images_bp, builds_bp, volumes_bp, admin_bp,
                cluster_bp, alerts_bp, api_bp):
         app.register_blueprint(bp)

@@ -8,7 +8,7 @@ from portal.api.core import PREFIX, bp, spec
 from portal.api.logs import NDJSON
 from portal.api.problems import MEDIA_TYPE
 from portal.api.volume_files import document_raw_bodies
-from portal.images.routes import RepositoryName
+from portal.converters import RepositoryName
 
 _DOCUMENT: dict | None = None
 

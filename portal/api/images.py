@@ -17,7 +17,6 @@ from spectree import Response
 
 from portal.api import schemas
 from portal.api.core import actor, bp, page_links, project_for, spec
-from portal.images.routes import RepositoryName
 from portal.models import Role
 from portal.services.images import catalog, deletion
 from portal.services.paging import page_of
@@ -92,12 +91,6 @@ class TagDeleted(BaseModel):
 
 
 # ----------------------------------------------------------------------------- routes
-
-@bp.record_once
-def _register_converter(state):
-    """Before this module's routes are added to the app's map (deferred functions run in order)."""
-    state.app.url_map.converters.setdefault("repository", RepositoryName)
-
 
 def _when(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with a Z, as the other bodies write times (the database's are naive UTC)."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 from flask import current_app, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from werkzeug.routing import BaseConverter
 
 from portal.images import bp
 from portal.models import Role
@@ -19,20 +18,6 @@ from portal.services import authz
 from portal.services.errors import Conflict, ServiceError
 from portal.services.images import access, catalog, deletion
 from portal.web import actor, page_number, redirect_to, render
-
-
-class RepositoryName(BaseConverter):
-    """A repository name as the registry's grammar has it (portal.adapters.registry.REPOSITORY):
-    path parts of lower-case letters and digits joined by '.', '_', '__' or dashes."""
-
-    regex = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
-    part_isolating = False
-
-
-@bp.record_once
-def _register_converter(state):
-    """Before the routes below are added to the app's map (deferred functions run in order)."""
-    state.app.url_map.converters.setdefault("repository", RepositoryName)
 
 
 @bp.before_request
