@@ -198,14 +198,24 @@ class Buildah:
             raise BuildFailed(message, line, detail, finished.tail)
 
 
+# Words of a line that says what went wrong, in the output of the step that failed.
+_ERRORISH = re.compile(r"error|not found|no such|denied|fail|cannot|can't|fatal|invalid|unknown|missing", re.I)
+
+
 def _meaningful(tail) -> tuple[str, str]:
     """buildah's last `Error: ...` line (its prefix dropped), or else the last non-blank one;
-    and the last line before it that buildah did not write itself (or "")."""
+    and the failed step's own line that says why: the last one before it that buildah did not
+    write itself and that reads like an error, else the last one (or ""). The step's stdout
+    and stderr reach us through buildah in either order, so "the last line" alone may be an
+    `echo` that ran before the command that failed."""
     lines = [line.strip() for line in tail if line.strip()]
     for i in range(len(lines) - 1, -1, -1):
         if lines[i].startswith("Error: "):
-            before = [x for x in lines[:i] if not x.startswith(_OWN)]
-            return lines[i][len("Error: "):], before[-1] if before else ""
+            step = lines[:i]
+            starts = [j for j, x in enumerate(step) if x.startswith("STEP ")]
+            own = [x for x in step[starts[-1] + 1 if starts else 0:] if not x.startswith(_OWN)]
+            errorish = [x for x in own if _ERRORISH.search(x)]
+            return lines[i][len("Error: "):], (errorish or own or [""])[-1]
     return (lines[-1] if lines else ""), ""
 
 

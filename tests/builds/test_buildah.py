@@ -109,6 +109,20 @@ def test_a_failing_run_step_says_which_step_and_why(busybox_base, tmp_path):
     assert error.line in error.message
 
 
+@pytest.mark.parametrize("order", ["stdout first", "stderr first"])
+def test_the_reason_is_the_failed_steps_error_line_whichever_stream_came_first(order):
+    """buildah relays a RUN step's stdout and stderr in either order (seen in a full run)."""
+    from portal.adapters.buildah import _meaningful
+    said = ["checking", "ls: /no-such-file: No such file or directory"]
+    tail = ["STEP 1/3: FROM base", "an earlier step's line", 'STEP 2/3: RUN echo checking && ls /no-such-file',
+            *(said if order == "stdout first" else said[::-1]), "subprocess exited with status 1",
+            'Error: building at STEP "RUN echo checking && ls /no-such-file": exit status 1']
+    line, detail = _meaningful(tail)
+    assert line == 'building at STEP "RUN echo checking && ls /no-such-file": exit status 1'
+    assert detail == "ls: /no-such-file: No such file or directory"
+    assert _meaningful(["STEP 1/1: RUN false", "Error: building at STEP: exit status 1"])[1] == ""
+
+
 def long_run(tmp_path: Path, busybox_base: str) -> Path:
     return make_context(tmp_path, f"FROM {busybox_base}\nRUN echo sleeping && sleep 60\n")
 
