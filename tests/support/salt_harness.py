@@ -263,6 +263,12 @@ class SaltEnv:
             "grains": {"hummer_test_minion": True},
             # each state job's loader: only the modules the tree names (salt_modules.py)
             "disable_states": list(unused_state_modules()),
+            # Jobs in threads of the minion, with the loader it has already built, instead of
+            # a process per job that builds its own: an orchestration step in test mode took
+            # about 3 s, now about 1.5 s (the states' own time is ~0.5 s either way). Results,
+            # events, saltutil.running and the job cache are the same; a real node's minion
+            # (the `minion` formula) keeps Salt's default.
+            "multiprocessing": False,
         }
         conf.update(self.minion_opts)
         (conf_dir / "minion").write_text(yaml.safe_dump(conf, sort_keys=False))
