@@ -116,6 +116,7 @@ MATRIX = {
     "cluster.index": ("GET", "/cluster", None, "admin", 200),
     "cluster.settings": ("POST", "/cluster/settings", {"name": "lab", "kubernetes_version": "1.30.4", "pod_cidr": "172.16.0.0/16", "service_cidr": "10.0.1.0/24", "registry_port": "5000", "nfs_export": "/hummer"}, "admin", 302),
     "cluster.nodes": ("GET", "/cluster/nodes", None, "admin", 200),
+    "cluster.answering": ("GET", "/cluster/nodes/answering", None, "admin", 200),
     "cluster.key": ("POST", "/cluster/keys/hm-node1/accept", {}, "admin", 503),
     "cluster.add_host": ("POST", "/cluster/hosts", {"address": "192.0.2.13", "port": "22", "user": "root", "password": "secret", "minion_id": "k8s-node3"}, "admin", 503),
     "cluster.roles": ("POST", "/cluster/nodes/hm-node1/roles", {"roles": "node"}, "admin", 503),

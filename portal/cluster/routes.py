@@ -91,6 +91,17 @@ def nodes():
     return _nodes_page()
 
 
+@bp.route("/nodes/answering")
+def answering():
+    """Which minions answer now: the nodes page asks after it is shown (a minion that is
+    down costs Salt's timeout), and the answer fills each row's status (out of band)."""
+    try:
+        found, reason = provisioning.answering(), ""
+    except Unavailable as error:
+        found, reason = {}, error.message
+    return render("cluster/_answering.html", "cluster/_answering.html", answering=found, reason=reason)
+
+
 @bp.route("/hosts", methods=["POST"])
 def add_host():
     """Add a host over SSH: salt-ssh installs salt-minion there; the run page follows it."""

@@ -33,6 +33,7 @@ from portal.services.provisioning.runs import (
 from portal.services.provisioning.settings import (
     ROLES,
     accept_key,
+    answering,
     minions,
     nodes,
     reject_key,
@@ -46,6 +47,6 @@ from portal.services.provisioning.supervision import RESUMED, init_app
 __all__ = [
     "SALT_NOT_CONFIGURED", "salt_configured", "add_host", "run_preflight", "register",
     "ORCHESTRATIONS", "RunKind", "RunStatus", "active_run", "get_run", "progress", "retry", "runs", "start_run",
-    "ROLES", "accept_key", "minions", "nodes", "reject_key", "role_problems", "save_settings", "set_roles",
+    "ROLES", "accept_key", "answering", "minions", "nodes", "reject_key", "role_problems", "save_settings", "set_roles",
     "cluster_settings", "RESUMED", "init_app",
 ]

@@ -69,16 +69,31 @@ def node(minion_id: str) -> ClusterNode:
 
 
 def minions() -> dict:
-    """What the Salt master knows: keys by state, and each accepted minion's grains."""
+    """What the Salt master knows: keys by state, and each accepted minion's grains as the
+    master last cached them (`cache.grains`: no minion is asked, so one that is down cannot
+    hold the page for Salt's timeout, 20 s; `answering()` asks them, for a second request)."""
     api = salt()
     keys = salt_call(api.keys)
+    accepted = sorted(keys.get("minions", []))
     grains = {}
-    if keys.get("minions"):
-        grains = salt_call(api.local, "*", "grains.item",
-                           ["os", "osrelease", "num_cpus", "mem_total", "ipv4", "fqdn"], timeout=10)
-    return {"accepted": sorted(keys.get("minions", [])), "pending": sorted(keys.get("minions_pre", [])),
+    if accepted:
+        cached = salt_call(api.runner, "cache.grains", tgt="*")
+        cached = cached if isinstance(cached, dict) else {}
+        grains = {m: cached[m] for m in accepted if isinstance(cached.get(m), dict) and cached[m]}
+    return {"accepted": accepted, "pending": sorted(keys.get("minions_pre", [])),
             "rejected": sorted(keys.get("minions_rejected", [])),
             "denied": sorted(keys.get("minions_denied", [])), "grains": grains}
+
+
+def answering() -> dict[str, bool]:
+    """Whether each accepted minion answers a ping now (one that does not costs Salt's
+    timeout, which is why the nodes page asks in a request of its own)."""
+    api = salt()
+    accepted = salt_call(api.keys).get("minions", [])
+    if not accepted:
+        return {}
+    pings = salt_call(api.local, "*", "test.ping", timeout=5)
+    return {m: pings.get(m) is True for m in sorted(accepted)}
 
 
 def _key_waiting(api: salt_adapter.SaltAPI, minion_id: str, states: tuple[str, ...], doing: str) -> None:
