@@ -137,8 +137,10 @@ class SaltAPI:
 
     # ----------------------------------------------------------------- clients
     @staticmethod
-    def _local_low(client, tgt, fun, arg, kwarg, tgt_type, timeout):
+    def _local_low(client, tgt, fun, arg, kwarg, tgt_type, timeout, gather_job_timeout=None):
         low = {"client": client, "tgt": tgt, "fun": fun, "tgt_type": tgt_type}
+        if gather_job_timeout is not None:
+            low["gather_job_timeout"] = gather_job_timeout
         if arg:
             low["arg"] = list(arg) if isinstance(arg, (list, tuple)) else [arg]
         if kwarg:
@@ -148,9 +150,12 @@ class SaltAPI:
         return low
 
     def local(self, tgt, fun: str, arg=(), kwarg: dict | None = None, tgt_type: str = "glob",
-              timeout: int | None = None) -> dict:
-        """Run an execution function and wait: {minion_id: return}. Minions that did not answer are absent."""
-        ret = self.call(self._local_low("local", tgt, fun, arg, kwarg, tgt_type, timeout))
+              timeout: int | None = None, gather_job_timeout: int | None = None) -> dict:
+        """Run an execution function and wait: {minion_id: return}. Minions that did not answer
+        are absent, or hold Salt's "did not return" text. After `timeout`, Salt asks the silent
+        ones whether they still run the job and waits `gather_job_timeout` (the master's, 10 s,
+        unless given) for that answer too."""
+        ret = self.call(self._local_low("local", tgt, fun, arg, kwarg, tgt_type, timeout, gather_job_timeout))
         return ret if isinstance(ret, dict) else {}
 
     def local_async(self, tgt, fun: str, arg=(), kwarg: dict | None = None, tgt_type: str = "glob") -> dict:

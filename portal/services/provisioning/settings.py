@@ -92,7 +92,7 @@ def answering() -> dict[str, bool]:
     accepted = salt_call(api.keys).get("minions", [])
     if not accepted:
         return {}
-    pings = salt_call(api.local, "*", "test.ping", timeout=5)
+    pings = salt_call(api.local, "*", "test.ping", timeout=5, gather_job_timeout=2)  # at most ~7 s
     return {m: pings.get(m) is True for m in sorted(accepted)}
 
 
