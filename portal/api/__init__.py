@@ -12,12 +12,27 @@ as the pages (one rule, one validation, one audit, whichever door a request come
   builds.py    builds: list, get (?wait=), the log's last lines, a Git build, cancel
   volumes.py   volumes: list, get, create, resize, delete (schemas_volumes.py: their bodies)
   volume_files.py  a volume's files: list a folder, download, upload (raw body), delete
+  metrics.py   an app's metrics over a range: the Monitoring tab's charts as series of [time, value]
+  alerts.py    an app's alert rules: list, get, create, replace, update, delete; its alert history
+               (schemas_monitoring.py: the bodies of both; a node's rules are the admins' pages only)
   docs.py      /api/v1/openapi.json (SpecTree) and the reference page
 
 Browser sessions do not authenticate here (only `Authorization: Bearer hmr_...`), so the
 blueprint is exempt from CSRF.
 """
-from portal.api import actions, apps, builds, docs, images, logs, projects, volume_files, volumes  # noqa: F401,E501
+from portal.api import (  # noqa: F401
+    actions,
+    alerts,
+    apps,
+    builds,
+    docs,
+    images,
+    logs,
+    metrics,
+    projects,
+    volume_files,
+    volumes,
+)
 from portal.api.core import bp, spec
 
 __all__ = ["bp", "spec"]

@@ -15,7 +15,7 @@ import pytest
 from flask import current_app
 
 from portal.extensions import db
-from portal.models import Build, Project, Volume
+from portal.models import AlertRule, Build, Project, Volume
 from tests.api.conftest import bearer
 
 pytestmark = pytest.mark.reuse_app
@@ -27,6 +27,9 @@ TAG = IMAGE + "/-/tags/1.0"
 BUILD = "/api/v1/projects/alpha/builds/{build_id}"
 GIT_BUILD = {"git_url": "https://git.invalid/shop.git", "git_ref": "main", "name": "web", "tag": "1.0"}
 VOL = "/api/v1/projects/alpha/volumes/data"
+RULES = APP + "/alerts/rules"
+RULE = RULES + "/{rule_id}"
+RULE_FIELDS = {"kind": "metric", "metric": "cpu", "comparison": ">", "threshold": "0.5", "for_": "5m"}
 
 # endpoint -> (method, url, JSON body (bytes: a raw upload), level, status when allowed)
 # The volume 'data' is a row and a directory holding f.txt (no cluster): what needs the
@@ -71,6 +74,17 @@ MATRIX = {
     "api.volume_file_download": ("GET", VOL + "/files/content?path=f.txt", None, "viewer", 200),
     "api.volume_file_upload": ("PUT", VOL + "/files/content?path=up.txt", b"hello", "developer", 201),
     "api.volume_file_delete": ("DELETE", VOL + "/files?path=f.txt", None, "developer", 200),
+    # The app's metrics need the cluster (when the app began, its autoscaler) and InfluxDB: 503
+    # here (tests/api/test_api_monitoring.py reads them for real). Alert rules are the portal's
+    # rows, keyed by the app's name: they answer without either. The rule on 'web' has memory > 1Gi.
+    "api.app_metrics": ("GET", APP + "/metrics?range=1h", None, "viewer", 503),
+    "api.alert_rule_list": ("GET", RULES, None, "viewer", 200),
+    "api.alert_rule_get": ("GET", RULE, None, "viewer", 200),
+    "api.alert_rule_create": ("POST", RULES, RULE_FIELDS, "developer", 201),
+    "api.alert_rule_replace": ("PUT", RULE, {**RULE_FIELDS, "threshold": "0.9"}, "developer", 200),
+    "api.alert_rule_update": ("PATCH", RULE, {"enabled": False}, "developer", 200),
+    "api.alert_rule_delete": ("DELETE", RULE, None, "developer", 200),
+    "api.alert_history": ("GET", APP + "/alerts/history", None, "viewer", 200),
 }
 
 # The operations of the OpenAPI document: every endpoint but the document and its page.
@@ -80,7 +94,16 @@ OPERATIONS = sum(1 for row in MATRIX.values() if row[3] != "public")
 EFFECTS = {
     "api.volume_file_upload": lambda: _read(_volume_dir() / "up.txt") == b"hello",
     "api.volume_file_delete": lambda: not (_volume_dir() / "f.txt").exists(),
+    "api.alert_rule_create": lambda: _rule_thresholds() == ["1Gi", "0.5"],
+    "api.alert_rule_replace": lambda: _rule_thresholds() == ["0.9"],
+    "api.alert_rule_update": lambda: db.session.scalar(db.select(AlertRule.enabled)) is False,
+    "api.alert_rule_delete": lambda: _rule_thresholds() == [],
 }
+
+
+def _rule_thresholds() -> list[str]:
+    db.session.expire_all()
+    return list(db.session.scalars(db.select(AlertRule.threshold_text).order_by(AlertRule.id)))
 
 
 def _read(path: Path) -> bytes | None:
@@ -139,7 +162,11 @@ def callers(team, make_user, make_project, make_token):
                   started_by="dev", build_args="{}")
     db.session.add(build)
     db.session.commit()
-    secrets = {"forged": "hmr_" + "A" * 43, "build_id": build.id}
+    rule = AlertRule(project_id=project.id, app="web", kind="metric", metric="memory", comparison=">",
+                     threshold=1024.0 ** 3, threshold_text="1Gi", for_seconds=300, created_by="dev")
+    db.session.add(rule)
+    db.session.commit()
+    secrets = {"forged": "hmr_" + "A" * 43, "build_id": build.id, "rule_id": rule.id}
     for who, row in TOKENS.items():
         if isinstance(row, tuple):
             user, ceiling, scope = row
@@ -151,7 +178,7 @@ def callers(team, make_user, make_project, make_token):
 @pytest.mark.parametrize("endpoint", sorted(MATRIX))
 def test_endpoint_by_token(client, callers, endpoint, who):
     method, url, body, level, ok = MATRIX[endpoint]
-    url = url.replace("{build_id}", str(callers["build_id"]))
+    url = url.replace("{build_id}", str(callers["build_id"])).replace("{rule_id}", str(callers["rule_id"]))
     headers = bearer(callers[who]) if who in callers else {}
     if isinstance(body, bytes):
         response = client.open(url, method=method, data=body, content_type="application/octet-stream",

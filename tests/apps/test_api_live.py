@@ -128,7 +128,7 @@ def test_ci_deploys_with_a_token_then_the_revoked_token_is_refused(
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_disagreement(
-        kproject, kube_cluster, apps_api, database_url, tmp_path, app, registries):
+        kproject, kube_cluster, apps_api, database_url, tmp_path, app, registries, influx_empty):
     import schemathesis
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import strategies as st
@@ -154,7 +154,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_disagreement(
     with _portal(database_url, tmp_path, kube_cluster, API_RATE_LIMIT="100000 per minute",
                  API_ADDRESS_RATE_LIMIT="100000 per minute", API_WAIT_MAX="1", NFS_ROOT=str(export),
                  NFS_SERVER="10.0.1.250:/hummer", REGISTRY_URL=registries["open"].url,
-                 BUILD_GIT_TIMEOUT="5") as portal:
+                 BUILD_GIT_TIMEOUT="5", INFLUXDB_URL=influx_empty.url, INFLUXDB_DATABASE=influx_empty.database,
+                 ALERT_INTERVAL="3600") as portal:  # no evaluation (nor webhook) of the fuzzed rules
         created = requests.post(f"{portal.base}/api/v1/projects/{ns}/apps", json={**SPEC, "replicas": 1},
                                 headers=headers, timeout=60)
         assert created.status_code == 201, created.text
@@ -164,6 +165,9 @@ def test_schemathesis_finds_no_server_error_and_no_schema_disagreement(
         put = requests.put(f"{volume}/data/files/content?path=hello.txt", data=b"hello\n", headers={
             **headers, "Content-Type": "application/octet-stream"}, timeout=60)
         assert put.status_code == 201, put.text
+        rule = requests.post(f"{portal.base}/api/v1/projects/{ns}/apps/web/alerts/rules", headers=headers,
+                             json={"kind": "metric", "metric": "cpu", "threshold": "0.5"}, timeout=60)
+        assert rule.status_code == 201, rule.text
         schema = schemathesis.openapi.from_url(f"{portal.base}/api/v1/openapi.json")
         operations = [result.ok() for result in schema.get_all_operations()]
         assert len(operations) == OPERATIONS  # every decorated endpoint of tests/api/test_api_matrix.py
@@ -184,6 +188,14 @@ def test_schemathesis_finds_no_server_error_and_no_schema_disagreement(
                         params["repository"] = f"{ns}/web"
                     if "tag" in params and case.method != "DELETE":  # the tag stays too
                         params["tag"] = "1.0"
+                    if "rule_id" in params:  # the rule stays too
+                        kept = rule.json()["id"]
+                        if case.method != "DELETE":
+                            params["rule_id"] = kept
+                        elif params["rule_id"] == kept:
+                            params["rule_id"] = kept + 1
+                    if case.path.endswith("/metrics"):
+                        case.query = {"range": "1h"}
                     if "volume" in params:  # its confirmation is not generated: the volume stays
                         params["volume"] = "data"
                     if case.method == "GET" and case.path.endswith("/files/content"):
@@ -201,3 +213,5 @@ def test_schemathesis_finds_no_server_error_and_no_schema_disagreement(
     assert ("GET /api/v1/projects/{name}/apps/{app}", 200) in seen
     assert ("GET /api/v1/projects/{name}/images/{repository}/-/tags/{tag}", 200) in seen
     assert ("GET /api/v1/projects/{name}/volumes/{volume}/files/content", 200) in seen
+    assert ("GET /api/v1/projects/{name}/apps/{app}/metrics", 200) in seen  # the suite's InfluxDB answered
+    assert ("GET /api/v1/projects/{name}/apps/{app}/alerts/rules/{rule_id}", 200) in seen
