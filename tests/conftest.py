@@ -106,10 +106,17 @@ def pytest_collection_modifyitems(items):
 _ran: Counter = Counter()
 
 
+_busy: Counter = Counter()
+
+
 def pytest_runtest_logreport(report):
-    """Count each test once, by its call (or by its setup when that failed or skipped)."""
+    """Count each test once, by its call (or by its setup when that failed or skipped); and
+    add up each xdist worker's time in tests (an unbalanced end shows in the summary)."""
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         _ran[getattr(report, "backend", None) or "no database"] += 1
+    worker = getattr(getattr(getattr(report, "node", None), "gateway", None), "id", None)
+    if worker:
+        _busy[worker] += report.duration
 
 
 @pytest.hookimpl(wrapper=True)
@@ -125,6 +132,9 @@ def pytest_terminal_summary(terminalreporter):
         counts = ", ".join(f"{name} {_ran[name]}" for name in (*databases.backends(), "no database")
                            if _ran[name])
         terminalreporter.write_line(f"tests per database backend: {counts}")
+    if _busy:
+        busy = ", ".join(f"{w} {_busy[w]:.0f} s" for w in sorted(_busy))
+        terminalreporter.write_line(f"time in tests per worker: {busy}")
 
 
 # The test users' password hash: a real werkzeug hash, but PBKDF2 with few rounds, so that
