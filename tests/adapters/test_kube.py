@@ -142,8 +142,7 @@ def test_a_write_is_visible_in_this_process_at_once(kube, kube_namespace):
 
 def test_views_are_slim(kube, kube_namespace):
     kube.create("deployments", kube_namespace, objects.deployment(spec("slim"), kube_namespace))
-    wait_for(lambda: kube.pods(kube_namespace, "slim"), what="a pod")
-    pod = kube.pods(kube_namespace, "slim")[0]
+    pod = wait_for(lambda: kube.pods(kube_namespace, "slim"), what="a pod")[0]  # one read: the list may change
     assert not hasattr(pod, "__dict__")  # slots only
     assert isinstance(pod, k.PodView) and pod.app == "slim"
 
