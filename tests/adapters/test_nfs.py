@@ -185,7 +185,7 @@ def test_deep_tree_and_many_files(w):
     many.mkdir()
     for i in range(10_000):
         (many / f"f{i:05}").write_bytes(b"12")
-    fds_before = open_fds()
+    fds_before = open_fds(w.root)
     listed = w.files.list("many")
     assert len(listed) == 10_000 and listed[0].name == "f00000" and listed[-1].kind == "file"
     assert w.export.usage("vol") == 6 + 20_000 + sum(len(os.readlink(w.vol / n)) for n in ("to_file", "to_dir",
@@ -194,7 +194,7 @@ def test_deep_tree_and_many_files(w):
     assert "/".join(["d"] * 1200) + "/leaf" in members and len(members) == 1201
     w.files.delete("sub")
     w.files.delete("many")
-    assert not (w.vol / "sub").exists() and not many.exists() and open_fds() == fds_before and w.untouched()
+    assert not (w.vol / "sub").exists() and not many.exists() and open_fds(w.root) == fds_before and w.untouched()
 
 
 # --- archives -----------------------------------------------------------------------------------
@@ -246,15 +246,15 @@ def test_names_that_are_not_utf8(w):
 
 def test_tar_gz_closed_early_releases_its_fd(w):
     (w.vol / "sub" / "big").write_bytes(os.urandom(2 * 1024 * 1024))
-    before = open_fds()
+    before = open_fds(w.root)
     stream = w.files.tar_gz("")
-    assert open_fds() == before + 1
+    assert open_fds(w.root) == before + 1
     next(stream)
     stream.close()
-    assert open_fds() == before
+    assert open_fds(w.root) == before
     with pytest.raises(nfs.NotFound):
         w.files.tar_gz("missing")
-    assert open_fds() == before
+    assert open_fds(w.root) == before
 
 
 # --- the export: create, trash, restore, purge --------------------------------------------------

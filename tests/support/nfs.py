@@ -30,8 +30,18 @@ def outside_snapshot(*roots: Path) -> dict:
     return out
 
 
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+def open_fds(under: Path) -> int:
+    """This process's open file descriptors on files or directories below `under` (the whole
+    process's count would move with any other thread of the test worker)."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # closed meanwhile (the listing's own fd among them)
+            continue
+        if target == str(under) or target.startswith(f"{under}/"):
+            count += 1
+    return count
 
 
 def leftovers(directory: Path) -> list[str]:
