@@ -6,8 +6,6 @@ portal's own rows, keyed by the app's name. A node's rules are the admins' (the 
 pages): an API token is at most a developer's, so they are not here."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from spectree import Response
 
 from portal.api import schemas
@@ -23,14 +21,6 @@ CHANGE_ERRORS = {**ERRORS, "HTTP_403": schemas.Problem, "HTTP_422": schemas.Prob
 RULE = "/projects/<name>/apps/<app>/alerts/rules"
 
 
-def _when(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a Z (the database's times are naive UTC)."""
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat() + "Z"
-
 
 def _target(name: str, app: str, need: Role = Role.VIEWER):
     project, role = project_for(name, need)
@@ -45,16 +35,16 @@ def rule_body(rule, may_change: bool) -> ms.AlertRule:
         status = ms.RuleState(status="ok")
     else:
         evaluated = state.evaluated_at is not None
-        status = ms.RuleState(status=state.status, since=_when(state.since),
-                              value=state.value if evaluated else None, evaluated_at=_when(state.evaluated_at))
+        status = ms.RuleState(status=state.status, since=schemas.when(state.since),
+                              value=state.value if evaluated else None, evaluated_at=schemas.when(state.evaluated_at))
     return ms.AlertRule(id=rule.id, app=rule.app, kind=rule.kind, metric=rule.metric,
                         unit=alerts.unit_of(rule.kind, rule.metric, False), comparison=rule.comparison,
                         threshold=rule.threshold, threshold_text=rule.threshold_text,
                         for_=alerts.format_duration(rule.for_seconds), for_seconds=rule.for_seconds,
                         webhook=bool(rule.webhook_url), webhook_url=rule.webhook_url if may_change else None,
                         enabled=rule.enabled, summary=alerts.summary(rule, False), state=status,
-                        created_by=rule.created_by, created_at=_when(rule.created_at) or "",
-                        updated_at=_when(rule.updated_at) or "")
+                        created_by=rule.created_by, created_at=schemas.when(rule.created_at) or "",
+                        updated_at=schemas.when(rule.updated_at) or "")
 
 
 def _may_change(role: Role) -> bool:
@@ -130,9 +120,10 @@ def event_body(event) -> ms.AlertEvent:
     return ms.AlertEvent(id=event.id, rule_id=event.rule_id, summary=event.summary, kind=event.kind,
                          metric=event.metric, unit=alerts.unit_of(event.kind, event.metric, False),
                          comparison=event.comparison, threshold=event.threshold, value=event.value,
-                         resolved_value=event.resolved_value, pending_since=_when(event.pending_since) or "",
-                         firing_since=_when(event.firing_since) or "", resolved_at=_when(event.resolved_at),
-                         note=event.note)
+                         resolved_value=event.resolved_value,
+                         pending_since=schemas.when(event.pending_since) or "",
+                         firing_since=schemas.when(event.firing_since) or "",
+                         resolved_at=schemas.when(event.resolved_at), note=event.note)
 
 
 @bp.get("/projects/<name>/apps/<app>/alerts/history")

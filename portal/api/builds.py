@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json as jsonlib
 import time
-from datetime import datetime
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -103,9 +102,6 @@ class GitBuild(schemas.Loose):
 
 # ----------------------------------------------------------------------------- routes
 
-def _when(value: datetime | None) -> str | None:
-    return value.isoformat() + "Z" if value is not None else None
-
 
 def build_body(project, build) -> Build:
     try:
@@ -120,8 +116,8 @@ def build_body(project, build) -> Build:
                  git_path=build.git_path or "", commit=build.commit or "", dockerfile=build.dockerfile or "",
                  build_args={str(k): str(v) for k, v in (args if isinstance(args, dict) else {}).items()},
                  started_by=build.started_by or "", cancel_requested=bool(build.cancel_requested),
-                 created_at=_when(build.created_at) or "", started_at=_when(build.started_at),
-                 finished_at=_when(build.finished_at), seconds=build.seconds)
+                 created_at=schemas.when(build.created_at) or "", started_at=schemas.when(build.started_at),
+                 finished_at=schemas.when(build.finished_at), seconds=build.seconds)
 
 
 def _arg_lines(args: dict[str, str] | str) -> str:

@@ -10,8 +10,6 @@ nothing is deleted, as on the confirm page.
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from pydantic import BaseModel, Field
 from spectree import Response
 
@@ -92,20 +90,12 @@ class TagDeleted(BaseModel):
 
 # ----------------------------------------------------------------------------- routes
 
-def _when(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a Z, as the other bodies write times (the database's are naive UTC)."""
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat() + "Z"
-
 
 def tag_body(found: catalog.Tag) -> ImageTag:
     return ImageTag(repository=found.repository, tag=found.tag, image=found.image, digest=found.digest,
                     media_type=found.media_type, size=found.size, layers=found.layers, is_list=found.is_list,
-                    platforms=[str(p) for p in found.platforms], created=_when(found.created),
-                    pushed_by=found.pushed_by or None, pushed_at=_when(found.pushed_at))
+                    platforms=[str(p) for p in found.platforms], created=schemas.when(found.created),
+                    pushed_by=found.pushed_by or None, pushed_at=schemas.when(found.pushed_at))
 
 
 @bp.get("/projects/<name>/images")

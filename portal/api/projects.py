@@ -14,7 +14,7 @@ TAG = "projects"
 def project_body(project, role) -> schemas.Project:
     return schemas.Project(name=project.name, display_name=project.display_name,
                            description=project.description, role=role.value,
-                           created_at=project.created_at.isoformat() + "Z")
+                           created_at=schemas.when(project.created_at))
 
 
 def _shown_role(project):

@@ -3,10 +3,22 @@ OpenAPI document's schemas. The request models only shape the JSON (types, sizes
 rules are the services' (apps.parse), the same for the deploy form and the API."""
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from pydantic import BaseModel, ConfigDict, Field
 
 Text = str
 Number = int | str  # the form sends text; a client may send either
+
+
+def when(value: datetime | None) -> str | None:
+    """A time as every body writes it: ISO 8601 in UTC with a Z (the database's times are
+    naive UTC; an aware one is converted); None stays None."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat() + "Z"
 
 
 class Loose(BaseModel):

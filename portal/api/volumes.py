@@ -20,9 +20,6 @@ ERRORS = {"HTTP_401": schemas.Problem, "HTTP_404": schemas.Problem, "HTTP_429": 
 CHANGE_ERRORS = {**ERRORS, "HTTP_403": schemas.Problem, "HTTP_422": schemas.Problem}
 
 
-def _when(moment) -> str | None:
-    return moment.isoformat() + "Z" if moment is not None else None
-
 
 def volume_body(project, volume, phases: dict[str, str] | None = None) -> vs.Volume:
     phases = volumes.claim_phases(project) if phases is None else phases
@@ -31,10 +28,10 @@ def volume_body(project, volume, phases: dict[str, str] | None = None) -> vs.Vol
                      capacity_bytes=volume.capacity_bytes, access_mode=volume.access_mode,
                      description=volume.description or "", phase=phases.get(volume.name, ""),
                      usage_bytes=volume.usage_bytes, percent=volumes.percent(volume) if measured else None,
-                     level=volumes.level(volume), usage_at=_when(volume.usage_at),
+                     level=volumes.level(volume), usage_at=schemas.when(volume.usage_at),
                      mounted_by=volumes.mounted_by(project, volume.name),
                      nfs=f"{volume.server}:{volume.path}" if volume.server else volume.path or "",
-                     created_by=volume.created_by or "", created_at=_when(volume.created_at) or "")
+                     created_by=volume.created_by or "", created_at=schemas.when(volume.created_at) or "")
 
 
 @bp.get("/projects/<name>/volumes")
