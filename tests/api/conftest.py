@@ -8,7 +8,7 @@ from portal.services import tokens
 from portal.services.context import Actor
 from tests.apps.conftest import apps_api, core_api, kproject, kube_app, plan  # noqa: F401
 from tests.images.conftest import images, open_site, people  # noqa: F401 (fixtures: test_api_images.py)
-from tests.volumes.conftest import export_root, fproject, outside, volume_dir  # noqa: F401
+from tests.volumes.conftest import export_root, fproject, outside, volume_dir, vproject  # noqa: F401
 
 
 @pytest.fixture

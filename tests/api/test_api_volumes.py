@@ -11,13 +11,12 @@ import os
 from urllib.parse import quote
 
 import pytest
-from kubernetes import client
 
 from portal.extensions import db
 from portal.models import AuditEvent, TrashedVolume, Volume
 from tests.api.conftest import bearer
 from tests.support.waiting import wait_for
-from tests.volumes.conftest import NFS_EXPORT, NFS_SERVER, snapshot
+from tests.volumes.conftest import NFS_EXPORT, NFS_SERVER, gone, snapshot
 
 RAW = "application/octet-stream"
 
@@ -199,19 +198,6 @@ def test_list_and_get_without_a_cluster(client, fproject, make_token):
 
 
 # --- on the real cluster ----------------------------------------------------------------------
-
-@pytest.fixture
-def vproject(kproject, export_root):
-    return kproject
-
-
-def gone(read) -> bool:
-    try:
-        read()
-    except client.ApiException as error:
-        return error.status == 404
-    return False
-
 
 def test_create_resize_and_delete_through_the_api(client, vproject, export_root, core_api, make_token):
     secret = make_token(people_of(vproject)["dev"])

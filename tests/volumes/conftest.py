@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from kubernetes import client
 
 from portal.adapters import nfs
 from portal.extensions import db
@@ -26,6 +27,21 @@ def export_root(app, tmp_path) -> Path:
     app.config["NFS_ROOT"] = str(root)
     app.config["NFS_SERVER"] = f"{NFS_SERVER}:{NFS_EXPORT}"
     return root
+
+
+@pytest.fixture
+def vproject(kproject, export_root):  # noqa: F811 (the imported fixture, asked for by name)
+    """The project on the real cluster, its volumes' export in the test's own directory."""
+    return kproject
+
+
+def gone(read) -> bool:
+    """True when `read` (a kubernetes client call) answers 404."""
+    try:
+        read()
+    except client.ApiException as error:
+        return error.status == 404
+    return False
 
 
 @pytest.fixture

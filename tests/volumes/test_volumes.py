@@ -10,19 +10,13 @@ import stat
 from datetime import timedelta
 
 import pytest
-from kubernetes import client
 
 from portal.extensions import db
 from portal.models import AuditEvent, TrashedVolume, Volume
 from portal.services import volumes
 from tests.support.waiting import wait_for
 from tests.support.web import text
-from tests.volumes.conftest import NFS_EXPORT, NFS_SERVER, deploy_form, ready
-
-
-@pytest.fixture
-def vproject(kproject, export_root):
-    return kproject
+from tests.volumes.conftest import NFS_EXPORT, NFS_SERVER, deploy_form, gone, ready
 
 
 def create(web, project, name="data", capacity="1Gi", **extra):
@@ -37,14 +31,6 @@ def row(project, name="data") -> Volume | None:
 
 def pv_name(project, name="data") -> str:
     return f"{project.name}.{name}"
-
-
-def gone(fn) -> bool:
-    try:
-        fn()
-    except client.ApiException as error:
-        return error.status == 404
-    return False
 
 
 def test_create_makes_a_directory_a_pv_and_a_claim_that_bind(vproject, login, core_api, export_root):
