@@ -139,5 +139,4 @@ def alert_history(name: str, app: str, query: schemas.PageQuery):
         page = db.paginate(stmt, page=max(1, page.pages), per_page=query.per_page, error_out=False)
     return ms.AlertHistory(items=[event_body(e) for e in page.items], page=page.page, per_page=page.per_page,
                            total=page.total or 0,
-                           links=page_links("api.alert_history", page.page, max(page.pages, 1),
-                                            per_page=query.per_page))
+                           links=page_links(page.page, max(page.pages, 1), per_page=query.per_page))

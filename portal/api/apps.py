@@ -47,7 +47,7 @@ def app_list(name: str, query: schemas.AppListQuery):
     args = {"per_page": query.per_page, **({"q": query.q} if query.q else {}),
             **({"status": query.status} if query.status else {})}
     return schemas.AppList(items=[app_body(a) for a in page.items], page=page.page, per_page=page.per_page,
-                           total=page.total, links=page_links("api.app_list", page.page, page.pages, **args))
+                           total=page.total, links=page_links(page.page, page.pages, **args))
 
 
 @bp.get("/projects/<name>/apps/<app>")

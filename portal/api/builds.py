@@ -139,7 +139,7 @@ def build_list(name: str, query: schemas.PageQuery):
     page = db.paginate(builds.history(project), page=query.page, per_page=query.per_page, error_out=False)
     return BuildList(items=[build_body(project, b) for b in page.items], page=query.page, per_page=query.per_page,
                      total=page.total or 0,
-                     links=page_links("api.build_list", query.page, page.pages or 1, per_page=query.per_page))
+                     links=page_links(query.page, page.pages or 1, per_page=query.per_page))
 
 
 @bp.get("/projects/<name>/builds/<int(min=1):build_id>")

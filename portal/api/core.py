@@ -106,8 +106,9 @@ def http_error(error: HTTPException):
     return problem(error.code or 500, name, description)
 
 
-def page_links(endpoint: str, page: int, pages: int, **args) -> schemas.Links:
-    """Absolute links to the next and previous pages (None at either end)."""
+def page_links(page: int, pages: int, **args) -> schemas.Links:
+    """Absolute links to the next and previous pages of this request's URL with `args` (None
+    at either end)."""
     def link(number: int) -> str:
         return request.base_url + "?" + urlencode({**args, "page": number})
     return schemas.Links(next=link(page + 1) if page < pages else None,

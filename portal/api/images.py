@@ -110,7 +110,7 @@ def image_list(name: str, query: schemas.PageQuery):
     items = [Repository(name=r.name, public=r.public, own=r.name.startswith(prefix), tags=r.tags)
              for r in page.items]
     return RepositoryList(items=items, page=page.page, per_page=page.per_page, total=page.total,
-                          links=page_links("api.image_list", page.page, page.pages, per_page=query.per_page))
+                          links=page_links(page.page, page.pages, per_page=query.per_page))
 
 
 @bp.get("/projects/<name>/images/<repository:repository>/-/tags")
@@ -123,7 +123,7 @@ def image_tags(name: str, repository: str, query: schemas.PageQuery):
     page = catalog.tag_page(project, repository, query.page, query.per_page)
     return TagList(items=[tag_body(t) for t in page.items], page=page.page, per_page=page.per_page,
                    total=page.total,
-                   links=page_links("api.image_tags", page.page, page.pages, per_page=query.per_page))
+                   links=page_links(page.page, page.pages, per_page=query.per_page))
 
 
 @bp.get("/projects/<name>/images/<repository:repository>/-/tags/<tag>")

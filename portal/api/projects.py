@@ -31,8 +31,7 @@ def project_list(query: schemas.PageQuery):
                        error_out=False)
     items = [project_body(p, _shown_role(p)) for p in page.items]
     return schemas.ProjectList(items=items, page=query.page, per_page=query.per_page, total=page.total or 0,
-                               links=page_links("api.project_list", query.page, page.pages or 1,
-                                                per_page=query.per_page))
+                               links=page_links(query.page, page.pages or 1, per_page=query.per_page))
 
 
 @bp.get("/projects/<name>")

@@ -77,7 +77,7 @@ def volume_files(name: str, volume: str, query: vs.FilesQuery):
             **({"order": query.order} if query.order != "asc" else {})}
     return vs.FileList(path=listing.path, items=[_entry(listing.path, e) for e in page.items], page=page.page,
                        per_page=page.per_page, total=page.total,
-                       links=page_links("api.volume_files", page.page, page.pages, **args))
+                       links=page_links(page.page, page.pages, **args))
 
 
 @bp.get(CONTENT)

@@ -45,7 +45,7 @@ def volume_list(name: str, query: schemas.PageQuery):
     phases = volumes.claim_phases(project) if page.items else {}
     return vs.VolumeList(items=[volume_body(project, v, phases) for v in page.items], page=page.page,
                          per_page=page.per_page, total=page.total,
-                         links=page_links("api.volume_list", page.page, page.pages, per_page=query.per_page))
+                         links=page_links(page.page, page.pages, per_page=query.per_page))
 
 
 @bp.get("/projects/<name>/volumes/<volume>")
