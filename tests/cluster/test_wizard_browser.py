@@ -76,3 +76,26 @@ def test_without_salt_the_wizard_says_so_and_disables_what_needs_it(app, make_us
         run_checks = wait_for(d, lambda d: d.find_element(By.CSS_SELECTOR, "form[action='/cluster/preflight'] button"))
         assert not run_checks.is_enabled()
         assert d.find_element(By.CSS_SELECTOR, "nav.wizard [aria-current=step]").text.startswith("3 Preflight")
+
+
+def test_the_nodes_page_fills_in_who_answers_and_holds_at_360_px(salt_portal, make_user, salt_env, tmp_path):
+    """One accepted minion runs nowhere: the page shows at once, then each row says whether
+    its minion answers; at 360 and 1400 px nothing scrolls sideways and the contrast is AA."""
+    from tests.support.salt_harness import make_keypair
+    from tests.test_console_browser import check_page, set_width, visit
+    make_user("root", admin=True)
+    accepted = salt_env.root / "master" / "pki" / "minions" / "hm-ghost"
+    accepted.write_bytes(make_keypair(salt_env.root / "hm-ghost-pki", "minion").read_bytes())
+    problems: list[str] = []
+    try:
+        with browsing(salt_portal) as d:
+            log_in(d, "root")
+            for width in (360, 1400):
+                set_width(d, width)
+                visit(d, "/cluster/nodes")  # waits until the answers are in: nothing left to load
+                assert d.find_element(By.ID, "answer-hm-ghost").text == "not answering"
+                assert all(d.find_element(By.ID, f"answer-{m}").text == "answering" for m in salt_env.minion_ids)
+                check_page(d, "nodes", tmp_path, width, problems)
+    finally:
+        accepted.unlink(missing_ok=True)
+    assert not problems, "\n".join(problems)
